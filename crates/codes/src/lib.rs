@@ -1,0 +1,29 @@
+//! Code systems for halsohub: which system a code belongs to, how its
+//! written variants normalise, where it sits in its hierarchy, what it is
+//! called, and which units its lab values come in.
+//!
+//! * [`System`] — ICD-10-SE, ICD-10-CM, ATC, KVÅ, NPU, LOINC, SNOMED CT and
+//!   any other system carried as id + code; [`System::parse`] accepts ids,
+//!   aliases and FHIR URIs.
+//! * [`normalise`] — one canonical form per code (`e11.9` → `E119`), with
+//!   shape and check-digit validation and typed [`CodeError`]s.
+//! * [`hierarchy`] — ICD-10 chapters, blocks, categories; ATC levels; and
+//!   [`hierarchy::is_within`] for code sets ("E11.9 is within E10-E14").
+//! * [`CodeRegistry`] — code lists with titles: built-in lists
+//!   (`data/*.tsv`) and loaders for CSV/TSV and the ICD-10-CM file; codes
+//!   not in a list are reported as such ([`Lookup`]), never dropped.
+//! * [`units`] — written units to UCUM and per-analyte conversions.
+
+mod error;
+pub mod hierarchy;
+mod normalise;
+mod registry;
+mod system;
+pub mod units;
+
+pub use error::{CodeError, CodeProblem, LoadError, UnitError};
+pub use normalise::{
+    display_code, loinc_check_digit, normalise, verhoeff_check_digit, verhoeff_valid,
+};
+pub use registry::{CodeRegistry, Entry, Lookup};
+pub use system::System;
