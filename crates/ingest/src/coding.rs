@@ -1,0 +1,118 @@
+//! The seam to `halsohub-codes`: code normalisation, the known-code flag and
+//! lab unit normalisation, in the few shapes the readers need.
+
+use halsohub_codes::{CodeRegistry, Lookup, System, UnitError, units};
+
+/// The code systems register files carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Sys {
+    Icd10Se,
+    Atc,
+    Kva,
+    Npu,
+    Loinc,
+}
+
+impl Sys {
+    /// Stable id as in `halsohub_codes::System::id()`.
+    pub(crate) fn id(self) -> &'static str {
+        match self {
+            Sys::Icd10Se => "icd10se",
+            Sys::Atc => "atc",
+            Sys::Kva => "kva",
+            Sys::Npu => "npu",
+            Sys::Loinc => "loinc",
+        }
+    }
+
+    /// The lab's `kodsystem` column (`NPU`, `LOINC`, case-insensitive).
+    pub(crate) fn from_lab_system(s: &str) -> Option<Sys> {
+        if s.eq_ignore_ascii_case("npu") {
+            Some(Sys::Npu)
+        } else if s.eq_ignore_ascii_case("loinc") {
+            Some(Sys::Loinc)
+        } else {
+            None
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Sys::Icd10Se => "ICD-10-SE",
+            Sys::Atc => "ATC",
+            Sys::Kva => "KVÅ",
+            Sys::Npu => "NPU",
+            Sys::Loinc => "LOINC",
+        }
+    }
+}
+
+/// Normalises codes and lab units against the built-in code lists.
+pub(crate) struct Coder {
+    registry: CodeRegistry,
+}
+
+impl Sys {
+    fn system(self) -> &'static System {
+        static ICD: System = System::Icd10Se;
+        static ATC: System = System::Atc;
+        static KVA: System = System::Kva;
+        static NPU: System = System::Npu;
+        static LOINC: System = System::Loinc;
+        match self {
+            Sys::Icd10Se => &ICD,
+            Sys::Atc => &ATC,
+            Sys::Kva => &KVA,
+            Sys::Npu => &NPU,
+            Sys::Loinc => &LOINC,
+        }
+    }
+}
+
+impl Coder {
+    pub(crate) fn builtin() -> Self {
+        Coder {
+            registry: CodeRegistry::builtin(),
+        }
+    }
+
+    /// The normalised code and whether it is in the loaded list, or what is
+    /// wrong with its shape (without echoing the code).
+    pub(crate) fn code(&self, sys: Sys, raw: &str) -> Result<(String, bool), String> {
+        match self.registry.resolve(sys.system(), raw) {
+            Ok(Lookup::Known(e)) => Ok((e.code().to_owned(), true)),
+            Ok(Lookup::NotInList(c) | Lookup::NoList(c)) => Ok((c, false)),
+            Err(e) => Err(format!("not a valid {} code ({})", sys.title(), e.problem)),
+        }
+    }
+
+    /// The value in the analyte's canonical unit, and that unit. For a lab
+    /// code whose analyte the hub does not know, the value is kept in the
+    /// written unit (normalised to UCUM when possible). A known analyte in a
+    /// unit that cannot be converted is an error.
+    pub(crate) fn lab(
+        &self,
+        sys: Sys,
+        code: &str,
+        value: f64,
+        unit: Option<&str>,
+    ) -> Result<(f64, Option<String>), String> {
+        let Some(unit) = unit else {
+            return Ok((value, None));
+        };
+        match units::to_canonical(sys.system(), code, value, unit) {
+            Ok((v, canonical)) => Ok((v, Some(canonical.to_owned()))),
+            Err(UnitError::UnknownAnalyte { .. }) => Ok((value, Some(self.dose_unit(unit)))),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// A unit in its UCUM spelling when known (`ml` → `mL`), else as
+    /// written.
+    pub(crate) fn dose_unit(&self, raw: &str) -> String {
+        match units::normalise_unit(raw) {
+            Ok(u) => u.to_owned(),
+            Err(_) => raw.trim().to_owned(),
+        }
+    }
+}

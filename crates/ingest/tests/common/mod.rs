@@ -1,0 +1,56 @@
+//! Helpers shared by the integration tests: a key, a store, a load.
+#![allow(clippy::unwrap_used)] // test code
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use halsohub_identity::{HubKey, ParseOptions, Pseudonymiser};
+use halsohub_ingest::{IngestError, IngestOptions, LoadReport, NoProgress, ingest};
+use halsohub_store::Store;
+
+pub fn key() -> HubKey {
+    HubKey::from_bytes([42; 32])
+}
+
+pub fn reference() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2025, 12, 31).unwrap()
+}
+
+pub fn options(reference: NaiveDate) -> IngestOptions {
+    IngestOptions {
+        identity: ParseOptions::new(reference),
+        batch_rows: 1000,
+        ..IngestOptions::default()
+    }
+}
+
+/// Loads `paths` into the store at `dir` (created if needed).
+pub fn load(
+    dir: &Path,
+    paths: &[PathBuf],
+    opts: &IngestOptions,
+) -> Result<LoadReport, IngestError> {
+    let key = key();
+    let ps = Pseudonymiser::new(&key);
+    let store = Store::open_for_load(dir, &key.fingerprint())?;
+    ingest(&store, &ps, paths, opts, &NoProgress)
+}
+
+/// Writes `content` to `dir/name`.
+pub fn write(dir: &Path, name: &str, content: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(&p, content).unwrap();
+    p
+}
+
+/// The store's current snapshot id, if any.
+pub fn current(dir: &Path) -> Option<String> {
+    if !dir.join("store.json").exists() {
+        return None;
+    }
+    Store::open(dir).unwrap().current().unwrap().map(|s| s.0)
+}
