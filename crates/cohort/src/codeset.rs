@@ -1,0 +1,494 @@
+//! Code sets resolved to matchers, lab unit conversion, and the small
+//! calendar helpers that both evaluators share (so that they agree on what
+//! "age", "matches" and "converted value" mean).
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate};
+use halsohub_store::Comparator;
+
+use crate::query::{CodeSet, ValueFilter};
+
+/// Code systems a query may name.
+pub const KNOWN_SYSTEMS: [&str; 6] = ["icd10se", "atc", "kva", "npu", "loinc", "snomedct"];
+
+/// Systems with a hierarchy that `descendants: true` can use.
+pub const HIERARCHICAL_SYSTEMS: [&str; 3] = ["icd10se", "atc", "kva"];
+
+/// Normalise a written code the way ingest stores it: trimmed, upper case,
+/// without dots and spaces (`e11.9` → `E119`).
+pub fn normalise_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| !c.is_whitespace() && *c != '.')
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
+/// One resolved code pattern within a system.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Pattern {
+    /// Exactly this code.
+    Exact(String),
+    /// This code and every descendant (every code starting with it).
+    Prefix(String),
+    /// An ICD-10 block `lo-hi`: codes whose three-character category is in
+    /// `lo..=hi`.
+    Block(String, String),
+}
+
+impl Pattern {
+    /// Does `code` (normalised) match?
+    pub fn matches(&self, code: &str) -> bool {
+        match self {
+            Pattern::Exact(c) => code == c,
+            Pattern::Prefix(p) => code.starts_with(p.as_str()),
+            Pattern::Block(lo, hi) => {
+                let cat = code.get(..3).unwrap_or(code);
+                cat.len() == 3 && cat >= lo.as_str() && cat <= hi.as_str()
+            }
+        }
+    }
+}
+
+/// A resolved code set: per system, the patterns that match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Matcher {
+    pub by_system: BTreeMap<String, Vec<Pattern>>,
+}
+
+impl Matcher {
+    /// Does (`system`, `code`) match any pattern?
+    pub fn matches(&self, system: &str, code: &str) -> bool {
+        self.by_system
+            .get(system)
+            .is_some_and(|ps| ps.iter().any(|p| p.matches(code)))
+    }
+}
+
+/// Named code lists a query may refer to with `{"list": "name"}`. Each list
+/// is a union of explicit code sets (no nested lists).
+#[derive(Debug, Clone, Default)]
+pub struct CodeLists {
+    lists: BTreeMap<String, Vec<CodeSet>>,
+}
+
+impl CodeLists {
+    /// No lists.
+    pub fn new() -> CodeLists {
+        CodeLists::default()
+    }
+
+    /// Add or replace list `name`. Sets that themselves name a list are
+    /// ignored when resolving.
+    pub fn insert(&mut self, name: &str, sets: Vec<CodeSet>) {
+        self.lists.insert(name.to_string(), sets);
+    }
+
+    /// The sets of list `name`.
+    pub fn get(&self, name: &str) -> Option<&[CodeSet]> {
+        self.lists.get(name).map(Vec::as_slice)
+    }
+}
+
+/// Why a code in a query cannot be used.
+pub(crate) fn check_code(system: &str, code: &str, descendants: bool) -> Result<Pattern, String> {
+    let c = normalise_code(code);
+    if c.is_empty() {
+        return Err("empty code".into());
+    }
+    if !c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-') {
+        return Err(format!("code {code:?} has characters no {system} code has"));
+    }
+    if let Some((lo, hi)) = c.split_once('-') {
+        if system != "icd10se" {
+            return Err(format!(
+                "code ranges like {code:?} exist only in icd10se (blocks such as E10-E14)"
+            ));
+        }
+        if !descendants {
+            return Err(format!(
+                "the block {code:?} is a range of categories; set \"descendants\": true"
+            ));
+        }
+        if !is_icd_category(lo) || !is_icd_category(hi) {
+            return Err(format!(
+                "{code:?} is not an ICD-10 block: write two three-character categories, like E10-E14"
+            ));
+        }
+        if lo > hi {
+            return Err(format!("block {code:?} is inverted: {lo} comes after {hi}"));
+        }
+        return Ok(Pattern::Block(lo.to_string(), hi.to_string()));
+    }
+    if descendants && !HIERARCHICAL_SYSTEMS.contains(&system) {
+        return Err(format!(
+            "{system} has no hierarchy here; list its codes explicitly (descendants: false)"
+        ));
+    }
+    let icd_ok = c.len() >= 3 && is_icd_category(c.get(..3).unwrap_or(""));
+    let atc_ok = matches!(c.len(), 1 | 3 | 4 | 5 | 7)
+        && c.chars().next().is_some_and(|ch| ch.is_ascii_alphabetic());
+    match system {
+        "icd10se" if !icd_ok => {
+            return Err(format!(
+                "{code:?} is not an ICD-10 code (a letter, two digits, then optional detail)"
+            ));
+        }
+        "atc" if !atc_ok => {
+            return Err(format!(
+                "{code:?} is not an ATC code of any level (A, A10, A10B, A10BA, A10BA02)"
+            ));
+        }
+        _ => {}
+    }
+    Ok(if descendants {
+        Pattern::Prefix(c)
+    } else {
+        Pattern::Exact(c)
+    })
+}
+
+fn is_icd_category(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 3 && b[0].is_ascii_uppercase() && b[1].is_ascii_digit() && b[2].is_ascii_digit()
+}
+
+/// Resolve validated code sets (lists expanded through `lists`) to a
+/// matcher. Invalid entries are skipped: validation reports them first.
+pub fn resolve(sets: &[CodeSet], lists: &CodeLists) -> Matcher {
+    let mut m = Matcher::default();
+    let mut add = |set: &CodeSet| {
+        if let (Some(system), Some(codes)) = (&set.system, &set.codes) {
+            for code in codes {
+                if let Ok(p) = check_code(system, code, set.descendants) {
+                    m.by_system.entry(system.clone()).or_default().push(p);
+                }
+            }
+        }
+    };
+    for set in sets {
+        match &set.list {
+            Some(name) => {
+                for inner in lists.get(name).unwrap_or(&[]) {
+                    if inner.list.is_none() {
+                        add(inner);
+                    }
+                }
+            }
+            None => add(set),
+        }
+    }
+    for ps in m.by_system.values_mut() {
+        ps.sort();
+        ps.dedup();
+    }
+    m
+}
+
+// ---------------------------------------------------------------------------
+// Units
+
+/// A unit understood as `scale × base`, e.g. `mmol/L` = 1e-3 × `mol/L`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedUnit {
+    /// Base units of numerator and denominator (`mol`, `l`).
+    pub base: (String, String),
+    pub scale: f64,
+}
+
+fn prefix_scale(term: &str) -> Option<(String, f64)> {
+    const BASES: [&str; 6] = ["mol", "kat", "iu", "g", "l", "u"];
+    let t = term.to_ascii_lowercase().replace(['µ', 'μ'], "u");
+    if t.is_empty() {
+        return Some((String::new(), 1.0));
+    }
+    for base in BASES {
+        if let Some(prefix) = t.strip_suffix(base) {
+            let s = match prefix {
+                "" => 1.0,
+                "k" => 1e3,
+                "d" => 1e-1,
+                "c" => 1e-2,
+                "m" => 1e-3,
+                "u" => 1e-6,
+                "n" => 1e-9,
+                "p" => 1e-12,
+                "f" => 1e-15,
+                _ => continue,
+            };
+            return Some((base.to_string(), s));
+        }
+    }
+    None
+}
+
+/// Parse a unit of the form `a`, `a/b` with SI prefixes on mol, kat, g, L,
+/// U and IU. Anything else (`%`, `mmol/mol`, `10*9/L` ...) is kept as an
+/// opaque unit that only equals itself (case-insensitively).
+pub fn parse_unit(unit: &str) -> ParsedUnit {
+    let u = unit.trim();
+    let opaque = || ParsedUnit {
+        base: (u.to_ascii_lowercase(), String::new()),
+        scale: 1.0,
+    };
+    let (num, den) = match u.split_once('/') {
+        Some((n, d)) => (n, d),
+        None => (u, ""),
+    };
+    if den.contains('/') {
+        return opaque();
+    }
+    match (prefix_scale(num), prefix_scale(den)) {
+        (Some((nb, ns)), Some((db, ds))) if !nb.is_empty() => {
+            // mol/mol, g/g ... are ratios whose prefixes matter but whose
+            // meaning is analyte specific; keep them opaque.
+            if nb == db {
+                return opaque();
+            }
+            ParsedUnit {
+                base: (nb, db),
+                scale: ns / ds,
+            }
+        }
+        _ => opaque(),
+    }
+}
+
+/// Factor that converts a value in `from` into `to`, or `None` when the
+/// units measure different things.
+pub fn conversion_factor(from: &str, to: &str) -> Option<f64> {
+    let f = parse_unit(from);
+    let t = parse_unit(to);
+    if f.base != t.base {
+        return None;
+    }
+    Some(f.scale / t.scale)
+}
+
+/// Does a lab result (`value` with optional `comparator`, in `unit`) satisfy
+/// the filter for every true value it allows? Shared by both evaluators.
+pub fn lab_matches(
+    value: Option<f64>,
+    comparator: Option<Comparator>,
+    unit: Option<&str>,
+    filter: &ValueFilter,
+) -> bool {
+    let Some(unit) = unit else {
+        return false;
+    };
+    lab_matches_factor(
+        value,
+        comparator,
+        conversion_factor(unit, &filter.unit),
+        filter,
+    )
+}
+
+/// [`lab_matches`] with the unit conversion factor already looked up
+/// (`None`: the result's unit cannot be converted to the filter's).
+pub fn lab_matches_factor(
+    value: Option<f64>,
+    comparator: Option<Comparator>,
+    factor: Option<f64>,
+    filter: &ValueFilter,
+) -> bool {
+    let (Some(v), Some(factor)) = (value, factor) else {
+        return false;
+    };
+    let v = v * factor;
+    if !v.is_finite() {
+        return false;
+    }
+    // The set of true values the result allows: lower and upper ends, each
+    // with whether it is included.
+    let (lo, lo_incl, hi, hi_incl) = match comparator {
+        None => (v, true, v, true),
+        Some(Comparator::Lt) => (f64::NEG_INFINITY, false, v, false),
+        Some(Comparator::Le) => (f64::NEG_INFINITY, false, v, true),
+        Some(Comparator::Gt) => (v, false, f64::INFINITY, false),
+        Some(Comparator::Ge) => (v, true, f64::INFINITY, false),
+    };
+    if let Some(t) = filter.gt
+        && !(lo > t || (!lo_incl && lo >= t))
+    {
+        return false;
+    }
+    if let Some(t) = filter.gte
+        && lo < t
+    {
+        return false;
+    }
+    if let Some(t) = filter.lt
+        && !(hi < t || (!hi_incl && hi <= t))
+    {
+        return false;
+    }
+    if let Some(t) = filter.lte
+        && hi > t
+    {
+        return false;
+    }
+    true
+}
+
+// ---------------------------------------------------------------------------
+// Calendar
+
+/// Age in whole years on `on` of someone born on `birth`; `None` before
+/// birth.
+pub fn age_on(birth: NaiveDate, on: NaiveDate) -> Option<u32> {
+    if on < birth {
+        return None;
+    }
+    let mut years = on.year() - birth.year();
+    if (on.month(), on.day()) < (birth.month(), birth.day()) {
+        years -= 1;
+    }
+    u32::try_from(years).ok()
+}
+
+/// Label of the age band of `age` given ascending lower bounds starting at
+/// 0: `0-9`, ..., `90+`.
+pub fn age_band_label(age: u32, bands: &[u32]) -> String {
+    let i = bands.partition_point(|b| *b <= age);
+    let lo = if i == 0 { 0 } else { bands[i - 1] };
+    match bands.get(i) {
+        Some(next) => format!("{lo}-{}", next.saturating_sub(1)),
+        None => format!("{lo}+"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn code_patterns() {
+        assert_eq!(normalise_code(" e11.9 "), "E119");
+        let p = check_code("icd10se", "E10-E14", true).unwrap();
+        assert!(p.matches("E119") && p.matches("E14") && !p.matches("E15") && !p.matches("E0"));
+        assert!(check_code("icd10se", "E14-E10", true).is_err());
+        assert!(check_code("icd10se", "E10-E14", false).is_err());
+        assert!(check_code("npu", "NPU27300", true).is_err());
+        assert!(check_code("atc", "A10B", true).unwrap().matches("A10BA02"));
+        assert!(
+            !check_code("atc", "A10BA02", false)
+                .unwrap()
+                .matches("A10BA03")
+        );
+        assert!(check_code("atc", "A1", false).is_err());
+        assert!(check_code("icd10se", "11", false).is_err());
+    }
+
+    #[test]
+    fn units_convert_by_prefix_only_within_a_dimension() {
+        assert_eq!(conversion_factor("mmol/L", "mmol/l"), Some(1.0));
+        assert_eq!(conversion_factor("umol/L", "mmol/L"), Some(1e-6 / 1e-3));
+        assert_eq!(conversion_factor("µmol/L", "mmol/L"), Some(1e-6 / 1e-3));
+        assert!((conversion_factor("mg/dL", "g/L").unwrap() - 0.01).abs() < 1e-12);
+        assert_eq!(conversion_factor("mmol/L", "g/L"), None);
+        assert_eq!(conversion_factor("mmol/mol", "%"), None);
+        assert_eq!(conversion_factor("mmol/mol", "mmol/mol"), Some(1.0));
+        assert_eq!(conversion_factor("%", "%"), Some(1.0));
+    }
+
+    #[test]
+    fn comparators_match_only_when_certain() {
+        let f = |gt, gte, lt, lte| ValueFilter {
+            gt,
+            gte,
+            lt,
+            lte,
+            unit: "mmol/L".into(),
+        };
+        let u = Some("mmol/L");
+        assert!(lab_matches(
+            Some(8.0),
+            None,
+            u,
+            &f(Some(7.0), None, None, None)
+        ));
+        assert!(!lab_matches(
+            Some(7.0),
+            None,
+            u,
+            &f(Some(7.0), None, None, None)
+        ));
+        assert!(lab_matches(
+            Some(7.0),
+            None,
+            u,
+            &f(None, Some(7.0), None, None)
+        ));
+        // "<5" is certainly < 5 and < 6, but not certainly < 4 or > 1.
+        let lt = Some(Comparator::Lt);
+        assert!(lab_matches(
+            Some(5.0),
+            lt,
+            u,
+            &f(None, None, Some(5.0), None)
+        ));
+        assert!(lab_matches(
+            Some(5.0),
+            lt,
+            u,
+            &f(None, None, None, Some(5.0))
+        ));
+        assert!(!lab_matches(
+            Some(5.0),
+            lt,
+            u,
+            &f(None, None, Some(4.0), None)
+        ));
+        assert!(!lab_matches(
+            Some(5.0),
+            lt,
+            u,
+            &f(Some(1.0), None, None, None)
+        ));
+        // ">=7" is certainly >= 7, not certainly > 7.
+        let ge = Some(Comparator::Ge);
+        assert!(lab_matches(
+            Some(7.0),
+            ge,
+            u,
+            &f(None, Some(7.0), None, None)
+        ));
+        assert!(!lab_matches(
+            Some(7.0),
+            ge,
+            u,
+            &f(Some(7.0), None, None, None)
+        ));
+        assert!(!lab_matches(None, None, u, &f(Some(1.0), None, None, None)));
+        assert!(!lab_matches(
+            Some(8.0),
+            None,
+            Some("g/L"),
+            &f(Some(7.0), None, None, None)
+        ));
+        assert!(lab_matches(
+            Some(8000.0),
+            None,
+            Some("umol/L"),
+            &f(Some(7.0), None, None, None)
+        ));
+    }
+
+    #[test]
+    fn ages_and_bands() {
+        assert_eq!(age_on(d("2000-02-29"), d("2001-02-28")), Some(0));
+        assert_eq!(age_on(d("2000-02-29"), d("2001-03-01")), Some(1));
+        assert_eq!(age_on(d("2000-05-10"), d("2040-05-10")), Some(40));
+        assert_eq!(age_on(d("2000-05-10"), d("1999-05-10")), None);
+        let b = [0, 18, 65];
+        assert_eq!(age_band_label(0, &b), "0-17");
+        assert_eq!(age_band_label(17, &b), "0-17");
+        assert_eq!(age_band_label(18, &b), "18-64");
+        assert_eq!(age_band_label(99, &b), "65+");
+    }
+}
