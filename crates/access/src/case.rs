@@ -1,0 +1,1256 @@
+//! Applications as event-sourced cases: [`Command`] → [`decide_with`] →
+//! [`CaseEvent`]s → [`CaseState::apply`].
+//!
+//! # States and transitions
+//!
+//! | command (role) | from | to |
+//! |---|---|---|
+//! | `create` (applicant of the organisation) | — | draft |
+//! | `update_draft` (applicant) | draft, incomplete | same |
+//! | `submit` (applicant) | draft, incomplete | submitted |
+//! | `start_completeness_check` (case officer) | submitted | completeness_check |
+//! | `return_incomplete` (case officer, with the list of what is missing) | completeness_check | incomplete (applicant clock starts) |
+//! | `accept_complete` (case officer) | completeness_check | under_review (decision clock starts) |
+//! | `request_information` (case officer, legal reviewer, data steward) | under_review, amendment_under_review | waiting_for_applicant (clock stops) |
+//! | `provide_information` (applicant) | waiting_for_applicant | the state before (clock restarts) |
+//! | `record_legal_review` (legal reviewer, findings) | under_review, amendment_under_review | same |
+//! | `record_technical_review` (data steward, findings) | under_review, amendment_under_review | same |
+//! | `approve` / `reject` (decision maker, reasons; both reviews required) | under_review | approved / rejected |
+//! | `approve` / `reject` on an amendment | amendment_under_review | the state before, permit amended or unchanged |
+//! | `issue_permit` (case officer) | approved | permit_issued |
+//! | `record_delivery` (data steward; permit must be active) | permit_issued, data_delivered | data_delivered |
+//! | `request_amendment` (applicant; members, period, variables, validity) | permit_issued, data_delivered | amendment_under_review (new review round) |
+//! | `revoke_permit` (decision maker, reason) | permit_issued, data_delivered, amendment_under_review | revoked |
+//! | `publish` (case officer) | any state after a decision (also closed or revoked), once | same |
+//! | `close` (case officer, reason) | rejected, permit_issued, data_delivered; incomplete once the applicant's deadline has passed | closed |
+//! | `withdraw` (applicant, reason) | any state before a decision | withdrawn |
+//!
+//! Closed, withdrawn and revoked are final (only `publish` still applies).
+//! Anything else is refused with
+//! [`AccessError::IllegalTransition`] and a reason.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::application::{
+    Amendment, ApplicationContent, Attachment, AttachmentPolicy, MAX_TEXT_CHARS,
+    check_required_text,
+};
+use crate::calendar::swedish_date;
+use crate::clock::{ClockConfig, applicant_deadline};
+use crate::error::{AccessError, FieldIssue};
+use crate::ids::{CaseId, OrgId, PermitId, UserId};
+use crate::permit::{Permit, PermitTerms, Pseudonymisation, Revocation};
+use crate::role::{Action, Principal, Role, Target, authorize};
+
+/// Where a case stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseStatus {
+    /// No events yet.
+    New,
+    /// Being written by the applicant.
+    Draft,
+    /// Submitted, waiting for the completeness check.
+    Submitted,
+    /// A case officer is checking completeness.
+    CompletenessCheck,
+    /// Returned to the applicant with a list of what is missing.
+    Incomplete,
+    /// Complete; legal pre-review and technical review under way.
+    UnderReview,
+    /// The hub asked the applicant for information; the clock is stopped.
+    WaitingForApplicant,
+    /// Approved; permit not yet issued.
+    Approved,
+    /// Rejected.
+    Rejected,
+    /// Permit issued.
+    PermitIssued,
+    /// Data delivered to the secure workspace (or statistics delivered).
+    DataDelivered,
+    /// An amendment of the permit is under review.
+    AmendmentUnderReview,
+    /// Closed (final).
+    Closed,
+    /// Withdrawn by the applicant (final).
+    Withdrawn,
+    /// Permit revoked (final).
+    Revoked,
+}
+
+impl CaseStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseStatus::New => "new",
+            CaseStatus::Draft => "draft",
+            CaseStatus::Submitted => "submitted",
+            CaseStatus::CompletenessCheck => "completeness_check",
+            CaseStatus::Incomplete => "incomplete",
+            CaseStatus::UnderReview => "under_review",
+            CaseStatus::WaitingForApplicant => "waiting_for_applicant",
+            CaseStatus::Approved => "approved",
+            CaseStatus::Rejected => "rejected",
+            CaseStatus::PermitIssued => "permit_issued",
+            CaseStatus::DataDelivered => "data_delivered",
+            CaseStatus::AmendmentUnderReview => "amendment_under_review",
+            CaseStatus::Closed => "closed",
+            CaseStatus::Withdrawn => "withdrawn",
+            CaseStatus::Revoked => "revoked",
+        }
+    }
+
+    /// Whether no command can change the case any more.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            CaseStatus::Closed | CaseStatus::Withdrawn | CaseStatus::Revoked
+        )
+    }
+}
+
+impl fmt::Display for CaseStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A reviewer's overall recommendation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recommendation {
+    /// No obstacles found.
+    Approve,
+    /// Approvable if the stated conditions are attached.
+    ApproveWithConditions,
+    /// Should be rejected.
+    Reject,
+}
+
+/// A legal pre-review or technical feasibility review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Review {
+    /// The reviewer.
+    pub by: UserId,
+    /// When recorded.
+    pub at: DateTime<Utc>,
+    /// Findings, one per item (at least one; "No remarks" is a finding).
+    pub findings: Vec<String>,
+    /// The recommendation.
+    pub recommendation: Recommendation,
+}
+
+/// Approved or rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Approved.
+    Approved,
+    /// Rejected.
+    Rejected,
+}
+
+/// A decision with its reasons.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Approved or rejected.
+    pub outcome: Outcome,
+    /// The reasons (public in the register).
+    pub reasons: String,
+    /// The decision maker.
+    pub by: UserId,
+    /// When decided.
+    pub at: DateTime<Utc>,
+}
+
+/// A stop-the-clock period: the hub waiting for the applicant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pause {
+    /// When the information was requested.
+    pub from: DateTime<Utc>,
+    /// When the applicant answered (`None` while still waiting).
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// An amendment under review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingAmendment {
+    /// What is asked for.
+    pub amendment: Amendment,
+    /// When requested (the amendment's decision clock starts here).
+    pub requested_at: DateTime<Utc>,
+    /// The state to return to once decided.
+    pub resume: CaseStatus,
+}
+
+/// A decided amendment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AmendmentRecord {
+    /// What was asked for.
+    pub amendment: Amendment,
+    /// When requested.
+    pub requested_at: DateTime<Utc>,
+    /// The decision on it.
+    pub decision: Decision,
+}
+
+/// A command on a case. Deserialises from JSON tagged by `"type"`, e.g.
+/// `{"type": "approve", "reasons": "…"}`, so the HTTP layer can pass request
+/// bodies straight through.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Command {
+    /// Create a draft. The platform allocates `case_id` from its sequence.
+    Create {
+        /// The new case's identifier.
+        case_id: CaseId,
+        /// The initial content (may be incomplete).
+        content: ApplicationContent,
+    },
+    /// Replace the draft's content (organisation cannot change).
+    UpdateDraft {
+        /// The new content.
+        content: ApplicationContent,
+    },
+    /// Submit the application (all required fields filled in).
+    Submit,
+    /// Start the completeness check.
+    StartCompletenessCheck,
+    /// Return the application as incomplete.
+    ReturnIncomplete {
+        /// What is missing (at least one item).
+        missing: Vec<FieldIssue>,
+    },
+    /// Accept the application as complete; the decision clock starts.
+    AcceptComplete,
+    /// Ask the applicant for information; the clock stops.
+    RequestInformation {
+        /// The questions.
+        questions: String,
+    },
+    /// The applicant's answer; the clock restarts.
+    ProvideInformation {
+        /// The answer.
+        answer: String,
+        /// Supplementary attachments (metadata), added to the application.
+        #[serde(default)]
+        attachments: Vec<Attachment>,
+    },
+    /// Record the legal pre-review.
+    RecordLegalReview {
+        /// Findings (at least one).
+        findings: Vec<String>,
+        /// Recommendation.
+        recommendation: Recommendation,
+    },
+    /// Record the technical feasibility review.
+    RecordTechnicalReview {
+        /// Findings (at least one).
+        findings: Vec<String>,
+        /// Recommendation.
+        recommendation: Recommendation,
+    },
+    /// Approve (the application, or a pending amendment).
+    Approve {
+        /// Reasons (required).
+        reasons: String,
+    },
+    /// Reject (the application, or a pending amendment).
+    Reject {
+        /// Reasons (required).
+        reasons: String,
+    },
+    /// Issue the permit for an approved application. The platform allocates
+    /// `permit_id` from its sequence.
+    IssuePermit {
+        /// The new permit's identifier.
+        permit_id: PermitId,
+        /// Its terms.
+        terms: PermitTerms,
+    },
+    /// Record a delivery of data (or statistics) under the active permit.
+    RecordDelivery {
+        /// What was delivered (dataset versions, snapshot id, ...).
+        note: String,
+    },
+    /// Publish the case's decision (and permit) in the public register.
+    Publish,
+    /// Close the case.
+    Close {
+        /// Why.
+        reason: String,
+    },
+    /// Withdraw the application.
+    Withdraw {
+        /// Why.
+        reason: String,
+    },
+    /// Ask to amend the permit (a new review round).
+    RequestAmendment {
+        /// The changes.
+        amendment: Amendment,
+    },
+    /// Revoke the permit; access ends at once.
+    RevokePermit {
+        /// Why (public in the register).
+        reason: String,
+    },
+}
+
+impl Command {
+    /// The [`Action`] this command needs permission for.
+    pub fn action(&self) -> Action {
+        match self {
+            Command::Create { .. } => Action::CreateApplication,
+            Command::UpdateDraft { .. } => Action::UpdateDraft,
+            Command::Submit => Action::Submit,
+            Command::StartCompletenessCheck => Action::StartCompletenessCheck,
+            Command::ReturnIncomplete { .. } => Action::ReturnIncomplete,
+            Command::AcceptComplete => Action::AcceptComplete,
+            Command::RequestInformation { .. } => Action::RequestInformation,
+            Command::ProvideInformation { .. } => Action::ProvideInformation,
+            Command::RecordLegalReview { .. } => Action::RecordLegalReview,
+            Command::RecordTechnicalReview { .. } => Action::RecordTechnicalReview,
+            Command::Approve { .. } => Action::Approve,
+            Command::Reject { .. } => Action::Reject,
+            Command::IssuePermit { .. } => Action::IssuePermit,
+            Command::RecordDelivery { .. } => Action::RecordDelivery,
+            Command::Publish => Action::Publish,
+            Command::Close { .. } => Action::Close,
+            Command::Withdraw { .. } => Action::Withdraw,
+            Command::RequestAmendment { .. } => Action::RequestAmendment,
+            Command::RevokePermit { .. } => Action::RevokePermit,
+        }
+    }
+}
+
+/// What happened. Each variant carries the "what" and, where there is one,
+/// the "why" (see [`CaseEvent::why`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    /// A draft was created.
+    Created {
+        /// The case.
+        case_id: CaseId,
+        /// Initial content.
+        content: ApplicationContent,
+    },
+    /// The draft's content was replaced.
+    DraftUpdated {
+        /// New content.
+        content: ApplicationContent,
+    },
+    /// Submitted (or resubmitted after being incomplete).
+    Submitted,
+    /// Completeness check started.
+    CompletenessCheckStarted,
+    /// Returned as incomplete.
+    ReturnedIncomplete {
+        /// What is missing.
+        missing: Vec<FieldIssue>,
+    },
+    /// Accepted as complete.
+    AcceptedComplete,
+    /// Information requested from the applicant.
+    InformationRequested {
+        /// The questions.
+        questions: String,
+    },
+    /// The applicant answered.
+    InformationProvided {
+        /// The answer.
+        answer: String,
+        /// Attachments added.
+        attachments: Vec<Attachment>,
+    },
+    /// Legal pre-review recorded.
+    LegalReviewRecorded {
+        /// Findings.
+        findings: Vec<String>,
+        /// Recommendation.
+        recommendation: Recommendation,
+    },
+    /// Technical review recorded.
+    TechnicalReviewRecorded {
+        /// Findings.
+        findings: Vec<String>,
+        /// Recommendation.
+        recommendation: Recommendation,
+    },
+    /// The application was decided.
+    Decided {
+        /// Approved or rejected.
+        outcome: Outcome,
+        /// Reasons.
+        reasons: String,
+    },
+    /// A permit was issued.
+    PermitIssued {
+        /// The permit as issued.
+        permit: Permit,
+    },
+    /// Data was delivered.
+    DataDelivered {
+        /// What.
+        note: String,
+    },
+    /// Published in the public register.
+    Published,
+    /// Closed.
+    Closed {
+        /// Why.
+        reason: String,
+    },
+    /// Withdrawn.
+    Withdrawn {
+        /// Why.
+        reason: String,
+    },
+    /// An amendment was requested.
+    AmendmentRequested {
+        /// The changes.
+        amendment: Amendment,
+    },
+    /// An amendment was decided; when approved, `permit` is the amended
+    /// permit now in force.
+    AmendmentDecided {
+        /// Approved or rejected.
+        outcome: Outcome,
+        /// Reasons.
+        reasons: String,
+        /// The amended permit (approved only).
+        permit: Option<Permit>,
+    },
+    /// The permit was revoked.
+    PermitRevoked {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Change {
+    /// The change's wire name (`created`, `decided`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Change::Created { .. } => "created",
+            Change::DraftUpdated { .. } => "draft_updated",
+            Change::Submitted => "submitted",
+            Change::CompletenessCheckStarted => "completeness_check_started",
+            Change::ReturnedIncomplete { .. } => "returned_incomplete",
+            Change::AcceptedComplete => "accepted_complete",
+            Change::InformationRequested { .. } => "information_requested",
+            Change::InformationProvided { .. } => "information_provided",
+            Change::LegalReviewRecorded { .. } => "legal_review_recorded",
+            Change::TechnicalReviewRecorded { .. } => "technical_review_recorded",
+            Change::Decided { .. } => "decided",
+            Change::PermitIssued { .. } => "permit_issued",
+            Change::DataDelivered { .. } => "data_delivered",
+            Change::Published => "published",
+            Change::Closed { .. } => "closed",
+            Change::Withdrawn { .. } => "withdrawn",
+            Change::AmendmentRequested { .. } => "amendment_requested",
+            Change::AmendmentDecided { .. } => "amendment_decided",
+            Change::PermitRevoked { .. } => "permit_revoked",
+        }
+    }
+}
+
+/// One event in a case's history: who, in which role, when, what (and why).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseEvent {
+    /// When it happened (the `now` given to [`decide_with`]).
+    pub at: DateTime<Utc>,
+    /// Who did it.
+    pub actor: UserId,
+    /// The role they acted in.
+    pub role: Role,
+    /// What happened.
+    pub change: Change,
+}
+
+impl CaseEvent {
+    /// The reason or explanation the event carries, if any: decision
+    /// reasons, review findings, missing items, questions, answers,
+    /// withdrawal/closing/revocation reasons, the amendment's reason.
+    pub fn why(&self) -> Option<String> {
+        match &self.change {
+            Change::ReturnedIncomplete { missing } => Some(
+                missing
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            Change::InformationRequested { questions } => Some(questions.clone()),
+            Change::InformationProvided { answer, .. } => Some(answer.clone()),
+            Change::LegalReviewRecorded { findings, .. }
+            | Change::TechnicalReviewRecorded { findings, .. } => Some(findings.join("; ")),
+            Change::Decided { reasons, .. } | Change::AmendmentDecided { reasons, .. } => {
+                Some(reasons.clone())
+            }
+            Change::DataDelivered { note } => Some(note.clone()),
+            Change::Closed { reason }
+            | Change::Withdrawn { reason }
+            | Change::PermitRevoked { reason } => Some(reason.clone()),
+            Change::AmendmentRequested { amendment } => Some(amendment.reason.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// A case's current state: a fold of its events ([`CaseState::apply`]).
+/// `CaseState::default()` is the state before any event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseState {
+    /// The case id (`None` before `created`).
+    pub id: Option<CaseId>,
+    /// Number of events applied — the store's optimistic-concurrency
+    /// version: append the events [`decide_with`] returns only if the stored
+    /// stream still has exactly this many events.
+    pub version: u64,
+    /// Where the case stands.
+    pub status: CaseStatus,
+    /// The application content (`None` before `created`).
+    pub content: Option<ApplicationContent>,
+    /// The applicant who created it.
+    pub created_by: Option<UserId>,
+    /// When created.
+    pub created_at: Option<DateTime<Utc>>,
+    /// First submission.
+    pub first_submitted_at: Option<DateTime<Utc>>,
+    /// Latest submission.
+    pub last_submitted_at: Option<DateTime<Utc>>,
+    /// When last returned as incomplete (the applicant's clock start).
+    pub returned_at: Option<DateTime<Utc>>,
+    /// What was missing when last returned as incomplete.
+    pub missing: Vec<FieldIssue>,
+    /// When accepted as complete (the decision clock's start).
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Stop-the-clock periods, in order; the last may be open.
+    pub pauses: Vec<Pause>,
+    /// The state to return to when the applicant answers.
+    pub resume_status: Option<CaseStatus>,
+    /// The current round's legal pre-review.
+    pub legal_review: Option<Review>,
+    /// The current round's technical review.
+    pub technical_review: Option<Review>,
+    /// The decision on the application.
+    pub decision: Option<Decision>,
+    /// The permit, once issued (amended in place, revoked in place).
+    pub permit: Option<Permit>,
+    /// First delivery.
+    pub first_delivered_at: Option<DateTime<Utc>>,
+    /// Latest delivery.
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// When published in the public register.
+    pub published_at: Option<DateTime<Utc>>,
+    /// An amendment under review.
+    pub pending_amendment: Option<PendingAmendment>,
+    /// Decided amendments.
+    pub amendments: Vec<AmendmentRecord>,
+    /// When the case reached a final state.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// When the latest event happened; a command dated earlier is refused.
+    pub last_event_at: Option<DateTime<Utc>>,
+}
+
+impl Default for CaseState {
+    fn default() -> Self {
+        Self {
+            id: None,
+            version: 0,
+            status: CaseStatus::New,
+            content: None,
+            created_by: None,
+            created_at: None,
+            first_submitted_at: None,
+            last_submitted_at: None,
+            returned_at: None,
+            missing: Vec::new(),
+            completed_at: None,
+            pauses: Vec::new(),
+            resume_status: None,
+            legal_review: None,
+            technical_review: None,
+            decision: None,
+            permit: None,
+            first_delivered_at: None,
+            delivered_at: None,
+            published_at: None,
+            pending_amendment: None,
+            amendments: Vec::new(),
+            ended_at: None,
+            last_event_at: None,
+        }
+    }
+}
+
+impl CaseState {
+    /// The state after `events`, in order.
+    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a CaseEvent>) -> Self {
+        let mut s = Self::default();
+        for e in events {
+            s.apply(e);
+        }
+        s
+    }
+
+    /// Applies one event. Never fails: events are facts already decided;
+    /// `version` counts every event applied.
+    pub fn apply(&mut self, e: &CaseEvent) {
+        self.version += 1;
+        let at = e.at;
+        self.last_event_at = Some(self.last_event_at.map_or(at, |l| l.max(at)));
+        match &e.change {
+            Change::Created { case_id, content } => {
+                self.id = Some(*case_id);
+                self.content = Some(content.clone());
+                self.created_by = Some(e.actor.clone());
+                self.created_at = Some(at);
+                self.status = CaseStatus::Draft;
+            }
+            Change::DraftUpdated { content } => {
+                self.content = Some(content.clone());
+            }
+            Change::Submitted => {
+                if self.first_submitted_at.is_none() {
+                    self.first_submitted_at = Some(at);
+                }
+                self.last_submitted_at = Some(at);
+                self.status = CaseStatus::Submitted;
+            }
+            Change::CompletenessCheckStarted => self.status = CaseStatus::CompletenessCheck,
+            Change::ReturnedIncomplete { missing } => {
+                self.missing = missing.clone();
+                self.returned_at = Some(at);
+                self.status = CaseStatus::Incomplete;
+            }
+            Change::AcceptedComplete => {
+                self.completed_at = Some(at);
+                self.missing.clear();
+                self.status = CaseStatus::UnderReview;
+            }
+            Change::InformationRequested { .. } => {
+                self.pauses.push(Pause {
+                    from: at,
+                    until: None,
+                });
+                self.resume_status = Some(self.status);
+                self.status = CaseStatus::WaitingForApplicant;
+            }
+            Change::InformationProvided { attachments, .. } => {
+                if let Some(p) = self.pauses.last_mut()
+                    && p.until.is_none()
+                {
+                    p.until = Some(at);
+                }
+                if let Some(c) = self.content.as_mut() {
+                    c.attachments.extend(attachments.iter().cloned());
+                }
+                self.status = self.resume_status.take().unwrap_or(CaseStatus::UnderReview);
+            }
+            Change::LegalReviewRecorded {
+                findings,
+                recommendation,
+            } => {
+                self.legal_review = Some(Review {
+                    by: e.actor.clone(),
+                    at,
+                    findings: findings.clone(),
+                    recommendation: *recommendation,
+                });
+            }
+            Change::TechnicalReviewRecorded {
+                findings,
+                recommendation,
+            } => {
+                self.technical_review = Some(Review {
+                    by: e.actor.clone(),
+                    at,
+                    findings: findings.clone(),
+                    recommendation: *recommendation,
+                });
+            }
+            Change::Decided { outcome, reasons } => {
+                self.decision = Some(Decision {
+                    outcome: *outcome,
+                    reasons: reasons.clone(),
+                    by: e.actor.clone(),
+                    at,
+                });
+                self.status = match outcome {
+                    Outcome::Approved => CaseStatus::Approved,
+                    Outcome::Rejected => CaseStatus::Rejected,
+                };
+            }
+            Change::PermitIssued { permit } => {
+                self.permit = Some(permit.clone());
+                self.status = CaseStatus::PermitIssued;
+            }
+            Change::DataDelivered { .. } => {
+                self.first_delivered_at.get_or_insert(at);
+                self.delivered_at = Some(at);
+                self.status = CaseStatus::DataDelivered;
+            }
+            Change::Published => self.published_at = Some(at),
+            Change::Closed { .. } => {
+                self.status = CaseStatus::Closed;
+                self.ended_at = Some(at);
+            }
+            Change::Withdrawn { .. } => {
+                self.status = CaseStatus::Withdrawn;
+                self.ended_at = Some(at);
+            }
+            Change::AmendmentRequested { amendment } => {
+                self.pending_amendment = Some(PendingAmendment {
+                    amendment: amendment.clone(),
+                    requested_at: at,
+                    resume: self.status,
+                });
+                self.legal_review = None;
+                self.technical_review = None;
+                self.status = CaseStatus::AmendmentUnderReview;
+            }
+            Change::AmendmentDecided {
+                outcome,
+                reasons,
+                permit,
+            } => {
+                if let Some(p) = self.pending_amendment.take() {
+                    if *outcome == Outcome::Approved
+                        && let Some(c) = self.content.as_mut()
+                    {
+                        p.amendment.apply_to(c);
+                    }
+                    self.status = p.resume;
+                    self.amendments.push(AmendmentRecord {
+                        amendment: p.amendment,
+                        requested_at: p.requested_at,
+                        decision: Decision {
+                            outcome: *outcome,
+                            reasons: reasons.clone(),
+                            by: e.actor.clone(),
+                            at,
+                        },
+                    });
+                }
+                if let Some(p) = permit {
+                    self.permit = Some(p.clone());
+                }
+            }
+            Change::PermitRevoked { reason } => {
+                if let Some(p) = self.permit.as_mut() {
+                    p.revoked = Some(Revocation {
+                        at,
+                        reason: reason.clone(),
+                    });
+                }
+                self.pending_amendment = None;
+                self.status = CaseStatus::Revoked;
+                self.ended_at = Some(at);
+            }
+        }
+    }
+
+    /// The applying organisation.
+    pub fn organisation(&self) -> Option<&OrgId> {
+        self.content.as_ref().map(|c| &c.organisation)
+    }
+
+    /// The users the application names: its creator and its members.
+    pub fn applicants(&self) -> Vec<UserId> {
+        let mut v: Vec<UserId> = self.created_by.iter().cloned().collect();
+        if let Some(c) = &self.content {
+            for m in &c.members {
+                if !v.contains(m) {
+                    v.push(m.clone());
+                }
+            }
+        }
+        v
+    }
+
+    /// Whether `user` created the application or is one of its members.
+    pub fn involves(&self, user: &UserId) -> bool {
+        self.created_by.as_ref() == Some(user)
+            || self
+                .content
+                .as_ref()
+                .is_some_and(|c| c.members.contains(user))
+    }
+
+    /// Whether both reviews of the current round are recorded, so a
+    /// decision can be made.
+    pub fn ready_for_decision(&self) -> bool {
+        matches!(
+            self.status,
+            CaseStatus::UnderReview | CaseStatus::AmendmentUnderReview
+        ) && self.legal_review.is_some()
+            && self.technical_review.is_some()
+    }
+}
+
+/// Limits and deadlines the domain enforces; `AccessConfig::default()` holds
+/// the EHDS defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessConfig {
+    /// Statutory clocks.
+    pub clocks: ClockConfig,
+    /// Attachment limits.
+    pub attachments: AttachmentPolicy,
+}
+
+/// [`decide_with`] under [`AccessConfig::default()`].
+pub fn decide(
+    state: &CaseState,
+    command: &Command,
+    principal: &Principal,
+    now: DateTime<Utc>,
+) -> Result<Vec<CaseEvent>, AccessError> {
+    decide_with(&AccessConfig::default(), state, command, principal, now)
+}
+
+/// Decides `command` on the case in `state`, by `principal`, at `now`:
+/// checks permission ([`authorize`]), the transition and the input, and
+/// returns the events to append (in order) — or why not. Pure: nothing is
+/// changed; the store appends the events if the stream's version still
+/// equals `state.version` and then folds them with [`CaseState::apply`].
+pub fn decide_with(
+    config: &AccessConfig,
+    state: &CaseState,
+    command: &Command,
+    principal: &Principal,
+    now: DateTime<Utc>,
+) -> Result<Vec<CaseEvent>, AccessError> {
+    let action = command.action();
+    let illegal = |reason: &str| AccessError::IllegalTransition {
+        action,
+        status: state.status,
+        reason: reason.to_string(),
+    };
+
+    // Existence first, then permission, then transition, then content.
+    let role = match command {
+        Command::Create { content, .. } => {
+            if state.status != CaseStatus::New {
+                return Err(illegal("the case already exists"));
+            }
+            authorize(
+                principal,
+                action,
+                Target::Organisation(&content.organisation),
+            )?
+        }
+        _ => {
+            if state.status == CaseStatus::New {
+                return Err(AccessError::NoSuchCase);
+            }
+            authorize(principal, action, Target::Case(state))?
+        }
+    };
+    let (Some(role), Some(actor)) = (role, principal.user_id.clone()) else {
+        return Err(AccessError::Forbidden {
+            action,
+            reason: "you are not logged in".into(),
+        });
+    };
+    // Publishing changes nothing in the case, and the duty to publish a
+    // decision survives closing or revocation.
+    if state.status.is_final() && !matches!(command, Command::Publish) {
+        return Err(illegal("the case is final; nothing can change it any more"));
+    }
+    if state.last_event_at.is_some_and(|last| now < last) {
+        return Err(AccessError::invalid(
+            "now",
+            "the command is dated before the case's latest event (clock skew?)",
+        ));
+    }
+    let status = state.status;
+    let in_states = |allowed: &[CaseStatus], reason: &str| {
+        if allowed.contains(&status) {
+            Ok(())
+        } else {
+            Err(illegal(reason))
+        }
+    };
+    let fail_if = |issues: Vec<FieldIssue>| {
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(AccessError::Invalid { issues })
+        }
+    };
+
+    let change = match command {
+        Command::Create { case_id, content } => {
+            if role != Role::Applicant {
+                return Err(AccessError::Forbidden {
+                    action,
+                    reason: "only applicants of the organisation may create applications".into(),
+                });
+            }
+            fail_if(content.check_draft(&config.attachments))?;
+            Change::Created {
+                case_id: *case_id,
+                content: content.clone(),
+            }
+        }
+        Command::UpdateDraft { content } => {
+            in_states(
+                &[CaseStatus::Draft, CaseStatus::Incomplete],
+                "only a draft or an application returned as incomplete can be edited",
+            )?;
+            if state.organisation() != Some(&content.organisation) {
+                return Err(AccessError::invalid(
+                    "organisation",
+                    "the applying organisation cannot be changed",
+                ));
+            }
+            fail_if(content.check_draft(&config.attachments))?;
+            Change::DraftUpdated {
+                content: content.clone(),
+            }
+        }
+        Command::Submit => {
+            in_states(
+                &[CaseStatus::Draft, CaseStatus::Incomplete],
+                "only a draft or an application returned as incomplete can be submitted",
+            )?;
+            if let Some(c) = &state.content {
+                let mut issues = c.check_draft(&config.attachments);
+                issues.extend(c.missing());
+                fail_if(issues)?;
+            }
+            Change::Submitted
+        }
+        Command::StartCompletenessCheck => {
+            in_states(
+                &[CaseStatus::Submitted],
+                "the completeness check starts on a submitted application",
+            )?;
+            Change::CompletenessCheckStarted
+        }
+        Command::ReturnIncomplete { missing } => {
+            in_states(
+                &[CaseStatus::CompletenessCheck],
+                "start the completeness check first",
+            )?;
+            let mut issues = Vec::new();
+            if missing.is_empty() {
+                issues.push(FieldIssue::new(
+                    "missing",
+                    "list at least one thing that is missing",
+                ));
+            }
+            for (i, m) in missing.iter().enumerate() {
+                check_required_text(&mut issues, &format!("missing[{i}].field"), &m.field, 200);
+                check_required_text(
+                    &mut issues,
+                    &format!("missing[{i}].problem"),
+                    &m.problem,
+                    MAX_TEXT_CHARS,
+                );
+            }
+            fail_if(issues)?;
+            Change::ReturnedIncomplete {
+                missing: missing.clone(),
+            }
+        }
+        Command::AcceptComplete => {
+            in_states(
+                &[CaseStatus::CompletenessCheck],
+                "start the completeness check first",
+            )?;
+            Change::AcceptedComplete
+        }
+        Command::RequestInformation { questions } => {
+            in_states(
+                &[CaseStatus::UnderReview, CaseStatus::AmendmentUnderReview],
+                "information can be requested only during review (use return_incomplete during the completeness check)",
+            )?;
+            let mut issues = Vec::new();
+            check_required_text(&mut issues, "questions", questions, MAX_TEXT_CHARS);
+            fail_if(issues)?;
+            Change::InformationRequested {
+                questions: questions.clone(),
+            }
+        }
+        Command::ProvideInformation {
+            answer,
+            attachments,
+        } => {
+            in_states(
+                &[CaseStatus::WaitingForApplicant],
+                "no information has been requested",
+            )?;
+            let mut issues = Vec::new();
+            check_required_text(&mut issues, "answer", answer, MAX_TEXT_CHARS);
+            let existing = state.content.as_ref().map_or(0, |c| c.attachments.len());
+            if existing + attachments.len() > config.attachments.max_count {
+                issues.push(FieldIssue::new(
+                    "attachments",
+                    format!(
+                        "the application would have more than {} attachments",
+                        config.attachments.max_count
+                    ),
+                ));
+            }
+            for (i, a) in attachments.iter().enumerate() {
+                issues.extend(config.attachments.check(&format!("attachments[{i}]"), a));
+            }
+            fail_if(issues)?;
+            Change::InformationProvided {
+                answer: answer.clone(),
+                attachments: attachments.clone(),
+            }
+        }
+        Command::RecordLegalReview {
+            findings,
+            recommendation,
+        }
+        | Command::RecordTechnicalReview {
+            findings,
+            recommendation,
+        } => {
+            in_states(
+                &[CaseStatus::UnderReview, CaseStatus::AmendmentUnderReview],
+                "reviews are recorded while the application (or an amendment) is under review",
+            )?;
+            fail_if(check_findings(findings))?;
+            if matches!(command, Command::RecordLegalReview { .. }) {
+                Change::LegalReviewRecorded {
+                    findings: findings.clone(),
+                    recommendation: *recommendation,
+                }
+            } else {
+                Change::TechnicalReviewRecorded {
+                    findings: findings.clone(),
+                    recommendation: *recommendation,
+                }
+            }
+        }
+        Command::Approve { reasons } | Command::Reject { reasons } => {
+            in_states(
+                &[CaseStatus::UnderReview, CaseStatus::AmendmentUnderReview],
+                "only an application or amendment under review can be decided",
+            )?;
+            let mut missing_reviews = Vec::new();
+            if state.legal_review.is_none() {
+                missing_reviews.push("the legal pre-review");
+            }
+            if state.technical_review.is_none() {
+                missing_reviews.push("the technical review");
+            }
+            if !missing_reviews.is_empty() {
+                return Err(illegal(&format!(
+                    "{} must be recorded before a decision",
+                    missing_reviews.join(" and ")
+                )));
+            }
+            let mut issues = Vec::new();
+            check_required_text(&mut issues, "reasons", reasons, MAX_TEXT_CHARS);
+            fail_if(issues)?;
+            let outcome = if matches!(command, Command::Approve { .. }) {
+                Outcome::Approved
+            } else {
+                Outcome::Rejected
+            };
+            if status == CaseStatus::AmendmentUnderReview {
+                let permit = match (outcome, &state.pending_amendment, &state.permit) {
+                    (Outcome::Approved, Some(p), Some(permit)) => {
+                        Some(p.amendment.apply_to_permit(permit))
+                    }
+                    _ => None,
+                };
+                Change::AmendmentDecided {
+                    outcome,
+                    reasons: reasons.clone(),
+                    permit,
+                }
+            } else {
+                Change::Decided {
+                    outcome,
+                    reasons: reasons.clone(),
+                }
+            }
+        }
+        Command::IssuePermit { permit_id, terms } => {
+            in_states(
+                &[CaseStatus::Approved],
+                "a permit is issued only for an approved application",
+            )?;
+            let Some(content) = &state.content else {
+                return Err(AccessError::NoSuchCase);
+            };
+            let Some(case_id) = state.id else {
+                return Err(AccessError::NoSuchCase);
+            };
+            let mut issues = terms.check(&state.applicants());
+            if content.form == Some(crate::RequestedForm::AnonymisedStatistics)
+                && terms.pseudonymisation != Pseudonymisation::Anonymised
+            {
+                issues.push(FieldIssue::new(
+                    "pseudonymisation",
+                    "the application asked for anonymised statistics only",
+                ));
+            }
+            fail_if(issues)?;
+            Change::PermitIssued {
+                permit: Permit {
+                    id: *permit_id,
+                    case_id,
+                    organisation: content.organisation.clone(),
+                    project_title: content.title.clone(),
+                    terms: terms.clone(),
+                    issued_at: now,
+                    version: 1,
+                    revoked: None,
+                },
+            }
+        }
+        Command::RecordDelivery { note } => {
+            in_states(
+                &[CaseStatus::PermitIssued, CaseStatus::DataDelivered],
+                "data is delivered only under an issued permit",
+            )?;
+            if !state.permit.as_ref().is_some_and(|p| p.is_active(now)) {
+                return Err(illegal(
+                    "the permit is not in force today (not yet valid, expired or revoked)",
+                ));
+            }
+            let mut issues = Vec::new();
+            check_required_text(&mut issues, "note", note, MAX_TEXT_CHARS);
+            fail_if(issues)?;
+            Change::DataDelivered { note: note.clone() }
+        }
+        Command::Publish => {
+            if state.decision.is_none() {
+                return Err(illegal("only decided applications are published"));
+            }
+            if state.published_at.is_some() {
+                return Err(illegal("already published"));
+            }
+            Change::Published
+        }
+        Command::Close { reason } => {
+            let closable = match status {
+                CaseStatus::Rejected | CaseStatus::PermitIssued | CaseStatus::DataDelivered => true,
+                CaseStatus::Incomplete => state
+                    .returned_at
+                    .is_some_and(|r| swedish_date(now) > applicant_deadline(&config.clocks, r)),
+                _ => false,
+            };
+            if !closable {
+                return Err(illegal(if status == CaseStatus::Incomplete {
+                    "an incomplete application can be closed only after the applicant's deadline has passed"
+                } else {
+                    "only rejected cases, cases with a permit, or incomplete cases past the applicant's deadline can be closed"
+                }));
+            }
+            let mut issues = Vec::new();
+            check_required_text(&mut issues, "reason", reason, MAX_TEXT_CHARS);
+            fail_if(issues)?;
+            Change::Closed {
+                reason: reason.clone(),
+            }
+        }
+        Command::Withdraw { reason } => {
+            in_states(
+                &[
+                    CaseStatus::Draft,
+                    CaseStatus::Submitted,
+                    CaseStatus::CompletenessCheck,
+                    CaseStatus::Incomplete,
+                    CaseStatus::UnderReview,
+                    CaseStatus::WaitingForApplicant,
+                ],
+                "an application can be withdrawn only before it is decided",
+            )?;
+            let mut issues = Vec::new();
+            check_required_text(&mut issues, "reason", reason, MAX_TEXT_CHARS);
+            fail_if(issues)?;
+            Change::Withdrawn {
+                reason: reason.clone(),
+            }
+        }
+        Command::RequestAmendment { amendment } => {
+            in_states(
+                &[CaseStatus::PermitIssued, CaseStatus::DataDelivered],
+                "only an issued permit can be amended",
+            )?;
+            let Some(permit) = &state.permit else {
+                return Err(illegal("there is no permit to amend"));
+            };
+            fail_if(amendment.check(permit))?;
+            Change::AmendmentRequested {
+                amendment: amendment.clone(),
+            }
+        }
+        Command::RevokePermit { reason } => {
+            in_states(
+                &[
+                    CaseStatus::PermitIssued,
+                    CaseStatus::DataDelivered,
+                    CaseStatus::AmendmentUnderReview,
+                ],
+                "only an issued permit can be revoked",
+            )?;
+            let mut issues = Vec::new();
+            check_required_text(&mut issues, "reason", reason, MAX_TEXT_CHARS);
+            fail_if(issues)?;
+            Change::PermitRevoked {
+                reason: reason.clone(),
+            }
+        }
+    };
+    tracing::debug!(
+        case = ?state.id.map(|c| c.to_string()),
+        action = action.as_str(),
+        change = change.name(),
+        "command accepted"
+    );
+    Ok(vec![CaseEvent {
+        at: now,
+        actor,
+        role,
+        change,
+    }])
+}
+
+fn check_findings(findings: &[String]) -> Vec<FieldIssue> {
+    let mut issues = Vec::new();
+    if findings.is_empty() {
+        issues.push(FieldIssue::new(
+            "findings",
+            "at least one finding is required (\"No remarks\" is a finding)",
+        ));
+    }
+    if findings.len() > 200 {
+        issues.push(FieldIssue::new("findings", "more than 200 findings"));
+    }
+    for (i, f) in findings.iter().enumerate() {
+        check_required_text(&mut issues, &format!("findings[{i}]"), f, MAX_TEXT_CHARS);
+    }
+    issues
+}
+
+/// Decides and applies in one step — convenient for tests and replays:
+/// returns the new state and the events.
+pub fn execute(
+    config: &AccessConfig,
+    state: &CaseState,
+    command: &Command,
+    principal: &Principal,
+    now: DateTime<Utc>,
+) -> Result<(CaseState, Vec<CaseEvent>), AccessError> {
+    let events = decide_with(config, state, command, principal, now)?;
+    let mut next = state.clone();
+    for e in &events {
+        next.apply(e);
+    }
+    Ok((next, events))
+}

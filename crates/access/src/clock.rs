@@ -1,0 +1,310 @@
+//! Statutory clocks (DESIGN.md §10) and the staff queue ordered by deadline.
+//!
+//! Three clocks, with the EHDS defaults in [`ClockConfig::default`]:
+//!
+//! * **Applicant completion** — from the day an application is returned as
+//!   incomplete, the applicant has 4 weeks (28 calendar days) to complete it.
+//! * **Decision** — from the day an application is accepted as complete (or
+//!   an amendment requested), 3 calendar months to decide. While the hub
+//!   waits for the applicant (`request_information` → `provide_information`)
+//!   the clock is stopped: the deadline moves by the number of calendar days
+//!   stopped, and those days do not count as used.
+//! * **Publication** — from the day of the decision, 30 working days to
+//!   publish it in the public register.
+//!
+//! Every deadline that falls on a non-working day moves to the next working
+//! day (lag (1930:173)). "Days used" and "days left" count Swedish working
+//! days ([`crate::calendar`]); a day's date is its Swedish local date.
+//!
+//! Stop-the-clock periods: an information request on date *a* answered on
+//! date *b* stops the clock for the dates after *a* up to and including *b*
+//! (*b − a* calendar days).
+
+use chrono::{DateTime, Duration, Months, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::{
+    add_working_days, next_working_day_on_or_after, swedish_date, working_days_between,
+};
+use crate::case::{CaseState, CaseStatus, Pause};
+use crate::ids::CaseId;
+
+/// Deadline settings. Defaults are the EHDS ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockConfig {
+    /// Calendar days the applicant has to complete an incomplete
+    /// application (default 28 = 4 weeks).
+    pub completion_days: u32,
+    /// Calendar months from complete application to decision (default 3).
+    pub decision_months: u32,
+    /// Working days from decision to publication (default 30).
+    pub publication_working_days: u32,
+    /// A deadline is "near" (notification) when at most this many working
+    /// days are left (default 5).
+    pub warn_working_days: u32,
+}
+
+impl Default for ClockConfig {
+    fn default() -> Self {
+        Self {
+            completion_days: 28,
+            decision_months: 3,
+            publication_working_days: 30,
+            warn_working_days: 5,
+        }
+    }
+}
+
+/// Which clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockKind {
+    /// The applicant completing an incomplete application.
+    ApplicantCompletion,
+    /// The hub deciding a complete application.
+    Decision,
+    /// The hub deciding an amendment of a permit.
+    AmendmentDecision,
+    /// The hub publishing a decision.
+    Publication,
+}
+
+impl ClockKind {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClockKind::ApplicantCompletion => "applicant_completion",
+            ClockKind::Decision => "decision",
+            ClockKind::AmendmentDecision => "amendment_decision",
+            ClockKind::Publication => "publication",
+        }
+    }
+}
+
+/// A running clock's reading at a moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockStatus {
+    /// Which clock.
+    pub kind: ClockKind,
+    /// The day it started (Swedish date).
+    pub started_on: NaiveDate,
+    /// The last day to act (a working day; moves while stopped).
+    pub deadline: NaiveDate,
+    /// Working days after the start day up to and including today, not
+    /// counting stopped days.
+    pub days_used: i64,
+    /// Working days after today up to and including the deadline (0 on the
+    /// deadline day); negative when overdue (−1 the first working day after).
+    pub days_left: i64,
+    /// Whether today is past the deadline.
+    pub overdue: bool,
+    /// Whether the clock is stopped now (waiting for the applicant).
+    pub stopped: bool,
+    /// Calendar days stopped so far.
+    pub stopped_days: i64,
+}
+
+/// The applicant's deadline for completing an application returned as
+/// incomplete at `returned_at`.
+pub fn applicant_deadline(cfg: &ClockConfig, returned_at: DateTime<Utc>) -> NaiveDate {
+    let start = swedish_date(returned_at);
+    next_working_day_on_or_after(add_days(start, i64::from(cfg.completion_days)))
+}
+
+fn add_days(d: NaiveDate, n: i64) -> NaiveDate {
+    d.checked_add_signed(Duration::days(n)).unwrap_or(d)
+}
+
+/// Stopped date ranges `(from, until]` of the pauses that began at or after
+/// `since`, an open pause running to `today`.
+fn stopped_ranges(
+    pauses: &[Pause],
+    since: DateTime<Utc>,
+    today: NaiveDate,
+) -> Vec<(NaiveDate, NaiveDate)> {
+    pauses
+        .iter()
+        .filter(|p| p.from >= since)
+        .map(|p| {
+            let a = swedish_date(p.from);
+            let b = p.until.map_or(today, swedish_date).max(a);
+            (a, b)
+        })
+        .collect()
+}
+
+/// Working days in `(start, today]` outside the stopped ranges (which do
+/// not overlap: a new request waits for the previous answer).
+fn used_working_days(start: NaiveDate, today: NaiveDate, ranges: &[(NaiveDate, NaiveDate)]) -> i64 {
+    if today <= start {
+        return 0;
+    }
+    let mut n = working_days_between(start, today);
+    for (a, b) in ranges {
+        let (lo, hi) = ((*a).max(start), (*b).min(today));
+        if lo < hi {
+            n -= working_days_between(lo, hi);
+        }
+    }
+    n.max(0)
+}
+
+fn reading(
+    kind: ClockKind,
+    start: NaiveDate,
+    deadline: NaiveDate,
+    today: NaiveDate,
+    ranges: &[(NaiveDate, NaiveDate)],
+    stopped: bool,
+) -> ClockStatus {
+    let stopped_days: i64 = ranges
+        .iter()
+        .map(|(a, b)| (*b - *a).num_days().max(0))
+        .sum();
+    ClockStatus {
+        kind,
+        started_on: start,
+        deadline,
+        days_used: used_working_days(start, today, ranges),
+        days_left: working_days_between(today, deadline),
+        overdue: today > deadline,
+        stopped,
+        stopped_days,
+    }
+}
+
+/// The decision clock started at `start_at`, given the case's pauses.
+fn decision_clock(
+    cfg: &ClockConfig,
+    kind: ClockKind,
+    start_at: DateTime<Utc>,
+    pauses: &[Pause],
+    today: NaiveDate,
+    stopped: bool,
+) -> ClockStatus {
+    let start = swedish_date(start_at);
+    let ranges = stopped_ranges(pauses, start_at, today);
+    let stopped_days: i64 = ranges
+        .iter()
+        .map(|(a, b)| (*b - *a).num_days().max(0))
+        .sum();
+    let nominal = start
+        .checked_add_months(Months::new(cfg.decision_months))
+        .unwrap_or(start);
+    let deadline = next_working_day_on_or_after(add_days(nominal, stopped_days));
+    reading(kind, start, deadline, today, &ranges, stopped)
+}
+
+/// Every clock running on the case at `now` (usually one; a decided but
+/// unpublished case under amendment review has two), most urgent first.
+pub fn case_clocks(state: &CaseState, cfg: &ClockConfig, now: DateTime<Utc>) -> Vec<ClockStatus> {
+    let today = swedish_date(now);
+    let mut out = Vec::new();
+    let waiting = state.status == CaseStatus::WaitingForApplicant;
+    let effective = if waiting {
+        state.resume_status.unwrap_or(CaseStatus::UnderReview)
+    } else {
+        state.status
+    };
+    match effective {
+        CaseStatus::Incomplete => {
+            if let Some(r) = state.returned_at {
+                let start = swedish_date(r);
+                out.push(reading(
+                    ClockKind::ApplicantCompletion,
+                    start,
+                    applicant_deadline(cfg, r),
+                    today,
+                    &[],
+                    false,
+                ));
+            }
+        }
+        CaseStatus::UnderReview => {
+            if let Some(c) = state.completed_at {
+                out.push(decision_clock(
+                    cfg,
+                    ClockKind::Decision,
+                    c,
+                    &state.pauses,
+                    today,
+                    waiting,
+                ));
+            }
+        }
+        CaseStatus::AmendmentUnderReview => {
+            if let Some(p) = &state.pending_amendment {
+                out.push(decision_clock(
+                    cfg,
+                    ClockKind::AmendmentDecision,
+                    p.requested_at,
+                    &state.pauses,
+                    today,
+                    waiting,
+                ));
+            }
+        }
+        _ => {}
+    }
+    if let Some(d) = &state.decision
+        && state.published_at.is_none()
+    {
+        let start = swedish_date(d.at);
+        let deadline = add_working_days(start, cfg.publication_working_days);
+        out.push(reading(
+            ClockKind::Publication,
+            start,
+            deadline,
+            today,
+            &[],
+            false,
+        ));
+    }
+    out.sort_by_key(|c| c.deadline);
+    out
+}
+
+/// The most urgent running clock of the case, if any.
+pub fn case_clock(state: &CaseState, cfg: &ClockConfig, now: DateTime<Utc>) -> Option<ClockStatus> {
+    case_clocks(state, cfg, now).into_iter().next()
+}
+
+/// One line of the staff queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueEntry {
+    /// The case.
+    pub case_id: CaseId,
+    /// Its state.
+    pub status: CaseStatus,
+    /// Its most urgent clock.
+    pub clock: ClockStatus,
+}
+
+/// The staff work queue: every case with a running clock, ordered by
+/// deadline (earliest first; ties by case id). Cases without a running
+/// clock (drafts, closed cases, ...) are left out.
+pub fn queue<'a>(
+    cases: impl IntoIterator<Item = &'a CaseState>,
+    cfg: &ClockConfig,
+    now: DateTime<Utc>,
+) -> Vec<QueueEntry> {
+    let mut out: Vec<QueueEntry> = cases
+        .into_iter()
+        .filter_map(|s| {
+            let id = s.id?;
+            let clock = case_clock(s, cfg, now)?;
+            Some(QueueEntry {
+                case_id: id,
+                status: s.status,
+                clock,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        a.clock
+            .deadline
+            .cmp(&b.clock.deadline)
+            .then(a.case_id.cmp(&b.case_id))
+    });
+    out
+}

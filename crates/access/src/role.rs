@@ -1,0 +1,445 @@
+//! Roles, principals and the permission check used for every command and
+//! query.
+//!
+//! The rules, in one place ([`authorize`]):
+//!
+//! * **Applicant** roles are held *per organisation*: an applicant may
+//!   create applications for, and act on and read the cases of, only the
+//!   organisations where they hold the applicant role.
+//! * **Staff** roles (case officer, legal reviewer, data steward, decision
+//!   maker) are hub-wide: the platform grants them in the hub's own
+//!   organisation, and they apply to every case — except that a staff member
+//!   may not act on a case they created or are a member of (conflict of
+//!   interest); they may still read it.
+//! * **Auditor** reads everything (cases, histories, permits, queues, lead
+//!   times, the audit log) and changes nothing.
+//! * **Output checker** reads permits (to check outputs against them) and
+//!   nothing else of the case process.
+//! * **Administrator** manages users, organisations and role grants, and
+//!   does no case work (separation of duties).
+//! * The public register, lead-time figures and public queue need no role:
+//!   [`Principal::anonymous`] may read them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::case::CaseState;
+use crate::error::AccessError;
+use crate::ids::{OrgId, UserId};
+
+/// A role a user holds in an organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Researcher or analyst applying for data on behalf of their organisation.
+    Applicant,
+    /// Hub staff: completeness check, requests for information, permits,
+    /// publication, closing.
+    CaseOfficer,
+    /// Hub staff: legal pre-review.
+    LegalReviewer,
+    /// Hub staff: technical feasibility review and data delivery.
+    DataSteward,
+    /// Hub staff: approves or rejects, revokes permits.
+    DecisionMaker,
+    /// Checks outputs leaving the secure workspace against the permit.
+    OutputChecker,
+    /// Reads everything, changes nothing.
+    Auditor,
+    /// Manages users, organisations and grants; no case work.
+    Administrator,
+}
+
+impl Role {
+    /// Every role, in a fixed order (for tables and tests).
+    pub const ALL: [Role; 8] = [
+        Role::Applicant,
+        Role::CaseOfficer,
+        Role::LegalReviewer,
+        Role::DataSteward,
+        Role::DecisionMaker,
+        Role::OutputChecker,
+        Role::Auditor,
+        Role::Administrator,
+    ];
+
+    /// The role's wire name (`case_officer`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Applicant => "applicant",
+            Role::CaseOfficer => "case_officer",
+            Role::LegalReviewer => "legal_reviewer",
+            Role::DataSteward => "data_steward",
+            Role::DecisionMaker => "decision_maker",
+            Role::OutputChecker => "output_checker",
+            Role::Auditor => "auditor",
+            Role::Administrator => "administrator",
+        }
+    }
+
+    /// Parses a wire name; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Whether this is a hub staff role doing case work.
+    pub fn is_case_staff(self) -> bool {
+        matches!(
+            self,
+            Role::CaseOfficer | Role::LegalReviewer | Role::DataSteward | Role::DecisionMaker
+        )
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who is asking: a user and the roles they hold in each organisation.
+/// The platform builds it from the session, API token or OIDC claims.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    /// The user, or `None` for an anonymous (not logged-in) caller.
+    pub user_id: Option<UserId>,
+    /// Roles per organisation.
+    pub roles: BTreeMap<OrgId, BTreeSet<Role>>,
+}
+
+impl Principal {
+    /// A caller who is not logged in: may read only public figures.
+    pub fn anonymous() -> Self {
+        Self::default()
+    }
+
+    /// A logged-in user with no roles yet.
+    pub fn user(user_id: UserId) -> Self {
+        Self {
+            user_id: Some(user_id),
+            roles: BTreeMap::new(),
+        }
+    }
+
+    /// Adds `role` in `org` (builder style).
+    pub fn with_role(mut self, org: OrgId, role: Role) -> Self {
+        self.roles.entry(org).or_default().insert(role);
+        self
+    }
+
+    /// Whether the user holds `role` in any organisation.
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.values().any(|rs| rs.contains(&role))
+    }
+
+    /// Whether the user holds `role` in `org`.
+    pub fn has_role_in(&self, org: &OrgId, role: Role) -> bool {
+        self.roles.get(org).is_some_and(|rs| rs.contains(&role))
+    }
+}
+
+/// Everything that can be asked of the access domain: one action per
+/// [`Command`](crate::Command) and one per query the platform serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    // --- commands on cases ---
+    /// [`Command::Create`](crate::Command::Create)
+    CreateApplication,
+    /// [`Command::UpdateDraft`](crate::Command::UpdateDraft)
+    UpdateDraft,
+    /// [`Command::Submit`](crate::Command::Submit)
+    Submit,
+    /// [`Command::StartCompletenessCheck`](crate::Command::StartCompletenessCheck)
+    StartCompletenessCheck,
+    /// [`Command::ReturnIncomplete`](crate::Command::ReturnIncomplete)
+    ReturnIncomplete,
+    /// [`Command::AcceptComplete`](crate::Command::AcceptComplete)
+    AcceptComplete,
+    /// [`Command::RequestInformation`](crate::Command::RequestInformation)
+    RequestInformation,
+    /// [`Command::ProvideInformation`](crate::Command::ProvideInformation)
+    ProvideInformation,
+    /// [`Command::RecordLegalReview`](crate::Command::RecordLegalReview)
+    RecordLegalReview,
+    /// [`Command::RecordTechnicalReview`](crate::Command::RecordTechnicalReview)
+    RecordTechnicalReview,
+    /// [`Command::Approve`](crate::Command::Approve)
+    Approve,
+    /// [`Command::Reject`](crate::Command::Reject)
+    Reject,
+    /// [`Command::IssuePermit`](crate::Command::IssuePermit)
+    IssuePermit,
+    /// [`Command::RecordDelivery`](crate::Command::RecordDelivery)
+    RecordDelivery,
+    /// [`Command::Publish`](crate::Command::Publish)
+    Publish,
+    /// [`Command::Close`](crate::Command::Close)
+    Close,
+    /// [`Command::Withdraw`](crate::Command::Withdraw)
+    Withdraw,
+    /// [`Command::RequestAmendment`](crate::Command::RequestAmendment)
+    RequestAmendment,
+    /// [`Command::RevokePermit`](crate::Command::RevokePermit)
+    RevokePermit,
+    // --- queries ---
+    /// Read one case: content, state, clock.
+    ViewCase,
+    /// Read a case's full event history.
+    ViewHistory,
+    /// Read a permit (also used by the secure workspace and output checks).
+    ViewPermit,
+    /// List cases (applicants see their organisations' cases only).
+    ListCases,
+    /// The staff work queue ordered by deadline.
+    ViewWorkQueue,
+    /// Read the audit log.
+    ViewAuditLog,
+    /// Manage users, organisations, grants and other users' tokens.
+    ManageUsers,
+    /// The public register, lead times and public queue (no login needed).
+    ViewPublicRegister,
+}
+
+impl Action {
+    /// Every action, in a fixed order (for tables and tests).
+    pub const ALL: [Action; 27] = [
+        Action::CreateApplication,
+        Action::UpdateDraft,
+        Action::Submit,
+        Action::StartCompletenessCheck,
+        Action::ReturnIncomplete,
+        Action::AcceptComplete,
+        Action::RequestInformation,
+        Action::ProvideInformation,
+        Action::RecordLegalReview,
+        Action::RecordTechnicalReview,
+        Action::Approve,
+        Action::Reject,
+        Action::IssuePermit,
+        Action::RecordDelivery,
+        Action::Publish,
+        Action::Close,
+        Action::Withdraw,
+        Action::RequestAmendment,
+        Action::RevokePermit,
+        Action::ViewCase,
+        Action::ViewHistory,
+        Action::ViewPermit,
+        Action::ListCases,
+        Action::ViewWorkQueue,
+        Action::ViewAuditLog,
+        Action::ManageUsers,
+        Action::ViewPublicRegister,
+    ];
+
+    /// The roles that may perform this action at all (before the
+    /// organisation and conflict-of-interest checks). Empty for
+    /// [`Action::ViewPublicRegister`], which needs none.
+    pub fn allowed_roles(self) -> &'static [Role] {
+        use Action as A;
+        use Role as R;
+        match self {
+            A::CreateApplication
+            | A::UpdateDraft
+            | A::Submit
+            | A::ProvideInformation
+            | A::Withdraw
+            | A::RequestAmendment => &[R::Applicant],
+            A::StartCompletenessCheck
+            | A::ReturnIncomplete
+            | A::AcceptComplete
+            | A::IssuePermit
+            | A::Publish
+            | A::Close => &[R::CaseOfficer],
+            A::RequestInformation => &[R::CaseOfficer, R::LegalReviewer, R::DataSteward],
+            A::RecordLegalReview => &[R::LegalReviewer],
+            A::RecordTechnicalReview | A::RecordDelivery => &[R::DataSteward],
+            A::Approve | A::Reject | A::RevokePermit => &[R::DecisionMaker],
+            A::ViewCase | A::ViewHistory | A::ListCases => &[
+                R::Applicant,
+                R::CaseOfficer,
+                R::LegalReviewer,
+                R::DataSteward,
+                R::DecisionMaker,
+                R::Auditor,
+            ],
+            A::ViewPermit => &[
+                R::Applicant,
+                R::CaseOfficer,
+                R::LegalReviewer,
+                R::DataSteward,
+                R::DecisionMaker,
+                R::OutputChecker,
+                R::Auditor,
+            ],
+            A::ViewWorkQueue => &[
+                R::CaseOfficer,
+                R::LegalReviewer,
+                R::DataSteward,
+                R::DecisionMaker,
+                R::Auditor,
+            ],
+            A::ViewAuditLog => &[R::Auditor],
+            A::ManageUsers => &[R::Administrator],
+            A::ViewPublicRegister => &[],
+        }
+    }
+
+    /// Whether the action changes a case (as opposed to reading).
+    pub fn is_command(self) -> bool {
+        !matches!(
+            self,
+            Action::ViewCase
+                | Action::ViewHistory
+                | Action::ViewPermit
+                | Action::ListCases
+                | Action::ViewWorkQueue
+                | Action::ViewAuditLog
+                | Action::ManageUsers
+                | Action::ViewPublicRegister
+        )
+    }
+
+    /// The action's wire name (`create_application`, ...).
+    pub fn as_str(self) -> &'static str {
+        use Action as A;
+        match self {
+            A::CreateApplication => "create_application",
+            A::UpdateDraft => "update_draft",
+            A::Submit => "submit",
+            A::StartCompletenessCheck => "start_completeness_check",
+            A::ReturnIncomplete => "return_incomplete",
+            A::AcceptComplete => "accept_complete",
+            A::RequestInformation => "request_information",
+            A::ProvideInformation => "provide_information",
+            A::RecordLegalReview => "record_legal_review",
+            A::RecordTechnicalReview => "record_technical_review",
+            A::Approve => "approve",
+            A::Reject => "reject",
+            A::IssuePermit => "issue_permit",
+            A::RecordDelivery => "record_delivery",
+            A::Publish => "publish",
+            A::Close => "close",
+            A::Withdraw => "withdraw",
+            A::RequestAmendment => "request_amendment",
+            A::RevokePermit => "revoke_permit",
+            A::ViewCase => "view_case",
+            A::ViewHistory => "view_history",
+            A::ViewPermit => "view_permit",
+            A::ListCases => "list_cases",
+            A::ViewWorkQueue => "view_work_queue",
+            A::ViewAuditLog => "view_audit_log",
+            A::ManageUsers => "manage_users",
+            A::ViewPublicRegister => "view_public_register",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an action is aimed at, for [`authorize`].
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    /// Nothing specific: hub-wide queries (work queue, audit log, user
+    /// management, public register) and listing cases (the platform then
+    /// filters the list with [`may_see_case`]).
+    Hub,
+    /// A new application for this organisation ([`Action::CreateApplication`]).
+    Organisation(&'a OrgId),
+    /// An existing case.
+    Case(&'a CaseState),
+}
+
+/// The permission check for every command and query: returns the role under
+/// which `principal` may perform `action` on `target` (`None` for public
+/// actions, which need no role), or [`AccessError::Forbidden`] saying why
+/// not. See the module docs for the
+/// rules. [`decide`](crate::decide) calls it for every command; the platform
+/// calls it for every query.
+pub fn authorize(
+    principal: &Principal,
+    action: Action,
+    target: Target<'_>,
+) -> Result<Option<Role>, AccessError> {
+    let forbid = |reason: String| AccessError::Forbidden { action, reason };
+    let allowed = action.allowed_roles();
+    if allowed.is_empty() {
+        return Ok(None);
+    }
+    let Some(user) = principal.user_id.as_ref() else {
+        return Err(forbid("you are not logged in".into()));
+    };
+    let held: Vec<Role> = allowed
+        .iter()
+        .copied()
+        .filter(|r| principal.has_role(*r))
+        .collect();
+    if held.is_empty() {
+        let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
+        return Err(forbid(format!(
+            "this needs one of the roles: {}",
+            names.join(", ")
+        )));
+    }
+    match target {
+        Target::Hub => {
+            // Applicants list only their own cases; the platform filters.
+            Ok(held.first().copied())
+        }
+        Target::Organisation(org) => {
+            if held.contains(&Role::Applicant) && principal.has_role_in(org, Role::Applicant) {
+                Ok(Some(Role::Applicant))
+            } else if let Some(staff) = held.iter().find(|r| **r != Role::Applicant) {
+                Ok(Some(*staff))
+            } else {
+                Err(forbid(format!(
+                    "you hold the applicant role only for other organisations than {org}"
+                )))
+            }
+        }
+        Target::Case(case) => {
+            let org = case.organisation();
+            let mut refusal = None;
+            for role in held {
+                match role {
+                    Role::Applicant => match org {
+                        Some(o) if principal.has_role_in(o, Role::Applicant) => {
+                            return Ok(Some(Role::Applicant));
+                        }
+                        _ => {
+                            refusal = Some(
+                                "applicants may act only on their own organisation's cases".into(),
+                            );
+                        }
+                    },
+                    r if r.is_case_staff() => {
+                        if action.is_command() && case.involves(user) {
+                            refusal = Some(
+                                "conflict of interest: you are the applicant or a member of this application"
+                                    .into(),
+                            );
+                        } else {
+                            return Ok(Some(r));
+                        }
+                    }
+                    r => return Ok(Some(r)),
+                }
+            }
+            Err(forbid(refusal.unwrap_or_else(|| "not permitted".into())))
+        }
+    }
+}
+
+/// Whether `principal` may see `case` in a listing (the filter behind
+/// [`Action::ListCases`]): staff and auditors see all cases, applicants
+/// their organisations' cases.
+pub fn may_see_case(principal: &Principal, case: &CaseState) -> bool {
+    authorize(principal, Action::ViewCase, Target::Case(case)).is_ok()
+}
