@@ -1,0 +1,39 @@
+//! halsohub's state database: everything the hub remembers about people and
+//! cases, as opposed to the health data in the store.
+//!
+//! One [`Db`] handle works on either backend, chosen by URL:
+//! `sqlite://path?mode=rwc` (the embedded default, WAL journal) or
+//! `postgres://…` (production). Migrations are embedded per backend and run
+//! on [`Db::connect`].
+//!
+//! What it keeps:
+//! * organisations, users (argon2 password hashes), memberships with roles
+//!   per organisation ([`accounts`]);
+//! * API tokens and web sessions: random secrets shown once, stored only as
+//!   SHA-256 hashes, with expiry, revocation and last use ([`tokens`]);
+//! * case events, append-only with optimistic concurrency on
+//!   `(case, sequence)`, a per-case projection written in the same
+//!   transaction, and idempotency keys so a replayed command returns the
+//!   first result ([`cases`]);
+//! * attachments with SHA-256 checksums and a size limit ([`attachments`]);
+//! * the permits projection ([`permits`]) and the notification outbox
+//!   ([`outbox`]);
+//! * OpenID Connect bearer-token verification against a JWKS ([`oidc`]).
+//!
+//! This crate persists; it does not decide. Whether a command on a case is
+//! allowed is the access crate's business. Roles are stored as their
+//! canonical names (strings) so the schema does not depend on the domain
+//! crate's enum. Times are stored as Unix milliseconds (UTC).
+
+pub mod accounts;
+pub mod attachments;
+pub mod cases;
+mod db;
+mod error;
+pub mod oidc;
+pub mod outbox;
+pub mod permits;
+pub mod tokens;
+
+pub use db::{Backend, ConnectOptions, Db};
+pub use error::StateError;

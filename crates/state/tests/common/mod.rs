@@ -1,0 +1,43 @@
+//! Test databases: always a SQLite temp file; PostgreSQL (in a fresh
+//! schema) when HALSOHUB_TEST_DATABASE_URL is set.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use halsohub_state::{ConnectOptions, Db};
+
+/// A database under test plus what keeps it alive.
+pub struct TestDb {
+    pub db: Db,
+    pub label: &'static str,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Every backend available to this run.
+pub async fn backends() -> Vec<TestDb> {
+    let mut out = Vec::new();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("state.db").display()
+    );
+    out.push(TestDb {
+        db: Db::connect(&url).await.unwrap(),
+        label: "sqlite",
+        _dir: Some(dir),
+    });
+    match std::env::var("HALSOHUB_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => {
+            let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+            let mut opts = ConnectOptions::new(url);
+            opts.pg_schema = Some(schema);
+            opts.max_connections = 4;
+            out.push(TestDb {
+                db: Db::connect_with(opts).await.unwrap(),
+                label: "postgres",
+                _dir: None,
+            });
+        }
+        _ => eprintln!("NOTICE: HALSOHUB_TEST_DATABASE_URL is not set; PostgreSQL variant skipped"),
+    }
+    out
+}
