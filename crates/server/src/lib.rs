@@ -1,0 +1,178 @@
+//! halsohub's HTTP API (axum): everything under `/api/v1/`.
+//!
+//! * Authentication: `Authorization: Bearer <token>` with an API token
+//!   (`halsohub token create`), a web-session token or an OpenID Connect JWT
+//!   ([`auth::Caller`]).
+//! * Authorisation: every endpoint asks the access crate
+//!   ([`halsohub_access::authorize`] / [`halsohub_access::decide_with`]);
+//!   this crate only translates between HTTP and those calls.
+//! * Errors: RFC 9457 `application/problem+json` ([`problem::Problem`]).
+//! * OpenAPI 3.1 at `GET /api/v1/openapi.json`, generated from the same
+//!   route definitions that build the router (utoipa).
+//!
+//! The router is composed of per-area routers, so another crate can add its
+//! own area (e.g. feasibility) with [`router_with`] and have it documented.
+
+pub mod auth;
+pub mod problem;
+mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use halsohub_access::AccessConfig;
+use halsohub_state::Db;
+use halsohub_state::oidc::OidcVerifier;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+pub use routes::cases::sweep_deadlines;
+
+/// Limits and policy of a running server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The access domain's configuration (clocks, attachment policy).
+    pub access: AccessConfig,
+    /// Largest JSON request body, bytes.
+    pub max_json_bytes: usize,
+    /// Largest attachment upload, bytes.
+    pub max_attachment_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            access: AccessConfig::default(),
+            max_json_bytes: 1024 * 1024,
+            max_attachment_bytes: 20 * 1024 * 1024,
+        }
+    }
+}
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The state database.
+    pub db: Db,
+    /// Limits and policy.
+    pub config: Arc<ServerConfig>,
+    /// OpenID Connect verifier, when an issuer is configured.
+    pub oidc: Option<Arc<OidcVerifier>>,
+    /// The clock every decision is dated by (real time unless a test or a
+    /// replay sets another).
+    pub clock: Clock,
+}
+
+/// A source of "now".
+pub type Clock = Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>;
+
+impl AppState {
+    /// State over `db` with default configuration and no OIDC.
+    pub fn new(db: Db) -> AppState {
+        AppState {
+            db,
+            config: Arc::new(ServerConfig::default()),
+            oidc: None,
+            clock: Arc::new(chrono::Utc::now),
+        }
+    }
+
+    /// Now, by this state's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        (self.clock)()
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("db", &self.db)
+            .field("config", &self.config)
+            .field("oidc", &self.oidc.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "halsohub API",
+        description = "One door in to Swedish health data: access process, permits, public register.",
+        version = "1"
+    ),
+    modifiers(&BearerScheme)
+)]
+struct ApiDoc;
+
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The documented routes of this crate's areas (accounts, applications,
+/// queue and permits, public register), not yet bound to state.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::accounts::router())
+        .merge(routes::cases::router())
+        .merge(routes::public::router())
+}
+
+/// The whole API over `state`.
+pub fn router(state: AppState) -> Router {
+    router_with(state, OpenApiRouter::new())
+}
+
+/// The whole API plus another crate's documented routes (`extra`), all
+/// included in the OpenAPI document.
+pub fn router_with(state: AppState, extra: OpenApiRouter<AppState>) -> Router {
+    let max_body = state
+        .config
+        .max_json_bytes
+        .max(state.config.max_attachment_bytes);
+    let (router, openapi) = api_routes().merge(extra).split_for_parts();
+    let doc = Arc::new(openapi);
+    router
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || {
+                let doc = doc.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::map_response(problem::ensure_problem))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// The OpenAPI document for the given extra routes (for tests and export).
+pub fn openapi(extra: OpenApiRouter<AppState>) -> utoipa::openapi::OpenApi {
+    api_routes().merge(extra).split_for_parts().1
+}
+
+/// Serves the API on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let addr: Option<SocketAddr> = listener.local_addr().ok();
+    tracing::info!(?addr, "halsohub API listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
