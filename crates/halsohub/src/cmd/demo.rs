@@ -1,0 +1,116 @@
+//! `halsohub demo`: the whole path on a synthetic population, on embedded
+//! defaults — hub key, synthetic register files, ingest into a store, the
+//! store's summary, and one demo account per role in the state database.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use halsohub_synth::Config;
+
+use crate::cmd::staff::{self, DatabaseArgs};
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Persons in the synthetic population.
+    #[arg(long, default_value_t = 100_000)]
+    pub patients: u64,
+    /// Seed of the synthetic population.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Remove the demo store first and load it again from scratch.
+    #[arg(long)]
+    pub fresh: bool,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+}
+
+pub fn run(args: DemoArgs, home: &Path) -> Result<()> {
+    let demo = home.join("demo");
+    std::fs::create_dir_all(&demo)
+        .with_context(|| format!("creating demo directory {}", demo.display()))?;
+
+    // 1. The hub key, kept in the home, apart from the store.
+    let key_path = crate::home::default_key(home);
+    if key_path.exists() {
+        println!("1. hub key: {} (existing)", key_path.display());
+    } else {
+        let key = halsohub_identity::HubKey::init(&key_path)
+            .with_context(|| format!("creating hub key {}", key_path.display()))?;
+        println!(
+            "1. hub key: created {} (fingerprint {})",
+            key_path.display(),
+            key.fingerprint()
+        );
+    }
+
+    // 2. Synthetic register files, generated once per size and seed.
+    let config = Config {
+        patients: args.patients,
+        seed: args.seed,
+        ..Config::default()
+    };
+    let data = demo.join(format!("synth-{}-seed{}", args.patients, args.seed));
+    let summary = if data.join("manifest.json").exists() {
+        println!("2. synthetic data: {} (existing)", data.display());
+        let text = std::fs::read_to_string(data.join("manifest.json"))
+            .with_context(|| format!("reading {}", data.join("manifest.json").display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("reading {}", data.join("manifest.json").display()))?
+    } else {
+        let summary = crate::cmd::synth::generate(&config, &data)?;
+        print!("2. ");
+        crate::cmd::synth::print_summary(&summary, &data);
+        summary
+    };
+
+    // 3. Ingest: validate, pseudonymise, link, load as one snapshot.
+    let store = demo.join("store");
+    if args.fresh && store.exists() {
+        std::fs::remove_dir_all(&store)
+            .with_context(|| format!("removing {}", store.display()))?;
+    }
+    let started = std::time::Instant::now();
+    let report = crate::cmd::ingest::load(
+        &store,
+        &key_path,
+        &[data.clone()],
+        summary.extract_date,
+        None,
+    )?;
+    if report.committed() {
+        println!(
+            "3. ingest into {} in {:.1} s:",
+            store.display(),
+            started.elapsed().as_secs_f64()
+        );
+        print!("{report}");
+    } else {
+        println!(
+            "3. ingest: every file is already in {} (nothing new to load)",
+            store.display()
+        );
+    }
+
+    // 4. What the store holds now.
+    let opened = halsohub_store::Store::open(&store)
+        .with_context(|| format!("opening store {}", store.display()))?;
+    println!("4. store:");
+    print!("{}", opened.info().context("reading store information")?);
+
+    // 5. Demo accounts in the state database.
+    print!("5. ");
+    let runtime = crate::runtime()?;
+    runtime.block_on(staff::demo_users(&args.db, home))?;
+
+    println!();
+    println!("Next: halsohub store export --store {} --format parquet --out OUT", store.display());
+    println!("      halsohub serve   (API on http://127.0.0.1:8080/api/v1/)");
+    Ok(())
+}
+
+/// Where the demo keeps its store, for other commands' defaults.
+#[allow(dead_code)]
+pub fn store_dir(home: &Path) -> PathBuf {
+    home.join("demo").join("store")
+}

@@ -1,0 +1,132 @@
+//! `halsohub ingest`: validate, pseudonymise, link and load source files.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use chrono::NaiveDate;
+use clap::Args;
+use halsohub_identity::{ParseOptions, Pseudonymiser};
+use halsohub_ingest::{Format, IngestOptions, LoadReport, Progress};
+use halsohub_store::Store;
+use indicatif::ProgressBar;
+
+use crate::cmd::keys::KeyArg;
+use crate::progress::{self, Unit};
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Store directory (created on the first load).
+    #[arg(long, value_name = "DIR")]
+    pub store: PathBuf,
+    #[command(flatten)]
+    pub key: KeyArg,
+    /// Date the extracts were taken. Decides the century of 10-digit
+    /// identity numbers and rejects birth dates after it. Defaults to today;
+    /// pass the extract date whenever it is known.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub reference_date: Option<NaiveDate>,
+    /// Read every file as this format instead of detecting it from its
+    /// header (population, id_changes, par_inpatient, par_outpatient,
+    /// primary_care, prescribed_drugs, hospital_drugs, lab, cause_of_death).
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Print the load report as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Source files or directories (searched recursively; .gz is read).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+pub fn run(args: IngestArgs, home: &Path) -> Result<()> {
+    let key_path = args.key.path(home);
+    let format = args
+        .format
+        .as_deref()
+        .map(Format::parse)
+        .transpose()
+        .context("--format")?;
+    let reference = args
+        .reference_date
+        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let report = load(&args.store, &key_path, &args.paths, reference, format)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{report}");
+    }
+    Ok(())
+}
+
+/// Opens (or creates) the store with the key's fingerprint and loads
+/// `paths` into it, drawing a progress bar.
+pub fn load(
+    store_dir: &Path,
+    key_path: &Path,
+    paths: &[PathBuf],
+    reference: NaiveDate,
+    format: Option<Format>,
+) -> Result<LoadReport> {
+    refuse_key_inside_store(key_path, store_dir)?;
+    let key = crate::cmd::keys::load(key_path)?;
+    let pseudonymiser = Pseudonymiser::new(&key);
+    let store = Store::open_for_load(store_dir, &key.fingerprint())
+        .with_context(|| format!("opening store {}", store_dir.display()))?;
+    let options = IngestOptions {
+        format,
+        identity: ParseOptions::new(reference),
+        ..IngestOptions::default()
+    };
+    let bar = BarProgress(progress::bar(0, "ingest", Unit::Bytes));
+    let report = halsohub_ingest::ingest(&store, &pseudonymiser, paths, &options, &bar)
+        .with_context(|| format!("loading into store {}", store_dir.display()))?;
+    bar.0.finish_and_clear();
+    Ok(report)
+}
+
+/// A key kept inside the store travels with every copy of the data, which
+/// defeats pseudonymisation: refuse it.
+fn refuse_key_inside_store(key: &Path, store: &Path) -> Result<()> {
+    let key_abs = absolute(key);
+    let store_abs = absolute(store);
+    if key_abs.starts_with(&store_abs) {
+        bail!(
+            "the hub key {} lies inside the store {}: keep the key apart from the data (see `halsohub keys init --help`)",
+            key.display(),
+            store.display()
+        );
+    }
+    Ok(())
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    // Resolve symlinks where the path exists, so a link cannot hide the key.
+    std::fs::canonicalize(&abs).unwrap_or(abs)
+}
+
+struct BarProgress(ProgressBar);
+
+impl Progress for BarProgress {
+    fn start(&self, total_bytes: u64) {
+        self.0.set_length(total_bytes);
+    }
+    fn advance(&self, bytes: u64) {
+        self.0.inc(bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_inside_store_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        std::fs::create_dir_all(&store).unwrap();
+        let err = refuse_key_inside_store(&store.join("hub.key"), &store).unwrap_err();
+        assert!(err.to_string().contains("inside the store"), "{err}");
+        refuse_key_inside_store(&dir.path().join("hub.key"), &store).unwrap();
+    }
+}

@@ -1,0 +1,62 @@
+//! `halsohub keys init|fingerprint`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use halsohub_identity::HubKey;
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCmd {
+    /// Create a new hub key file (mode 0600). Refuses to overwrite one.
+    Init(KeyArg),
+    /// Print the fingerprint of a key (safe to share; the key is not shown).
+    Fingerprint(KeyArg),
+}
+
+#[derive(Debug, Args)]
+pub struct KeyArg {
+    /// Key file. Defaults to hub.key under the hub home. Keep it apart from
+    /// every store: whoever holds it can re-identify pseudonyms.
+    #[arg(long, env = "HALSOHUB_KEY", value_name = "FILE")]
+    pub key: Option<PathBuf>,
+}
+
+impl KeyArg {
+    /// The key path: `--key`, `$HALSOHUB_KEY`, else `hub.key` in the home.
+    pub fn path(&self, home: &Path) -> PathBuf {
+        self.key
+            .clone()
+            .unwrap_or_else(|| crate::home::default_key(home))
+    }
+}
+
+pub fn run(cmd: KeysCmd, home: &Path) -> Result<()> {
+    match cmd {
+        KeysCmd::Init(arg) => {
+            let path = arg.path(home);
+            let key = HubKey::init(&path)?;
+            println!("created hub key {}", path.display());
+            println!("fingerprint {}", key.fingerprint());
+            println!("keep this file apart from the data and back it up: losing it breaks linkage of future loads");
+        }
+        KeysCmd::Fingerprint(arg) => {
+            let path = arg.path(home);
+            let key = load(&path)?;
+            println!("{}", key.fingerprint());
+        }
+    }
+    Ok(())
+}
+
+/// Load the key at `path`, saying how to create one when it is missing.
+pub fn load(path: &Path) -> Result<HubKey> {
+    if !path.exists() {
+        anyhow::bail!(
+            "no hub key at {}: create one with `halsohub keys init --key {}`",
+            path.display(),
+            path.display()
+        );
+    }
+    HubKey::load(path).with_context(|| format!("loading hub key {}", path.display()))
+}

@@ -1,0 +1,8 @@
+//! One module per command group.
+
+pub mod demo;
+pub mod ingest;
+pub mod keys;
+pub mod staff;
+pub mod store;
+pub mod synth;

@@ -1,0 +1,476 @@
+//! Staff commands: `halsohub user …`, `halsohub token …`, `halsohub serve`,
+//! and the demo accounts. Wired into `main.rs`.
+//!
+//! Secrets (passwords) are read from stdin, a file or an environment
+//! variable, never from the command line, and never logged. API tokens are
+//! printed once, on stdout, for the person who asked for them.
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use halsohub_access::Role;
+use halsohub_server::{AppState, router};
+use halsohub_state::Db;
+use halsohub_state::accounts::NewUser;
+use halsohub_state::oidc::{JwksSource, OidcConfig, OidcVerifier};
+
+/// Where the state database is.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// State database URL: `sqlite://PATH?mode=rwc` or `postgres://…`.
+    /// Default: SQLite file `state.db` under the hub home.
+    #[arg(long, env = "HALSOHUB_DATABASE", value_name = "URL")]
+    pub database: Option<String>,
+}
+
+/// Where a secret comes from.
+#[derive(Debug, Clone, Args)]
+pub struct SecretArgs {
+    /// Read the password from the first line of stdin.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Read the password from the first line of a file.
+    #[arg(long, value_name = "FILE", conflicts_with = "password_stdin")]
+    pub password_file: Option<PathBuf>,
+    /// Read the password from an environment variable.
+    #[arg(long, value_name = "VAR", conflicts_with_all = ["password_stdin", "password_file"])]
+    pub password_env: Option<String>,
+}
+
+/// `halsohub user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Create a user, optionally with a password and roles in an organisation.
+    Add {
+        /// Login name (a–z, 0–9, . _ - @).
+        username: String,
+        /// Name for display.
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Email for notifications.
+        #[arg(long)]
+        email: Option<String>,
+        /// Organisation for --role (created if new).
+        #[arg(long, requires = "role")]
+        org: Option<String>,
+        /// Role(s) to grant in --org: applicant, case_officer,
+        /// legal_reviewer, data_steward, decision_maker, output_checker,
+        /// auditor, administrator.
+        #[arg(long, requires = "org")]
+        role: Vec<String>,
+        /// Link to this OpenID Connect subject.
+        #[arg(long)]
+        oidc_subject: Option<String>,
+        #[command(flatten)]
+        secret: SecretArgs,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// List users with their roles.
+    List {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Grant a role in an organisation (created if new).
+    Grant {
+        /// Login name.
+        username: String,
+        /// Organisation name.
+        #[arg(long)]
+        org: String,
+        /// Role name.
+        role: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Revoke a role in an organisation.
+    Revoke {
+        /// Login name.
+        username: String,
+        /// Organisation name.
+        #[arg(long)]
+        org: String,
+        /// Role name.
+        role: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+/// `halsohub token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Create an API token for a user; the token is printed once.
+    Create {
+        /// Login name of the owner.
+        username: String,
+        /// A name to recognise the token by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Days until it expires (default: never).
+        #[arg(long, value_name = "DAYS")]
+        expires_in_days: Option<u32>,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Revoke an API token by its id.
+    Revoke {
+        /// Token id (from `token create` or `GET /api/v1/tokens`).
+        token_id: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+/// `halsohub serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    /// OpenID Connect issuer (`iss`) to accept bearer JWTs from.
+    #[arg(long, value_name = "URL", requires = "oidc_jwks")]
+    pub oidc_issuer: Option<String>,
+    /// The issuer's JWKS: an `http://` URL or a file path.
+    #[arg(long, value_name = "URL|FILE", requires = "oidc_issuer")]
+    pub oidc_jwks: Option<String>,
+    /// Expected audience (`aud`).
+    #[arg(long)]
+    pub oidc_audience: Option<String>,
+    /// Claim holding roles (dotted path), entries `role` or `role@organisation`.
+    #[arg(long, default_value = "roles")]
+    pub oidc_roles_claim: String,
+    /// Claim naming the organisation for bare roles.
+    #[arg(long, default_value = "org")]
+    pub oidc_org_claim: String,
+}
+
+/// The database URL: the explicit one, else `state.db` under the hub home.
+pub fn database_url(args: &DatabaseArgs, home: &Path) -> Result<String> {
+    if let Some(u) = &args.database {
+        return Ok(u.clone());
+    }
+    std::fs::create_dir_all(home)
+        .with_context(|| format!("cannot create the hub home {}", home.display()))?;
+    Ok(format!(
+        "sqlite://{}?mode=rwc",
+        home.join("state.db").display()
+    ))
+}
+
+async fn open(args: &DatabaseArgs, home: &Path) -> Result<Db> {
+    let url = database_url(args, home)?;
+    Db::connect(&url)
+        .await
+        .context("cannot open the state database")
+}
+
+fn read_secret(s: &SecretArgs) -> Result<Option<String>> {
+    let first_line = |text: &str| text.lines().next().unwrap_or("").to_string();
+    if s.password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from stdin")?;
+        return Ok(Some(first_line(&line)));
+    }
+    if let Some(p) = &s.password_file {
+        let text = std::fs::read_to_string(p)
+            .with_context(|| format!("cannot read the password file {}", p.display()))?;
+        return Ok(Some(first_line(&text)));
+    }
+    if let Some(var) = &s.password_env {
+        let v =
+            std::env::var(var).with_context(|| format!("environment variable {var} is not set"))?;
+        return Ok(Some(v));
+    }
+    Ok(None)
+}
+
+fn role(name: &str) -> Result<Role> {
+    Role::parse(name).with_context(|| {
+        let all: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        format!("unknown role {name:?}; expected one of: {}", all.join(", "))
+    })
+}
+
+/// Runs `halsohub user …`.
+pub async fn run_user(cmd: UserCmd, home: &Path) -> Result<()> {
+    match cmd {
+        UserCmd::Add {
+            username,
+            display_name,
+            email,
+            org,
+            role: roles,
+            oidc_subject,
+            secret,
+            db,
+        } => {
+            let roles: Vec<Role> = roles.iter().map(|r| role(r)).collect::<Result<_>>()?;
+            let password = read_secret(&secret)?;
+            let db = open(&db, home).await?;
+            let user = db
+                .create_user(NewUser {
+                    username,
+                    display_name: display_name.unwrap_or_default(),
+                    email,
+                    password,
+                    oidc_subject,
+                })
+                .await?;
+            if let Some(org) = org {
+                let o = db.ensure_organisation(&org).await?;
+                for r in roles {
+                    db.grant_role(&user.id, &o.id, r.as_str()).await?;
+                }
+            }
+            println!("created user {} (id {})", user.username, user.id);
+        }
+        UserCmd::List { db } => {
+            let db = open(&db, home).await?;
+            for u in db.list_users().await? {
+                let roles: Vec<String> = db
+                    .memberships(&u.id)
+                    .await?
+                    .into_iter()
+                    .map(|m| format!("{}@{}", m.role, m.organisation_name))
+                    .collect();
+                let state = if u.disabled_at.is_some() {
+                    " (disabled)"
+                } else {
+                    ""
+                };
+                println!(
+                    "{}\t{}\t{}{}",
+                    u.username,
+                    u.display_name,
+                    roles.join(","),
+                    state
+                );
+            }
+        }
+        UserCmd::Grant {
+            username,
+            org,
+            role: r,
+            db,
+        } => {
+            let r = role(&r)?;
+            let db = open(&db, home).await?;
+            let u = db.user_by_username(&username).await?;
+            let o = db.ensure_organisation(&org).await?;
+            db.grant_role(&u.id, &o.id, r.as_str()).await?;
+            println!("granted {r} in {} to {username}", o.name);
+        }
+        UserCmd::Revoke {
+            username,
+            org,
+            role: r,
+            db,
+        } => {
+            let r = role(&r)?;
+            let db = open(&db, home).await?;
+            let u = db.user_by_username(&username).await?;
+            let o = db.organisation_by_name(&org).await?;
+            if db.revoke_role(&u.id, &o.id, r.as_str()).await? {
+                println!("revoked {r} in {} from {username}", o.name);
+            } else {
+                bail!("{username} does not hold {r} in {}", o.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs `halsohub token …`.
+pub async fn run_token(cmd: TokenCmd, home: &Path) -> Result<()> {
+    match cmd {
+        TokenCmd::Create {
+            username,
+            name,
+            expires_in_days,
+            db,
+        } => {
+            let db = open(&db, home).await?;
+            let u = db.user_by_username(&username).await?;
+            let expires =
+                expires_in_days.map(|d| chrono::Utc::now() + chrono::Duration::days(i64::from(d)));
+            let (token, secret) = db.create_api_token(&u.id, &name, expires).await?;
+            eprintln!(
+                "token {} for {username} (shown once; store it safely):",
+                token.id
+            );
+            println!("{}", secret.expose());
+        }
+        TokenCmd::Revoke { token_id, db } => {
+            let db = open(&db, home).await?;
+            let t = db.revoke_api_token(&token_id).await?;
+            println!("revoked token {} ({})", t.id, t.name);
+        }
+    }
+    Ok(())
+}
+
+/// Runs `halsohub serve` until Ctrl-C.
+pub async fn run_serve(args: ServeArgs, home: &Path) -> Result<()> {
+    let db = open(&args.db, home).await?;
+    let mut state = AppState::new(db);
+    if let (Some(issuer), Some(jwks)) = (args.oidc_issuer, args.oidc_jwks) {
+        let source = if jwks.starts_with("http://") || jwks.starts_with("https://") {
+            JwksSource::Url(jwks)
+        } else {
+            JwksSource::File(PathBuf::from(jwks))
+        };
+        let verifier = OidcVerifier::load(OidcConfig {
+            issuer,
+            audience: args.oidc_audience,
+            jwks: source,
+            roles_claim: args.oidc_roles_claim,
+            organisation_claim: args.oidc_org_claim,
+        })
+        .await?;
+        state.oidc = Some(Arc::new(verifier));
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    eprintln!(
+        "halsohub API on http://{}/api/v1/ (Ctrl-C stops)",
+        args.listen
+    );
+    halsohub_server::serve(listener, router(state), async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .context("the API server failed")?;
+    Ok(())
+}
+
+/// One demo account.
+#[derive(Debug, Clone)]
+pub struct DemoLogin {
+    /// Its role.
+    pub role: Role,
+    /// Its login name.
+    pub username: String,
+    /// A fresh API token for it.
+    pub token: String,
+}
+
+/// Creates (or reuses) one demo user per role — the applicant in "Demo
+/// University", staff in "Hälsohubben" — gives each a fresh API token, and
+/// prints how each logs in. Returns the logins.
+pub async fn demo_users(db: &DatabaseArgs, home: &Path) -> Result<Vec<DemoLogin>> {
+    let db = open(db, home).await?;
+    let uni = db.ensure_organisation("Demo University").await?;
+    let hub = db.ensure_organisation("Hälsohubben").await?;
+    let mut out = Vec::new();
+    for r in Role::ALL {
+        let username = format!("demo-{}", r.as_str().replace('_', "-"));
+        let user = match db.user_by_username(&username).await {
+            Ok(u) => u,
+            Err(halsohub_state::StateError::NotFound { .. }) => {
+                db.create_user(NewUser {
+                    username: username.clone(),
+                    display_name: format!("Demo {}", r.as_str().replace('_', " ")),
+                    ..NewUser::default()
+                })
+                .await?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let org = if r == Role::Applicant { &uni } else { &hub };
+        db.grant_role(&user.id, &org.id, r.as_str()).await?;
+        let (_, secret) = db.create_api_token(&user.id, "demo", None).await?;
+        out.push(DemoLogin {
+            role: r,
+            username,
+            token: secret.expose().to_string(),
+        });
+    }
+    println!("Demo accounts (send the token as 'Authorization: Bearer <token>'):");
+    for l in &out {
+        println!("  {:<15} {:<22} {}", l.role.as_str(), l.username, l.token);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_defaults_to_sqlite_under_the_home() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = database_url(&DatabaseArgs { database: None }, dir.path()).unwrap();
+        assert_eq!(
+            url,
+            format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("state.db").display()
+            )
+        );
+        let explicit = DatabaseArgs {
+            database: Some("postgres://x@127.0.0.1/db".into()),
+        };
+        assert_eq!(
+            database_url(&explicit, dir.path()).unwrap(),
+            "postgres://x@127.0.0.1/db"
+        );
+    }
+
+    #[test]
+    fn roles_are_checked() {
+        assert_eq!(role("case_officer").unwrap(), Role::CaseOfficer);
+        let err = role("boss").unwrap_err().to_string();
+        assert!(err.contains("applicant"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn demo_users_get_one_account_per_role_and_work_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = DatabaseArgs { database: None };
+        let first = demo_users(&args, dir.path()).await.unwrap();
+        assert_eq!(first.len(), Role::ALL.len());
+        let again = demo_users(&args, dir.path()).await.unwrap();
+        assert_ne!(first[0].token, again[0].token);
+        let db = open(&args, dir.path()).await.unwrap();
+        let (user, _) = db
+            .authenticate_api_token(&again[0].token)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(user.username, "demo-applicant");
+        assert_eq!(db.list_users().await.unwrap().len(), Role::ALL.len());
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pw");
+        std::fs::write(&f, "hemligt lösenord\nrest").unwrap();
+        let s = SecretArgs {
+            password_stdin: false,
+            password_file: Some(f),
+            password_env: None,
+        };
+        assert_eq!(
+            read_secret(&s).unwrap().as_deref(),
+            Some("hemligt lösenord")
+        );
+        let none = SecretArgs {
+            password_stdin: false,
+            password_file: None,
+            password_env: Some("HALSOHUB_SURELY_UNSET_VAR".into()),
+        };
+        assert!(read_secret(&none).is_err());
+    }
+}
