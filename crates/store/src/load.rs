@@ -364,14 +364,14 @@ impl LoadWriter {
 
     fn commit_inner(&mut self, report: serde_json::Value) -> Result<SnapshotId, StoreError> {
         // Defence in depth: the sources must still be new.
-        if let Some(m) = &self.parent {
-            if let Some(s) = self.sources.iter().find(|s| m.has_source(&s.sha256)) {
-                return Err(StoreError::DuplicateSource {
-                    path: self.root.clone(),
-                    source_path: s.path.clone(),
-                    sha256: s.sha256.clone(),
-                });
-            }
+        if let Some(m) = &self.parent
+            && let Some(s) = self.sources.iter().find(|s| m.has_source(&s.sha256))
+        {
+            return Err(StoreError::DuplicateSource {
+                path: self.root.clone(),
+                source_path: s.path.clone(),
+                sha256: s.sha256.clone(),
+            });
         }
         let number = self
             .parent
@@ -450,10 +450,10 @@ impl LoadWriter {
             };
             n
         ];
-        for i in 0..n {
-            let c = canonical[i] as usize;
-            acc[c].first = acc[c].first.min(self.first[i]);
-            acc[c].last = acc[c].last.max(self.last[i]);
+        for ((&c, &first), &last) in canonical.iter().zip(&self.first).zip(&self.last).take(n) {
+            let c = c as usize;
+            acc[c].first = acc[c].first.min(first);
+            acc[c].last = acc[c].last.max(last);
         }
         fn apply(a: &mut Acc, p: &Person) {
             if p.sex.is_some() {

@@ -2,6 +2,7 @@
 //! and readable. The test re-runs its own binary as a child process that
 //! starts a load and aborts (a real `abort()`, no unwinding, no destructors)
 //! mid-write or at a chosen point of the commit.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // outside #[test] fns: helpers and the crash child
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Behaviour of the store through its public API.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // outside #[test] fns: helpers and the crash child
 
 mod common;
 

@@ -74,7 +74,7 @@ pub fn run(args: DemoArgs, home: &Path) -> Result<()> {
     let report = crate::cmd::ingest::load(
         &store,
         &key_path,
-        &[data.clone()],
+        std::slice::from_ref(&data),
         summary.extract_date,
         None,
     )?;

@@ -1,5 +1,5 @@
 //! Helpers for end-to-end tests that drive the real `halsohub` binary.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure is the test failing
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
