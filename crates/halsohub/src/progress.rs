@@ -9,7 +9,9 @@ pub fn bar(total: u64, what: &str, unit: Unit) -> ProgressBar {
         Unit::Bytes => {
             "{msg:>10} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})"
         }
-        Unit::Items => "{msg:>10} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} (eta {eta})",
+        Unit::Items => {
+            "{msg:>10} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} (eta {eta})"
+        }
     };
     if let Ok(style) = ProgressStyle::with_template(template) {
         pb.set_style(style);

@@ -15,11 +15,21 @@ use halsohub_store::{Domain, Event, Setting, SourceFile, Store};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let n: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(10_000_000);
-    let patients: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(1_000_000);
+    let n: u64 = args
+        .next()
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(10_000_000);
+    let patients: u64 = args
+        .next()
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(1_000_000);
     let dir = tempfile::tempdir()?;
     let store = Store::open_for_load(&dir.path().join("store"), "bench")?;
-    let codes = ["E119", "I10", "I509", "I48", "J449", "N184", "F329", "C509", "C61", "C189"];
+    let codes = [
+        "E119", "I10", "I509", "I48", "J449", "N184", "F329", "C509", "C61", "C189",
+    ];
     let base = NaiveDate::from_ymd_opt(2012, 1, 1).ok_or("date")?;
     let t0 = Instant::now();
     let mut w = store.begin_load()?;
@@ -42,9 +52,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let lab = i % 3 == 0;
         batch.push(Event {
             patient: Pseudonym::from_bytes(b),
-            domain: if lab { Domain::LabResult } else { Domain::Diagnosis },
+            domain: if lab {
+                Domain::LabResult
+            } else {
+                Domain::Diagnosis
+            },
             system: if lab { "npu".into() } else { "icd10se".into() },
-            code: if lab { "NPU27300".into() } else { codes[(x % 10) as usize].into() },
+            code: if lab {
+                "NPU27300".into()
+            } else {
+                codes[(x % 10) as usize].into()
+            },
             code_known: true,
             start,
             end: (!lab).then(|| start + chrono::Days::new(x % 9)),
@@ -56,7 +74,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             primary: (!lab).then_some(i % 2 == 0),
             provider: Some(format!("P{}", x % 300)),
             provider_region: Some(format!("{:02}", 1 + x % 25)),
-            source: if lab { "lab".into() } else { "par_outpatient".into() },
+            source: if lab {
+                "lab".into()
+            } else {
+                "par_outpatient".into()
+            },
         });
         if batch.len() == 8192 {
             w.write_events(&batch)?;
@@ -85,7 +107,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn walk(p: &std::path::Path) -> u64 {
-    let Ok(rd) = std::fs::read_dir(p) else { return 0 };
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return 0;
+    };
     rd.flatten()
         .map(|e| match e.metadata() {
             Ok(m) if m.is_dir() => walk(&e.path()),

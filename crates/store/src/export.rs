@@ -64,7 +64,11 @@ impl Table {
                 Sink::Csv(arrow::csv::WriterBuilder::new().with_header(true).build(f))
             }
         };
-        Ok(Table { path, sink, rows: 0 })
+        Ok(Table {
+            path,
+            sink,
+            rows: 0,
+        })
     }
 
     fn write(&mut self, b: &RecordBatch) -> Result<(), StoreError> {
@@ -127,16 +131,29 @@ fn resolve(path: &Path) -> Result<PathBuf, StoreError> {
 /// `export.json`. Refuses a non-empty `out_dir` and any place inside the
 /// store; writes into a temporary sibling directory and renames it into
 /// place, so a failed export leaves nothing behind.
-pub fn export(snapshot: &Snapshot, format: ExportFormat, out_dir: &Path) -> Result<ExportSummary, StoreError> {
+pub fn export(
+    snapshot: &Snapshot,
+    format: ExportFormat,
+    out_dir: &Path,
+) -> Result<ExportSummary, StoreError> {
     let target = resolve(out_dir)?;
-    let store_root = resolve(snapshot.dir().parent().and_then(Path::parent).unwrap_or(snapshot.dir()))?;
+    let store_root = resolve(
+        snapshot
+            .dir()
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(snapshot.dir()),
+    )?;
     if target.starts_with(&store_root) {
         return Err(StoreError::Target {
             path: out_dir.to_path_buf(),
             message: "refusing to export into the store itself".into(),
         });
     }
-    if target.components().any(|c| matches!(c, Component::ParentDir)) {
+    if target
+        .components()
+        .any(|c| matches!(c, Component::ParentDir))
+    {
         return Err(StoreError::Target {
             path: out_dir.to_path_buf(),
             message: "cannot resolve the export directory".into(),
@@ -147,7 +164,9 @@ pub fn export(snapshot: &Snapshot, format: ExportFormat, out_dir: &Path) -> Resu
         if entries.next().is_some() {
             return Err(StoreError::Target {
                 path: out_dir.to_path_buf(),
-                message: "export directory is not empty; refusing to mix an export with other files".into(),
+                message:
+                    "export directory is not empty; refusing to mix an export with other files"
+                        .into(),
             });
         }
     }
@@ -156,7 +175,10 @@ pub fn export(snapshot: &Snapshot, format: ExportFormat, out_dir: &Path) -> Resu
         message: "export directory has no parent".into(),
     })?;
     fs::create_dir_all(parent).map_err(io(parent))?;
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = parent.join(format!(".{name}.tmp-{}", uuid::Uuid::new_v4().simple()));
     fs::create_dir(&tmp).map_err(io(&tmp))?;
     let result = write_export(snapshot, format, &tmp);
@@ -185,7 +207,10 @@ pub fn export(snapshot: &Snapshot, format: ExportFormat, out_dir: &Path) -> Resu
     Ok(summary)
 }
 
-fn drop_person_id(b: &RecordBatch, prepend: Option<ArrayRef>) -> Result<RecordBatch, arrow::error::ArrowError> {
+fn drop_person_id(
+    b: &RecordBatch,
+    prepend: Option<ArrayRef>,
+) -> Result<RecordBatch, arrow::error::ArrowError> {
     let schema = b.schema();
     let mut fields = Vec::new();
     let mut cols = Vec::new();
@@ -202,7 +227,11 @@ fn drop_person_id(b: &RecordBatch, prepend: Option<ArrayRef>) -> Result<RecordBa
     RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
 }
 
-fn write_export(snapshot: &Snapshot, format: ExportFormat, dir: &Path) -> Result<Vec<(String, u64)>, StoreError> {
+fn write_export(
+    snapshot: &Snapshot,
+    format: ExportFormat,
+    dir: &Path,
+) -> Result<Vec<(String, u64)>, StoreError> {
     let ext = format.ext();
     let mut files = Vec::new();
 
@@ -249,8 +278,13 @@ fn write_export(snapshot: &Snapshot, format: ExportFormat, dir: &Path) -> Result
     // Events: canonical person id → canonical pseudonym.
     let path = dir.join(format!("events.{ext}"));
     let empty = RecordBatch::new_empty(tables::EVENTS.clone());
-    let template = drop_person_id(&empty, Some(Arc::new(arrow::array::StringArray::from(Vec::<String>::new()))))
-        .map_err(|e| tables::arrow_err(&path, e))?;
+    let template = drop_person_id(
+        &empty,
+        Some(Arc::new(arrow::array::StringArray::from(
+            Vec::<String>::new(),
+        ))),
+    )
+    .map_err(|e| tables::arrow_err(&path, e))?;
     let mut t = Table::new(path.clone(), format, &template.schema())?;
     let mut batches = snapshot.events_batches()?;
     while let Some(b) = batches.next_batch()? {
@@ -267,7 +301,8 @@ fn write_export(snapshot: &Snapshot, format: ExportFormat, dir: &Path) -> Result
                 })?;
             p.append_value(std::str::from_utf8(&h).unwrap_or_default());
         }
-        let out = drop_person_id(&b, Some(Arc::new(p.finish()))).map_err(|e| tables::arrow_err(&seg, e))?;
+        let out = drop_person_id(&b, Some(Arc::new(p.finish())))
+            .map_err(|e| tables::arrow_err(&seg, e))?;
         t.write(&out)?;
     }
     if t.rows == 0 {

@@ -110,7 +110,11 @@ impl fmt::Display for StoreInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "store      {}", self.store)?;
         writeln!(f, "key        {}", self.key_fingerprint)?;
-        writeln!(f, "created    {}", self.created.format("%Y-%m-%d %H:%M:%S UTC"))?;
+        writeln!(
+            f,
+            "created    {}",
+            self.created.format("%Y-%m-%d %H:%M:%S UTC")
+        )?;
         let Some(current) = &self.current else {
             return writeln!(f, "snapshots  none (nothing loaded yet)");
         };
@@ -135,7 +139,11 @@ impl fmt::Display for StoreInfo {
             )?;
         }
         writeln!(f)?;
-        writeln!(f, "patients   {} with events, {} persons known", self.patients, self.persons)?;
+        writeln!(
+            f,
+            "patients   {} with events, {} persons known",
+            self.patients, self.persons
+        )?;
         writeln!(f, "residences {}", self.residences)?;
         writeln!(f, "aliases    {}", self.aliases)?;
         match &self.date_range {

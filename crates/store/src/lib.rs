@@ -131,7 +131,9 @@ pub enum StoreError {
 
 /// Identifier of a snapshot: `s000001`, `s000002`, ... increasing by one per
 /// committed load.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct SnapshotId(pub String);
 
 impl SnapshotId {
@@ -354,7 +356,11 @@ impl Store {
             })?,
         };
         let manifest = self.read_manifest(&id)?;
-        Ok(Snapshot::new(self.root.clone(), self.snapshot_dir(&id), manifest))
+        Ok(Snapshot::new(
+            self.root.clone(),
+            self.snapshot_dir(&id),
+            manifest,
+        ))
     }
 
     /// Manifests of all committed snapshots, oldest first (following the
@@ -397,7 +403,10 @@ impl Store {
         if m.format_version != FORMAT_VERSION {
             return Err(StoreError::Corrupt {
                 path,
-                message: format!("manifest format version {} is not supported", m.format_version),
+                message: format!(
+                    "manifest format version {} is not supported",
+                    m.format_version
+                ),
             });
         }
         Ok(m)

@@ -117,7 +117,10 @@ impl Store {
             root: self.root.clone(),
             fingerprint: self.meta.key_fingerprint.clone(),
             _lock: lock,
-            staging: self.root.join(TMP).join(uuid::Uuid::new_v4().simple().to_string()),
+            staging: self
+                .root
+                .join(TMP)
+                .join(uuid::Uuid::new_v4().simple().to_string()),
             parent: None,
             ids: HashMap::new(),
             pseudonyms: Vec::new(),
@@ -213,7 +216,10 @@ impl LoadWriter {
     /// ([`StoreError::DuplicateSource`]) a file whose content is already in
     /// the store or already added to this load.
     pub fn add_source(&mut self, source: SourceFile) -> Result<(), StoreError> {
-        let dup = self.parent.as_ref().is_some_and(|m| m.has_source(&source.sha256))
+        let dup = self
+            .parent
+            .as_ref()
+            .is_some_and(|m| m.has_source(&source.sha256))
             || self
                 .sources
                 .iter()
@@ -255,7 +261,8 @@ impl LoadWriter {
                 None => self.counts.push((e.domain, e.source.clone(), 1)),
             }
         }
-        let batch = tables::events_batch(events, &ids).map_err(|e| tables::arrow_err(&self.staging, e));
+        let batch =
+            tables::events_batch(events, &ids).map_err(|e| tables::arrow_err(&self.staging, e));
         self.id_buf = ids;
         let batch = batch?;
         let sent = match &self.sink {
@@ -469,10 +476,16 @@ impl LoadWriter {
         let prev_persons = std::mem::take(&mut self.prev_persons);
         for pass_root in [false, true] {
             for sp in &prev_persons {
-                let c = *canonical.get(sp.person_id as usize).ok_or_else(|| StoreError::Corrupt {
-                    path: self.root.clone(),
-                    message: format!("persons table names unknown person id {}", sp.person_id),
-                })? as usize;
+                let c =
+                    *canonical
+                        .get(sp.person_id as usize)
+                        .ok_or_else(|| StoreError::Corrupt {
+                            path: self.root.clone(),
+                            message: format!(
+                                "persons table names unknown person id {}",
+                                sp.person_id
+                            ),
+                        })? as usize;
                 let is_root = root_pseudonym(c as u32) == sp.person.patient;
                 if is_root != pass_root {
                     continue;
@@ -513,8 +526,16 @@ impl LoadWriter {
                     birth_date: a.birth,
                     death_date: a.death,
                 },
-                first_event: if has_events { days_to_date(a.first) } else { None },
-                last_event: if has_events { days_to_date(a.last) } else { None },
+                first_event: if has_events {
+                    days_to_date(a.first)
+                } else {
+                    None
+                },
+                last_event: if has_events {
+                    days_to_date(a.last)
+                } else {
+                    None
+                },
             });
         }
 
@@ -523,10 +544,12 @@ impl LoadWriter {
         let prev_res = std::mem::take(&mut self.prev_residences);
         let mut seq = 0usize;
         for r in prev_res {
-            let c = *canonical.get(r.person_id as usize).ok_or_else(|| StoreError::Corrupt {
-                path: self.root.clone(),
-                message: format!("residences table names unknown person id {}", r.person_id),
-            })?;
+            let c = *canonical
+                .get(r.person_id as usize)
+                .ok_or_else(|| StoreError::Corrupt {
+                    path: self.root.clone(),
+                    message: format!("residences table names unknown person id {}", r.person_id),
+                })?;
             res.push((c, date_to_days(r.residence.from), seq, r.residence));
             seq += 1;
         }
@@ -557,17 +580,28 @@ impl LoadWriter {
         // 5. Write the tables.
         let st = self.staging.clone();
         let p = st.join("persons.parquet");
-        tables::write_table(&p, &tables::persons_batch(&persons).map_err(|e| tables::arrow_err(&p, e))?)?;
+        tables::write_table(
+            &p,
+            &tables::persons_batch(&persons).map_err(|e| tables::arrow_err(&p, e))?,
+        )?;
         let p = st.join("residences.parquet");
-        tables::write_table(&p, &tables::residences_batch(&residences).map_err(|e| tables::arrow_err(&p, e))?)?;
-        let mut aliases: Vec<(Pseudonym, Pseudonym)> = self.alias_map.iter().map(|(o, n)| (*o, *n)).collect();
+        tables::write_table(
+            &p,
+            &tables::residences_batch(&residences).map_err(|e| tables::arrow_err(&p, e))?,
+        )?;
+        let mut aliases: Vec<(Pseudonym, Pseudonym)> =
+            self.alias_map.iter().map(|(o, n)| (*o, *n)).collect();
         aliases.sort();
         let p = st.join("aliases.parquet");
-        tables::write_table(&p, &tables::aliases_batch(&aliases).map_err(|e| tables::arrow_err(&p, e))?)?;
+        tables::write_table(
+            &p,
+            &tables::aliases_batch(&aliases).map_err(|e| tables::arrow_err(&p, e))?,
+        )?;
         let p = st.join("identities.parquet");
         tables::write_table(
             &p,
-            &tables::identities_batch(&self.pseudonyms, &canonical).map_err(|e| tables::arrow_err(&p, e))?,
+            &tables::identities_batch(&self.pseudonyms, &canonical)
+                .map_err(|e| tables::arrow_err(&p, e))?,
         )?;
 
         // 6. Manifest and load report.
@@ -577,12 +611,18 @@ impl LoadWriter {
         for (d, s, k) in &self.counts {
             *rows.entry(*d).or_default().entry(s.clone()).or_default() += k;
         }
-        let mut sources = parent.as_ref().map(|m| m.sources.clone()).unwrap_or_default();
+        let mut sources = parent
+            .as_ref()
+            .map(|m| m.sources.clone())
+            .unwrap_or_default();
         sources.extend(self.sources.iter().map(|s| ManifestSource {
             file: s.clone(),
             snapshot: id.clone(),
         }));
-        let mut segments = parent.as_ref().map(|m| m.segments.clone()).unwrap_or_default();
+        let mut segments = parent
+            .as_ref()
+            .map(|m| m.segments.clone())
+            .unwrap_or_default();
         segments.extend(written.iter().map(|(name, rows)| Segment {
             path: format!("{SNAPSHOTS}/{id}/events/{name}"),
             rows: *rows,
@@ -601,12 +641,18 @@ impl LoadWriter {
             persons: persons.len() as u64,
             patients,
             identities: n as u64,
-            merged_identities: canonical.iter().enumerate().filter(|(i, c)| **c as usize != *i).count() as u64,
+            merged_identities: canonical
+                .iter()
+                .enumerate()
+                .filter(|(i, c)| **c as usize != *i)
+                .count() as u64,
             residences: residences.len() as u64,
             aliases: aliases.len() as u64,
             quarantined: self.quarantined,
             date_range: match (days_to_date(first_all), days_to_date(last_all)) {
-                (Some(first), Some(last)) if first_all <= last_all => Some(DateRange { first, last }),
+                (Some(first), Some(last)) if first_all <= last_all => {
+                    Some(DateRange { first, last })
+                }
                 _ => None,
             },
         };

@@ -75,9 +75,13 @@ impl Setting {
     }
 
     pub fn parse(s: &str) -> Option<Setting> {
-        [Setting::Inpatient, Setting::Outpatient, Setting::PrimaryCare]
-            .into_iter()
-            .find(|x| x.as_str() == s)
+        [
+            Setting::Inpatient,
+            Setting::Outpatient,
+            Setting::PrimaryCare,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
     }
 }
 

@@ -23,7 +23,11 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub(crate) fn new(root: PathBuf, dir: PathBuf, manifest: Manifest) -> Snapshot {
-        Snapshot { root, dir, manifest }
+        Snapshot {
+            root,
+            dir,
+            manifest,
+        }
     }
 
     pub fn id(&self) -> &SnapshotId {
@@ -65,11 +69,16 @@ impl Snapshot {
     }
 
     /// Like [`Snapshot::events_batches`] but reading only `columns`.
-    pub fn events_batches_with(&self, columns: Option<&[&str]>) -> Result<EventBatches, StoreError> {
+    pub fn events_batches_with(
+        &self,
+        columns: Option<&[&str]>,
+    ) -> Result<EventBatches, StoreError> {
         let remap = if self.manifest.merged_identities > 0
             && columns.is_none_or(|c| c.contains(&"person_id"))
         {
-            Some(Arc::new(tables::read_canonical(&self.dir.join("identities.parquet"))?))
+            Some(Arc::new(tables::read_canonical(
+                &self.dir.join("identities.parquet"),
+            )?))
         } else {
             None
         };
@@ -149,7 +158,10 @@ impl Snapshot {
             }
             let dir = self.root.join(SNAPSHOTS).join(&id.0);
             let m: Manifest = manifest::read_json(&dir.join("manifest.json"))?;
-            out.push((id.clone(), manifest::read_json(&dir.join("load_report.json"))?));
+            out.push((
+                id.clone(),
+                manifest::read_json(&dir.join("load_report.json"))?,
+            ));
             next = m.parent;
         }
         out.reverse();
@@ -169,7 +181,10 @@ pub struct EventBatches {
 impl EventBatches {
     /// The segment the last batch came from.
     pub fn current_path(&self) -> PathBuf {
-        self.current.as_ref().map(|(p, _)| p.clone()).unwrap_or_default()
+        self.current
+            .as_ref()
+            .map(|(p, _)| p.clone())
+            .unwrap_or_default()
     }
 
     /// The next batch, or `None` at the end.
@@ -186,7 +201,10 @@ impl EventBatches {
                 self.current = None;
                 return Ok(None);
             };
-            let cols: Option<Vec<&str>> = self.columns.as_ref().map(|c| c.iter().map(String::as_str).collect());
+            let cols: Option<Vec<&str>> = self
+                .columns
+                .as_ref()
+                .map(|c| c.iter().map(String::as_str).collect());
             let reader = tables::open_reader(&next, cols.as_deref())?;
             self.current = Some((next, reader));
         }

@@ -134,7 +134,10 @@ pub(crate) fn arrow_err(path: &Path, e: impl std::fmt::Display) -> StoreError {
 }
 
 /// Creates a Parquet file for `schema`.
-pub(crate) fn create_writer(path: &Path, schema: &SchemaRef) -> Result<ArrowWriter<File>, StoreError> {
+pub(crate) fn create_writer(
+    path: &Path,
+    schema: &SchemaRef,
+) -> Result<ArrowWriter<File>, StoreError> {
     let f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -157,7 +160,10 @@ pub(crate) fn write_table(path: &Path, batch: &RecordBatch) -> Result<(), StoreE
 }
 
 /// Reads all batches of a Parquet file, optionally only some columns.
-pub(crate) fn read_table(path: &Path, columns: Option<&[&str]>) -> Result<Vec<RecordBatch>, StoreError> {
+pub(crate) fn read_table(
+    path: &Path,
+    columns: Option<&[&str]>,
+) -> Result<Vec<RecordBatch>, StoreError> {
     open_reader(path, columns)?
         .map(|b| b.map_err(|e| arrow_err(path, e)))
         .collect()
@@ -182,7 +188,9 @@ pub(crate) fn open_reader(
         let mask = parquet::arrow::ProjectionMask::columns(descr, cols.iter().copied());
         b = b.with_projection(mask);
     }
-    b.with_batch_size(64 * 1024).build().map_err(|e| parquet_err(path, e))
+    b.with_batch_size(64 * 1024)
+        .build()
+        .map_err(|e| parquet_err(path, e))
 }
 
 // ---------------------------------------------------------------- columns
@@ -209,7 +217,11 @@ pub(crate) fn col<'a, T: Array + 'static>(
 }
 
 /// A string column by name, decoding a dictionary column if need be.
-pub(crate) fn str_col(batch: &RecordBatch, name: &str, path: &Path) -> Result<StringArray, StoreError> {
+pub(crate) fn str_col(
+    batch: &RecordBatch,
+    name: &str,
+    path: &Path,
+) -> Result<StringArray, StoreError> {
     let c = batch
         .column_by_name(name)
         .ok_or_else(|| corrupt(path, format!("column `{name}` is missing")))?;
@@ -224,7 +236,12 @@ fn opt_str(a: &StringArray, i: usize) -> Option<&str> {
     a.is_valid(i).then(|| a.value(i))
 }
 
-fn opt_date(a: &Date32Array, i: usize, path: &Path, name: &str) -> Result<Option<NaiveDate>, StoreError> {
+fn opt_date(
+    a: &Date32Array,
+    i: usize,
+    path: &Path,
+    name: &str,
+) -> Result<Option<NaiveDate>, StoreError> {
     if a.is_null(i) {
         return Ok(None);
     }
@@ -234,16 +251,22 @@ fn opt_date(a: &Date32Array, i: usize, path: &Path, name: &str) -> Result<Option
 }
 
 fn date(a: &Date32Array, i: usize, path: &Path, name: &str) -> Result<NaiveDate, StoreError> {
-    opt_date(a, i, path, name)?.ok_or_else(|| corrupt(path, format!("column `{name}`: missing value")))
+    opt_date(a, i, path, name)?
+        .ok_or_else(|| corrupt(path, format!("column `{name}`: missing value")))
 }
 
 fn id(a: &Int64Array, i: usize, path: &Path, name: &str) -> Result<u32, StoreError> {
-    u32::try_from(a.value(i)).map_err(|_| corrupt(path, format!("column `{name}`: id out of range")))
+    u32::try_from(a.value(i))
+        .map_err(|_| corrupt(path, format!("column `{name}`: id out of range")))
 }
 
 fn pseudonym(s: &str, path: &Path, name: &str) -> Result<Pseudonym, StoreError> {
-    s.parse()
-        .map_err(|_| corrupt(path, format!("column `{name}`: not a 32-hex-digit pseudonym")))
+    s.parse().map_err(|_| {
+        corrupt(
+            path,
+            format!("column `{name}`: not a 32-hex-digit pseudonym"),
+        )
+    })
 }
 
 fn opt_f64(a: &Float64Array, i: usize) -> Option<f64> {
@@ -265,7 +288,10 @@ fn hex_str(buf: &[u8; 32]) -> &str {
 // ---------------------------------------------------------------- events
 
 /// Builds an event batch; `ids[i]` is the person id of `events[i]`.
-pub(crate) fn events_batch(events: &[Event], ids: &[u32]) -> Result<RecordBatch, arrow::error::ArrowError> {
+pub(crate) fn events_batch(
+    events: &[Event],
+    ids: &[u32],
+) -> Result<RecordBatch, arrow::error::ArrowError> {
     let n = events.len();
     let mut person_id = Int64Builder::with_capacity(n);
     let mut domain = StringDictionaryBuilder::<Int32Type>::new();
@@ -347,8 +373,12 @@ pub(crate) fn events_from_batch(
     let mut out = Vec::with_capacity(b.num_rows());
     for i in 0..b.num_rows() {
         let pid = id(person_id, i, path, "person_id")?;
-        let patient = patient(pid)
-            .ok_or_else(|| corrupt(path, format!("person_id {pid} is not in the identities table")))?;
+        let patient = patient(pid).ok_or_else(|| {
+            corrupt(
+                path,
+                format!("person_id {pid} is not in the identities table"),
+            )
+        })?;
         let dom = domain.value(i);
         let e = Event {
             patient,
@@ -370,10 +400,9 @@ pub(crate) fn events_from_batch(
             quantity: opt_f64(quantity, i),
             setting: match opt_str(&setting, i) {
                 None => None,
-                Some(s) => Some(
-                    Setting::parse(s)
-                        .ok_or_else(|| corrupt(path, format!("column `setting`: unknown value `{s}`")))?,
-                ),
+                Some(s) => Some(Setting::parse(s).ok_or_else(|| {
+                    corrupt(path, format!("column `setting`: unknown value `{s}`"))
+                })?),
             },
             primary: opt_bool(primary, i),
             provider: opt_str(&provider, i).map(str::to_string),
@@ -387,7 +416,9 @@ pub(crate) fn events_from_batch(
 
 // ---------------------------------------------------------------- persons
 
-pub(crate) fn persons_batch(rows: &[StoredPerson]) -> Result<RecordBatch, arrow::error::ArrowError> {
+pub(crate) fn persons_batch(
+    rows: &[StoredPerson],
+) -> Result<RecordBatch, arrow::error::ArrowError> {
     let n = rows.len();
     let mut person_id = Int64Builder::with_capacity(n);
     let mut pseudo = StringBuilder::with_capacity(n, n * 32);
@@ -483,14 +514,20 @@ pub(crate) fn read_identities(path: &Path) -> Result<(Vec<Pseudonym>, Vec<u32>),
         for i in 0..b.num_rows() {
             let pid = id(person_id, i, path, "person_id")?;
             if pid as usize != pseudonyms.len() {
-                return Err(corrupt(path, format!("person ids are not dense: found {pid}")));
+                return Err(corrupt(
+                    path,
+                    format!("person ids are not dense: found {pid}"),
+                ));
             }
             pseudonyms.push(pseudonym(pseudo.value(i), path, "pseudonym")?);
             canonical.push(id(canon, i, path, "canonical_person_id")?);
         }
     }
     if canonical.iter().any(|&c| c as usize >= canonical.len()) {
-        return Err(corrupt(path, "a canonical_person_id is not a known person id".into()));
+        return Err(corrupt(
+            path,
+            "a canonical_person_id is not a known person id".into(),
+        ));
     }
     Ok((pseudonyms, canonical))
 }
@@ -509,7 +546,9 @@ pub(crate) fn read_canonical(path: &Path) -> Result<Vec<u32>, StoreError> {
 
 // ---------------------------------------------------------------- residences
 
-pub(crate) fn residences_batch(rows: &[StoredResidence]) -> Result<RecordBatch, arrow::error::ArrowError> {
+pub(crate) fn residences_batch(
+    rows: &[StoredResidence],
+) -> Result<RecordBatch, arrow::error::ArrowError> {
     let n = rows.len();
     let mut person_id = Int64Builder::with_capacity(n);
     let mut pseudo = StringBuilder::with_capacity(n, n * 32);
@@ -563,7 +602,9 @@ pub(crate) fn read_residences(path: &Path) -> Result<Vec<StoredResidence>, Store
 
 // ---------------------------------------------------------------- aliases
 
-pub(crate) fn aliases_batch(rows: &[(Pseudonym, Pseudonym)]) -> Result<RecordBatch, arrow::error::ArrowError> {
+pub(crate) fn aliases_batch(
+    rows: &[(Pseudonym, Pseudonym)],
+) -> Result<RecordBatch, arrow::error::ArrowError> {
     let mut old = StringBuilder::new();
     let mut new = StringBuilder::new();
     for (o, n) in rows {
@@ -591,7 +632,9 @@ pub(crate) fn read_aliases(path: &Path) -> Result<Vec<(Pseudonym, Pseudonym)>, S
 
 // ---------------------------------------------------------------- quarantine
 
-pub(crate) fn quarantine_batch(rows: &[QuarantineRecord]) -> Result<RecordBatch, arrow::error::ArrowError> {
+pub(crate) fn quarantine_batch(
+    rows: &[QuarantineRecord],
+) -> Result<RecordBatch, arrow::error::ArrowError> {
     let n = rows.len();
     let mut source = StringBuilder::new();
     let mut line = Int64Builder::with_capacity(n);

@@ -51,7 +51,11 @@ fn load_commit_read_back() {
     // Batches carry dense person ids that the persons table maps.
     let persons = snap.persons().unwrap();
     assert_eq!(persons.len(), 2);
-    let batches: Vec<_> = snap.events_batches().unwrap().collect::<Result<_, _>>().unwrap();
+    let batches: Vec<_> = snap
+        .events_batches()
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     assert_eq!(rows, 3);
     assert_eq!(batches[0].schema().field(0).name(), "person_id");
@@ -63,7 +67,8 @@ fn persons_merge_field_by_field_and_residences_accumulate() {
     let mut w = store.begin_load().unwrap();
     w.add_source(source("pop1")).unwrap();
     w.write_persons(&[person(1, 'F')]).unwrap();
-    w.write_residences(&[residence(1, "01", date(2000, 1, 1))]).unwrap();
+    w.write_residences(&[residence(1, "01", date(2000, 1, 1))])
+        .unwrap();
     w.commit(serde_json::json!({})).unwrap();
 
     let mut w = store.begin_load().unwrap();
@@ -74,7 +79,8 @@ fn persons_merge_field_by_field_and_residences_accumulate() {
     w.write_persons(&[p]).unwrap();
     let mut moved = residence(1, "01", date(2000, 1, 1));
     moved.to = Some(date(2010, 1, 1));
-    w.write_residences(&[moved.clone(), residence(1, "14", date(2010, 1, 1))]).unwrap();
+    w.write_residences(&[moved.clone(), residence(1, "14", date(2010, 1, 1))])
+        .unwrap();
     w.commit(serde_json::json!({})).unwrap();
 
     let snap = store.snapshot(None).unwrap();
@@ -83,7 +89,12 @@ fn persons_merge_field_by_field_and_residences_accumulate() {
     assert_eq!(persons[0].person.sex, Some('F'));
     assert_eq!(persons[0].person.birth_date, Some(date(1950, 1, 1)));
     assert_eq!(persons[0].person.death_date, Some(date(2021, 5, 5)));
-    let res: Vec<_> = snap.residences().unwrap().into_iter().map(|r| r.residence).collect();
+    let res: Vec<_> = snap
+        .residences()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.residence)
+        .collect();
     assert_eq!(res, vec![moved, residence(1, "14", date(2010, 1, 1))]);
 }
 
@@ -109,7 +120,12 @@ fn snapshot_isolation() {
     assert_eq!(now.manifest().segments[0], held.manifest().segments[0]);
     // Person ids are stable across snapshots.
     let id1 = |s: &halsohub_store::Snapshot| {
-        s.persons().unwrap().into_iter().find(|p| p.person.patient == pseudo(1)).unwrap().person_id
+        s.persons()
+            .unwrap()
+            .into_iter()
+            .find(|p| p.person.patient == pseudo(1))
+            .unwrap()
+            .person_id
     };
     assert_eq!(id1(&held), id1(&now));
     // Older snapshots stay addressable.
@@ -124,7 +140,9 @@ fn snapshot_isolation() {
 #[test]
 fn key_mismatch_is_refused() {
     let (d, _store) = new_store();
-    let err = Store::open_for_load(&d.path().join("store"), "other").err().unwrap();
+    let err = Store::open_for_load(&d.path().join("store"), "other")
+        .err()
+        .unwrap();
     assert!(matches!(err, StoreError::KeyMismatch { .. }), "{err}");
     assert!(err.to_string().contains("store.json"));
     // Reading needs no key.
@@ -185,20 +203,39 @@ fn alias_chains_link_earlier_events() {
     // Load 1: events under the oldest pseudonym 1.
     load(&store, "a", &[event(1, "E119", 0), event(9, "I10", 0)]);
     let before = store.snapshot(None).unwrap();
-    let pid1 = before.persons().unwrap().iter().find(|p| p.person.patient == pseudo(1)).unwrap().person_id;
+    let pid1 = before
+        .persons()
+        .unwrap()
+        .iter()
+        .find(|p| p.person.patient == pseudo(1))
+        .unwrap()
+        .person_id;
     // Load 2: a change file 1 -> 2 -> 3, and events under 2 and 3.
     let mut w = store.begin_load().unwrap();
     w.add_source(source("b")).unwrap();
-    w.write_events(&[event(2, "I50", 1), event(3, "J44", 2)]).unwrap();
-    w.write_aliases(&[Alias { old: pseudo(2), new: pseudo(3) }, Alias { old: pseudo(1), new: pseudo(2) }])
+    w.write_events(&[event(2, "I50", 1), event(3, "J44", 2)])
         .unwrap();
+    w.write_aliases(&[
+        Alias {
+            old: pseudo(2),
+            new: pseudo(3),
+        },
+        Alias {
+            old: pseudo(1),
+            new: pseudo(2),
+        },
+    ])
+    .unwrap();
     w.write_persons(&[person(3, 'M')]).unwrap();
     w.commit(serde_json::json!({})).unwrap();
 
     let snap = store.snapshot(None).unwrap();
     let persons = snap.persons().unwrap();
     assert_eq!(persons.len(), 2);
-    let p = persons.iter().find(|p| p.person.patient == pseudo(3)).unwrap();
+    let p = persons
+        .iter()
+        .find(|p| p.person.patient == pseudo(3))
+        .unwrap();
     assert_eq!(p.person_id, pid1, "the merged person keeps the earliest id");
     assert_eq!(p.person.sex, Some('M'));
     assert_eq!(p.first_event, Some(date(2020, 1, 1)));
@@ -224,19 +261,54 @@ fn alias_chains_link_earlier_events() {
 fn alias_cycles_and_conflicts_are_refused() {
     let (_d, store) = new_store();
     let mut w = store.begin_load().unwrap();
-    w.write_aliases(&[Alias { old: pseudo(1), new: pseudo(2) }]).unwrap();
-    w.write_aliases(&[Alias { old: pseudo(1), new: pseudo(2) }]).unwrap(); // repeat: fine
-    let err = w.write_aliases(&[Alias { old: pseudo(2), new: pseudo(1) }]).unwrap_err();
-    assert!(matches!(err, StoreError::Alias { .. }) && err.to_string().contains("cycle"), "{err}");
-    let err = w.write_aliases(&[Alias { old: pseudo(1), new: pseudo(5) }]).unwrap_err();
+    w.write_aliases(&[Alias {
+        old: pseudo(1),
+        new: pseudo(2),
+    }])
+    .unwrap();
+    w.write_aliases(&[Alias {
+        old: pseudo(1),
+        new: pseudo(2),
+    }])
+    .unwrap(); // repeat: fine
+    let err = w
+        .write_aliases(&[Alias {
+            old: pseudo(2),
+            new: pseudo(1),
+        }])
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Alias { .. }) && err.to_string().contains("cycle"),
+        "{err}"
+    );
+    let err = w
+        .write_aliases(&[Alias {
+            old: pseudo(1),
+            new: pseudo(5),
+        }])
+        .unwrap_err();
     assert!(err.to_string().contains("two successors"), "{err}");
-    let err = w.write_aliases(&[Alias { old: pseudo(7), new: pseudo(7) }]).unwrap_err();
+    let err = w
+        .write_aliases(&[Alias {
+            old: pseudo(7),
+            new: pseudo(7),
+        }])
+        .unwrap_err();
     assert!(err.to_string().contains("cycle"), "{err}");
-    w.write_aliases(&[Alias { old: pseudo(2), new: pseudo(3) }]).unwrap();
+    w.write_aliases(&[Alias {
+        old: pseudo(2),
+        new: pseudo(3),
+    }])
+    .unwrap();
     w.commit(serde_json::json!({})).unwrap();
     // A cycle across snapshots is refused too.
     let mut w = store.begin_load().unwrap();
-    let err = w.write_aliases(&[Alias { old: pseudo(3), new: pseudo(1) }]).unwrap_err();
+    let err = w
+        .write_aliases(&[Alias {
+            old: pseudo(3),
+            new: pseudo(1),
+        }])
+        .unwrap_err();
     assert!(err.to_string().contains("cycle"), "{err}");
 }
 
@@ -278,7 +350,10 @@ fn info_counts_rows_per_domain_and_source() {
     assert_eq!(info.snapshots.len(), 2);
     assert_eq!(info.snapshots[1].new_events, 1);
     let text = info.to_string();
-    assert!(text.contains("lab_result") && text.contains("s000002"), "{text}");
+    assert!(
+        text.contains("lab_result") && text.contains("s000002"),
+        "{text}"
+    );
     let json = serde_json::to_value(&info).unwrap();
     assert_eq!(json["rows"]["lab_result"]["lab"], 1);
 }
@@ -300,7 +375,9 @@ fn corrupt_manifest_names_the_file() {
 fn corrupt_segment_names_the_file() {
     let (_d, store) = new_store();
     load(&store, "a", &[event(1, "E119", 0)]);
-    let path = store.root().join("snapshots/s000001/events/part-00000.parquet");
+    let path = store
+        .root()
+        .join("snapshots/s000001/events/part-00000.parquet");
     std::fs::write(&path, b"PAR1 garbage").unwrap();
     let snap = store.snapshot(None).unwrap();
     let err = snap.events().unwrap_err();
@@ -322,9 +399,14 @@ fn export_parquet_and_csv() {
     let (d, store) = new_store();
     load(&store, "a", &[event(1, "E119", 0), event(2, "I10", 1)]);
     let mut w = store.begin_load().unwrap();
-    w.write_aliases(&[Alias { old: pseudo(1), new: pseudo(3) }]).unwrap();
+    w.write_aliases(&[Alias {
+        old: pseudo(1),
+        new: pseudo(3),
+    }])
+    .unwrap();
     w.write_persons(&[person(3, 'F')]).unwrap();
-    w.write_residences(&[residence(3, "01", date(2001, 1, 1))]).unwrap();
+    w.write_residences(&[residence(3, "01", date(2001, 1, 1))])
+        .unwrap();
     w.commit(serde_json::json!({})).unwrap();
     let snap = store.snapshot(None).unwrap();
 
@@ -334,10 +416,19 @@ fn export_parquet_and_csv() {
     let events = read_parquet(&out.join("events.parquet"));
     let b = &events[0];
     assert_eq!(b.num_rows(), 2);
-    assert!(b.schema().index_of("person_id").is_err(), "no internal ids in exports");
-    let p = arrow::compute::cast(b.column_by_name("pseudonym").unwrap(), &arrow::datatypes::DataType::Utf8)
+    assert!(
+        b.schema().index_of("person_id").is_err(),
+        "no internal ids in exports"
+    );
+    let p = arrow::compute::cast(
+        b.column_by_name("pseudonym").unwrap(),
+        &arrow::datatypes::DataType::Utf8,
+    )
+    .unwrap();
+    let p = p
+        .as_any()
+        .downcast_ref::<arrow::array::StringArray>()
         .unwrap();
-    let p = p.as_any().downcast_ref::<arrow::array::StringArray>().unwrap();
     let mut got: Vec<String> = p.iter().map(|s| s.unwrap().to_string()).collect();
     got.sort();
     let mut want = vec![pseudo(3).to_string(), pseudo(2).to_string()];
@@ -345,7 +436,10 @@ fn export_parquet_and_csv() {
     assert_eq!(got, want, "events carry the canonical pseudonym");
     let persons = read_parquet(&out.join("persons.parquet"));
     assert_eq!(persons.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
-    assert_eq!(read_parquet(&out.join("residences.parquet"))[0].num_rows(), 1);
+    assert_eq!(
+        read_parquet(&out.join("residences.parquet"))[0].num_rows(),
+        1
+    );
     assert!(out.join("export.json").exists());
 
     // CSV too, with pseudonyms and ISO dates.
@@ -353,7 +447,10 @@ fn export_parquet_and_csv() {
     export(&snap, ExportFormat::Csv, &out_csv).unwrap();
     let text = std::fs::read_to_string(out_csv.join("events.csv")).unwrap();
     assert!(text.starts_with("pseudonym,domain,system,code"), "{text}");
-    assert!(text.contains(&pseudo(3).to_string()) && text.contains("2020-01-01"), "{text}");
+    assert!(
+        text.contains(&pseudo(3).to_string()) && text.contains("2020-01-01"),
+        "{text}"
+    );
 
     // Refusals: non-empty target, target inside the store.
     let err = export(&snap, ExportFormat::Csv, &out_csv).unwrap_err();
@@ -378,38 +475,64 @@ fn arb_event() -> impl Strategy<Value = Event> {
     let domain = prop::sample::select(Domain::ALL.to_vec());
     let opt_str = || prop::option::of("[A-Za-z0-9 åäö]{0,6}");
     (
-        (0u32..6, domain, "[a-z0-9]{0,8}", "[A-Z0-9.]{0,7}", any::<bool>()),
-        (-40_000i64..60_000, prop::option::of(0u64..400), prop::option::of(-1e9f64..1e9)),
         (
-            prop::option::of(prop::sample::select(vec![Comparator::Lt, Comparator::Le, Comparator::Gt, Comparator::Ge])),
+            0u32..6,
+            domain,
+            "[a-z0-9]{0,8}",
+            "[A-Z0-9.]{0,7}",
+            any::<bool>(),
+        ),
+        (
+            -40_000i64..60_000,
+            prop::option::of(0u64..400),
+            prop::option::of(-1e9f64..1e9),
+        ),
+        (
+            prop::option::of(prop::sample::select(vec![
+                Comparator::Lt,
+                Comparator::Le,
+                Comparator::Gt,
+                Comparator::Ge,
+            ])),
             opt_str(),
             prop::option::of(0f64..1000.0),
-            prop::option::of(prop::sample::select(vec![Setting::Inpatient, Setting::Outpatient, Setting::PrimaryCare])),
+            prop::option::of(prop::sample::select(vec![
+                Setting::Inpatient,
+                Setting::Outpatient,
+                Setting::PrimaryCare,
+            ])),
             prop::option::of(any::<bool>()),
         ),
         (opt_str(), prop::option::of("[0-9]{2}"), "[a-z_]{1,12}"),
     )
-        .prop_map(|((p, domain, system, code, known), (start, len, value), (cmp, unit, qty, setting, primary), (provider, region, source))| {
-            let start = date(1970, 1, 1) + chrono::TimeDelta::days(start);
-            Event {
-                patient: pseudo(p),
-                domain,
-                system,
-                code,
-                code_known: known,
-                start,
-                end: len.map(|l| start + chrono::Days::new(l)),
-                value,
-                comparator: cmp,
-                unit,
-                quantity: qty,
-                setting,
-                primary,
-                provider,
-                provider_region: region,
-                source,
-            }
-        })
+        .prop_map(
+            |(
+                (p, domain, system, code, known),
+                (start, len, value),
+                (cmp, unit, qty, setting, primary),
+                (provider, region, source),
+            )| {
+                let start = date(1970, 1, 1) + chrono::TimeDelta::days(start);
+                Event {
+                    patient: pseudo(p),
+                    domain,
+                    system,
+                    code,
+                    code_known: known,
+                    start,
+                    end: len.map(|l| start + chrono::Days::new(l)),
+                    value,
+                    comparator: cmp,
+                    unit,
+                    quantity: qty,
+                    setting,
+                    primary,
+                    provider,
+                    provider_region: region,
+                    source,
+                }
+            },
+        )
 }
 
 proptest! {

@@ -67,8 +67,7 @@ pub fn run(args: DemoArgs, home: &Path) -> Result<()> {
     // 3. Ingest: validate, pseudonymise, link, load as one snapshot.
     let store = demo.join("store");
     if args.fresh && store.exists() {
-        std::fs::remove_dir_all(&store)
-            .with_context(|| format!("removing {}", store.display()))?;
+        std::fs::remove_dir_all(&store).with_context(|| format!("removing {}", store.display()))?;
     }
     let started = std::time::Instant::now();
     let report = crate::cmd::ingest::load(
@@ -104,7 +103,10 @@ pub fn run(args: DemoArgs, home: &Path) -> Result<()> {
     runtime.block_on(staff::demo_users(&args.db, home))?;
 
     println!();
-    println!("Next: halsohub store export --store {} --format parquet --out OUT", store.display());
+    println!(
+        "Next: halsohub store export --store {} --format parquet --out OUT",
+        store.display()
+    );
     println!("      halsohub serve   (API on http://127.0.0.1:8080/api/v1/)");
     Ok(())
 }

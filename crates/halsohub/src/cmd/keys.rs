@@ -38,7 +38,9 @@ pub fn run(cmd: KeysCmd, home: &Path) -> Result<()> {
             let key = HubKey::init(&path)?;
             println!("created hub key {}", path.display());
             println!("fingerprint {}", key.fingerprint());
-            println!("keep this file apart from the data and back it up: losing it breaks linkage of future loads");
+            println!(
+                "keep this file apart from the data and back it up: losing it breaks linkage of future loads"
+            );
         }
         KeysCmd::Fingerprint(arg) => {
             let path = arg.path(home);

@@ -72,7 +72,8 @@ pub fn load(store: &Store, src: &str, events: &[Event]) -> halsohub_store::Snaps
     let mut w = store.begin_load().unwrap();
     w.add_source(source(src)).unwrap();
     w.write_events(events).unwrap();
-    w.commit(serde_json::json!({ "source": src, "rows": events.len() })).unwrap()
+    w.commit(serde_json::json!({ "source": src, "rows": events.len() }))
+        .unwrap()
 }
 
 /// Events sorted canonically for comparison.
