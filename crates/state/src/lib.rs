@@ -18,7 +18,12 @@
 //! * attachments with SHA-256 checksums and a size limit ([`attachments`]);
 //! * the permits projection ([`permits`]) and the notification outbox
 //!   ([`outbox`]);
-//! * OpenID Connect bearer-token verification against a JWKS ([`oidc`]).
+//! * OpenID Connect bearer-token verification against a JWKS ([`oidc`]);
+//! * the feasibility query log, append-only (no update or delete in the
+//!   API; triggers refuse them in the schema) ([`query_log`]);
+//! * admitted queries per user for sliding-window quotas, admitted under a
+//!   per-user row lock so several server processes share one limit
+//!   ([`Db::admit_query`]).
 //!
 //! This crate persists; it does not decide. Whether a command on a case is
 //! allowed is the access crate's business. Roles are stored as their
@@ -33,6 +38,8 @@ mod error;
 pub mod oidc;
 pub mod outbox;
 pub mod permits;
+pub mod query_log;
+mod quota;
 pub mod tokens;
 
 pub use db::{Backend, ConnectOptions, Db};

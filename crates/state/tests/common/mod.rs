@@ -9,7 +9,16 @@ use halsohub_state::{ConnectOptions, Db};
 pub struct TestDb {
     pub db: Db,
     pub label: &'static str,
+    /// How to open the same database again (a second "process").
+    pub opts: ConnectOptions,
     _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// A second, independent handle on the same database.
+    pub async fn reopen(&self) -> Db {
+        Db::connect_with(self.opts.clone()).await.unwrap()
+    }
 }
 
 /// Every backend available to this run.
@@ -23,6 +32,7 @@ pub async fn backends() -> Vec<TestDb> {
     out.push(TestDb {
         db: Db::connect(&url).await.unwrap(),
         label: "sqlite",
+        opts: ConnectOptions::new(url),
         _dir: Some(dir),
     });
     match std::env::var("HALSOHUB_TEST_DATABASE_URL") {
@@ -32,8 +42,9 @@ pub async fn backends() -> Vec<TestDb> {
             opts.pg_schema = Some(schema);
             opts.max_connections = 4;
             out.push(TestDb {
-                db: Db::connect_with(opts).await.unwrap(),
+                db: Db::connect_with(opts.clone()).await.unwrap(),
                 label: "postgres",
+                opts,
                 _dir: None,
             });
         }
