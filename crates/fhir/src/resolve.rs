@@ -1,0 +1,213 @@
+//! Reference resolution inside one Bundle or file.
+//!
+//! Resources are registered under every key a reference may use: the
+//! entry's `fullUrl` (`urn:uuid:...` or an absolute URL) and `Type/id`.
+//! A reference is looked up as written, then by its `Type/id` tail (an
+//! absolute URL, a `_history` version). The resolver is generic over the
+//! patient handle `P` (the caller's pseudonym), so this crate never sees a
+//! pseudonymiser.
+
+use std::collections::HashMap;
+
+use halsohub_store::Setting;
+
+use crate::coding::Code;
+use crate::reason::{self, Rejection};
+use crate::resource::{ClinicalRecord, Subject};
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// What resolving a clinical record's references gave.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resolution<P> {
+    /// Everything needed is known.
+    Ready {
+        patient: P,
+        /// The referenced Medication's codes, when the record has a
+        /// medication reference.
+        medication: Option<Vec<Code>>,
+        /// The referenced Encounter's setting, when known.
+        setting: Option<Setting>,
+    },
+    /// A reference points at nothing seen yet: try again later (at the end
+    /// of the Bundle or file, with `last = true`).
+    Pending,
+    /// The record cannot be stored.
+    Rejected(Rejection),
+}
+
+/// Known resources of one Bundle or file.
+#[derive(Debug)]
+pub struct Resolver<P> {
+    /// `None`: the Patient was rejected.
+    patients: FastMap<String, Option<P>>,
+    medications: FastMap<String, Vec<Code>>,
+    encounters: FastMap<String, Option<Setting>>,
+}
+
+impl<P> Default for Resolver<P> {
+    fn default() -> Self {
+        Resolver {
+            patients: FastMap::default(),
+            medications: FastMap::default(),
+            encounters: FastMap::default(),
+        }
+    }
+}
+
+/// The keys a resource is known by.
+fn keys(full_url: Option<&str>, resource_type: &str, id: Option<&str>) -> Vec<String> {
+    let mut k = Vec::with_capacity(2);
+    if let Some(u) = full_url.filter(|u| !u.is_empty()) {
+        k.push(u.to_owned());
+    }
+    if let Some(id) = id.filter(|i| !i.is_empty()) {
+        let t = format!("{resource_type}/{id}");
+        if !k.contains(&t) {
+            k.push(t);
+        }
+    }
+    k
+}
+
+/// `Type/id` of a literal reference (absolute URL or with `_history`).
+fn tail(reference: &str) -> Option<String> {
+    if reference.starts_with("urn:") || reference.contains('?') {
+        return None;
+    }
+    let mut parts: Vec<&str> = reference.trim_end_matches('/').split('/').collect();
+    if let Some(i) = parts.iter().position(|p| *p == "_history") {
+        parts.truncate(i);
+    }
+    let n = parts.len();
+    (n >= 2).then(|| format!("{}/{}", parts[n - 2], parts[n - 1]))
+}
+
+impl<P: Copy> Resolver<P> {
+    /// An empty resolver.
+    pub fn new() -> Self {
+        Resolver::default()
+    }
+
+    fn find<'m, V>(map: &'m FastMap<String, V>, reference: &str) -> Option<&'m V> {
+        map.get(reference)
+            .or_else(|| tail(reference).and_then(|t| map.get(&t)))
+    }
+
+    /// Registers a Patient (`None` when it was rejected).
+    pub fn add_patient(&mut self, full_url: Option<&str>, id: Option<&str>, patient: Option<P>) {
+        for k in keys(full_url, "Patient", id) {
+            self.patients.insert(k, patient);
+        }
+    }
+
+    /// Registers a Medication's codes.
+    pub fn add_medication(&mut self, full_url: Option<&str>, id: Option<&str>, codes: &[Code]) {
+        for k in keys(full_url, "Medication", id) {
+            self.medications.insert(k, codes.to_vec());
+        }
+    }
+
+    /// Registers an Encounter's setting.
+    pub fn add_encounter(
+        &mut self,
+        full_url: Option<&str>,
+        id: Option<&str>,
+        setting: Option<Setting>,
+    ) {
+        for k in keys(full_url, "Encounter", id) {
+            self.encounters.insert(k, setting);
+        }
+    }
+
+    /// Number of Patients registered (under any key).
+    pub fn patient_keys(&self) -> usize {
+        self.patients.len()
+    }
+
+    /// Resolves `rec`'s subject (through `identity` when it is given by
+    /// identifier), medication and encounter. With `last`, a reference to
+    /// something not seen is a rejection instead of `Pending`.
+    pub fn resolve(
+        &self,
+        rec: &ClinicalRecord,
+        identity: impl FnOnce() -> Option<P>,
+        last: bool,
+    ) -> Resolution<P> {
+        let subject_el = format!("{}.subject", rec.resource_type);
+        let missing = |el: &str, r: &str| {
+            let what = if r.contains('?') {
+                "conditional reference: no resource in this Bundle matches it"
+            } else {
+                "refers to a resource that is neither in this Bundle/file nor contained"
+            };
+            Resolution::Rejected(Rejection::new(
+                reason::MISSING_REFERENCE,
+                el,
+                format!("{what}: {:?}", r.chars().take(80).collect::<String>()),
+            ))
+        };
+        let patient = match &rec.subject {
+            Subject::Identity(_) => match identity() {
+                Some(p) => p,
+                None => {
+                    return Resolution::Rejected(Rejection::new(
+                        reason::SUBJECT_REJECTED,
+                        &subject_el,
+                        "the subject's identifier is not a valid identity",
+                    ));
+                }
+            },
+            Subject::Reference(r) => match Self::find(&self.patients, r) {
+                Some(Some(p)) => *p,
+                Some(None) => {
+                    return Resolution::Rejected(Rejection::new(
+                        reason::SUBJECT_REJECTED,
+                        &subject_el,
+                        "the Patient it refers to was rejected",
+                    ));
+                }
+                None if last => return missing(&subject_el, r),
+                None => return Resolution::Pending,
+            },
+        };
+        let medication = match &rec.medication {
+            None => None,
+            Some(r) => match Self::find(&self.medications, r) {
+                Some(c) => Some(c.clone()),
+                None if last => {
+                    return missing(&format!("{}.medicationReference", rec.resource_type), r);
+                }
+                None => return Resolution::Pending,
+            },
+        };
+        let setting = rec
+            .encounter
+            .as_deref()
+            .and_then(|r| Self::find(&self.encounters, r))
+            .copied()
+            .flatten();
+        Resolution::Ready {
+            patient,
+            medication,
+            setting,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tails() {
+        assert_eq!(tail("Patient/1").as_deref(), Some("Patient/1"));
+        assert_eq!(
+            tail("https://x.org/fhir/Patient/1/_history/3").as_deref(),
+            Some("Patient/1")
+        );
+        assert_eq!(tail("urn:uuid:abc"), None);
+        assert_eq!(tail("Patient?identifier=a|b"), None);
+        assert_eq!(tail("x"), None);
+    }
+}
