@@ -21,6 +21,10 @@ use crate::validate::{age_bands_of, validate};
 
 const NO_DATE: i32 = i32::MAX;
 
+/// Source id meaning "unknown" in the packed meta column (14 bits: at most
+/// 16 383 distinct sources, far more than the register kinds there are).
+const NO_SOURCE: u16 = 0x3FFF;
+
 fn day_number(d: NaiveDate) -> i32 {
     d.num_days_from_ce()
 }
@@ -199,6 +203,120 @@ impl EngineBuilder {
         self.residences.push((p, day_number(r.from), to, region));
     }
 
+    // ---- column-wise feeding, for `Engine::from_snapshot` ----
+
+    /// Dense builder id of a patient (registered on first sight).
+    pub(crate) fn patient_id(&mut self, p: Pseudonym) -> u32 {
+        self.patient(p)
+    }
+
+    /// Id of a (domain, system, code) key; strings are copied on first
+    /// sight only.
+    pub(crate) fn code_id(&mut self, domain: Domain, system: &str, code: &str) -> u32 {
+        let key = (domain, system.to_string(), code.to_string());
+        if let Some(id) = self.codes.get(&key) {
+            return *id;
+        }
+        let id = self.code_list.len() as u32;
+        self.codes.insert(key.clone(), id);
+        self.code_list.push(key);
+        id
+    }
+
+    pub(crate) fn provider_id(&mut self, s: &str) -> u32 {
+        self.providers.id(s)
+    }
+
+    pub(crate) fn region_id(&mut self, s: &str) -> u32 {
+        self.regions.id(s)
+    }
+
+    pub(crate) fn source_id(&mut self, s: &str) -> u32 {
+        self.sources.id(s)
+    }
+
+    pub(crate) fn unit_id(&mut self, s: &str) -> u32 {
+        self.units.id(s)
+    }
+
+    /// Number of distinct sources interned so far.
+    pub(crate) fn source_count(&self) -> usize {
+        self.sources.names.len()
+    }
+
+    /// Reserve room for `n` more events.
+    pub(crate) fn reserve_events(&mut self, n: usize) {
+        self.ev_code.reserve(n);
+        self.ev_patient.reserve(n);
+        self.ev_date.reserve(n);
+        self.ev_setting.reserve(n);
+        self.ev_provider.reserve(n);
+        self.ev_pregion.reserve(n);
+        self.ev_source.reserve(n);
+        self.ev_value.reserve(n);
+        self.ev_cmp.reserve(n);
+        self.ev_unit.reserve(n);
+    }
+
+    /// One event row from already interned ids (`u32::MAX` = absent); `day`
+    /// is days from CE; `lab` tells whether value / comparator / unit apply.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn push_row(
+        &mut self,
+        code: u32,
+        patient: u32,
+        day: i32,
+        setting: Option<Setting>,
+        provider: u32,
+        pregion: u32,
+        source: u32,
+        lab: Option<(f64, Option<Comparator>, u32)>,
+    ) {
+        self.ev_code.push(code);
+        self.ev_patient.push(patient);
+        self.ev_date.push(day);
+        self.ev_setting.push(setting_code(setting));
+        self.ev_provider.push(provider);
+        self.ev_pregion.push(pregion);
+        self.ev_source.push(source);
+        match lab {
+            Some((v, c, u)) => {
+                self.ev_value.push(v);
+                self.ev_cmp.push(cmp_code(c));
+                self.ev_unit.push(u);
+            }
+            None => {
+                self.ev_value.push(f64::NAN);
+                self.ev_cmp.push(0);
+                self.ev_unit.push(u32::MAX);
+            }
+        }
+    }
+
+    /// A person by builder patient id. `in_register` false records no
+    /// population facts (the patient is known from events only).
+    pub(crate) fn push_person(
+        &mut self,
+        patient: u32,
+        in_register: bool,
+        sex: Option<char>,
+        birth: Option<NaiveDate>,
+        death: Option<NaiveDate>,
+    ) {
+        let code = match (in_register, sex) {
+            (false, _) => 0,
+            (true, Some('F')) => 2,
+            (true, Some('M')) => 3,
+            (true, _) => 1,
+        };
+        self.persons.push((patient, code, birth, death));
+    }
+
+    /// A residence period by builder patient id and interned region.
+    pub(crate) fn push_residence(&mut self, patient: u32, from: i32, to: i32, region: u32) {
+        self.residences.push((patient, from, to, region));
+    }
+
     /// Sort and index everything; `snapshot` names the data.
     pub fn finish(self, snapshot: &str) -> Engine {
         let EngineBuilder {
@@ -254,6 +372,45 @@ impl EngineBuilder {
         let (regions, reg_remap) = regions.sorted();
         let (sources, src_remap) = sources.sorted();
         let (units, unit_remap) = units.sorted();
+
+        // Sort event rows by (code, patient, date): a counting sort into
+        // code buckets, then each bucket sorted by a packed (patient, date)
+        // key. Ties keep no particular order; nothing depends on it.
+        let rows = ev_code.len();
+        let mut code_off = vec![0u32; codes.len() + 1];
+        for &c in &ev_code {
+            code_off[cremap[c as usize] as usize + 1] += 1;
+        }
+        for c in 0..codes.len() {
+            code_off[c + 1] += code_off[c];
+        }
+        let mut perm: Vec<u32> = vec![0; rows];
+        {
+            let mut next: Vec<u32> = code_off.clone();
+            for (i, &c) in ev_code.iter().enumerate() {
+                let slot = &mut next[cremap[c as usize] as usize];
+                perm[*slot as usize] = i as u32;
+                *slot += 1;
+            }
+        }
+        drop(ev_code);
+        {
+            let mut keyed: Vec<(u64, u32)> = Vec::new();
+            for c in 0..codes.len() {
+                let (a, b) = (code_off[c] as usize, code_off[c + 1] as usize);
+                let bucket = &mut perm[a..b];
+                keyed.clear();
+                keyed.extend(bucket.iter().map(|&i| {
+                    let p = u64::from(premap[ev_patient[i as usize] as usize]);
+                    let d = u64::from((ev_date[i as usize] as u32) ^ 0x8000_0000);
+                    ((p << 32) | d, i)
+                }));
+                keyed.sort_unstable();
+                for (slot, (_, i)) in bucket.iter_mut().zip(&keyed) {
+                    *slot = *i;
+                }
+            }
+        }
         let map = |remap: &[u32], id: u32| -> u32 {
             if id == u32::MAX {
                 u32::MAX
@@ -261,27 +418,6 @@ impl EngineBuilder {
                 remap[id as usize]
             }
         };
-
-        // Sort event rows by (code, patient, date, provider).
-        let rows = ev_code.len();
-        let mut perm: Vec<u32> = (0..rows as u32).collect();
-        let key = |i: u32| {
-            let i = i as usize;
-            (
-                cremap[ev_code[i] as usize],
-                premap[ev_patient[i] as usize],
-                ev_date[i],
-                map(&prov_remap, ev_provider[i]),
-            )
-        };
-        perm.sort_unstable_by_key(|i| key(*i));
-        let mut code_off = vec![0u32; codes.len() + 1];
-        for &i in &perm {
-            code_off[cremap[ev_code[i as usize] as usize] as usize + 1] += 1;
-        }
-        for c in 0..codes.len() {
-            code_off[c + 1] += code_off[c];
-        }
         let pick = |v: &[u32], remap: Option<&[u32]>| -> Vec<u32> {
             perm.iter()
                 .map(|&i| {
@@ -297,17 +433,30 @@ impl EngineBuilder {
             .iter()
             .map(|&i| premap[ev_patient[i as usize] as usize])
             .collect();
+        drop(ev_patient);
         let date_col: Vec<i32> = perm.iter().map(|&i| ev_date[i as usize]).collect();
-        let setting_col: Vec<u8> = perm.iter().map(|&i| ev_setting[i as usize]).collect();
+        drop(ev_date);
+        let meta_col: Vec<u16> = perm
+            .iter()
+            .map(|&i| {
+                let src = map(&src_remap, ev_source[i as usize]);
+                let src = if src < u32::from(NO_SOURCE) {
+                    src as u16
+                } else {
+                    NO_SOURCE
+                };
+                (src << 2) | u16::from(ev_setting[i as usize] & 3)
+            })
+            .collect();
+        drop(ev_setting);
+        drop(ev_source);
         let provider_col = pick(&ev_provider, Some(&prov_remap));
-        let pregion_col: Vec<u16> = pick(&ev_pregion, Some(&reg_remap))
-            .into_iter()
-            .map(|x| u16::try_from(x).unwrap_or(u16::MAX))
+        drop(ev_provider);
+        let pregion_col: Vec<u16> = perm
+            .iter()
+            .map(|&i| u16::try_from(map(&reg_remap, ev_pregion[i as usize])).unwrap_or(u16::MAX))
             .collect();
-        let source_col: Vec<u16> = pick(&ev_source, Some(&src_remap))
-            .into_iter()
-            .map(|x| u16::try_from(x).unwrap_or(u16::MAX))
-            .collect();
+        drop(ev_pregion);
         // Lab rows are contiguous: the lab domain's codes are adjacent.
         let first_lab = codes.partition_point(|c| c.domain < Domain::LabResult);
         let end_lab = codes.partition_point(|c| c.domain <= Domain::LabResult);
@@ -369,10 +518,9 @@ impl EngineBuilder {
             code_off,
             ev_patient: patient_col,
             ev_date: date_col,
-            ev_setting: setting_col,
+            ev_meta: meta_col,
             ev_provider: provider_col,
             ev_pregion: pregion_col,
-            ev_source: source_col,
             providers,
             sources,
             lab_lo,
@@ -412,10 +560,11 @@ pub struct Engine {
     code_off: Vec<u32>,
     ev_patient: Vec<u32>,
     ev_date: Vec<i32>,
-    ev_setting: Vec<u8>,
+    /// Source id << 2 | setting code (0 none, 1 inpatient, 2 outpatient,
+    /// 3 primary care); source [`NO_SOURCE`] when unknown.
+    ev_meta: Vec<u16>,
     ev_provider: Vec<u32>,
     ev_pregion: Vec<u16>,
-    ev_source: Vec<u16>,
     providers: Vec<String>,
     sources: Vec<String>,
     lab_lo: usize,
@@ -520,7 +669,7 @@ impl Engine {
             + n * (size_of::<Pseudonym>() + 1 + 2 * size_of::<Option<NaiveDate>>() + 4)
             + self.res_from.len() * (4 + 4 + 2)
             + self.code_off.len() * 4
-            + e * (4 + 4 + 1 + 4 + 2 + 2)
+            + e * (4 + 4 + 2 + 4 + 2)
             + self.lab_value.len() * (8 + 1 + 2)
     }
 
@@ -629,7 +778,7 @@ impl Engine {
     /// Does row `i` pass the attribute filters (not the date range)?
     fn row_ok(&self, f: &RowFilter<'_>, i: usize) -> bool {
         if let Some(mask) = f.setting_mask {
-            let s = self.ev_setting.get(i).copied().unwrap_or(0);
+            let s = (self.ev_meta.get(i).copied().unwrap_or(0) & 3) as u8;
             if s == 0 || mask & (1 << s) == 0 {
                 return false;
             }
@@ -646,7 +795,11 @@ impl Engine {
         if !ok(&f.pregions, reg.map(usize::from)) {
             return false;
         }
-        let src = self.ev_source.get(i).copied().filter(|x| *x != u16::MAX);
+        let src = self
+            .ev_meta
+            .get(i)
+            .map(|m| m >> 2)
+            .filter(|x| *x != NO_SOURCE);
         if !ok(&f.sources, src.map(usize::from)) {
             return false;
         }

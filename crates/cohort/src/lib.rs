@@ -53,6 +53,7 @@
 pub mod canonical;
 pub mod codeset;
 pub mod engine;
+mod from_store;
 pub mod query;
 pub mod reference;
 pub mod result;
@@ -61,6 +62,7 @@ pub mod validate;
 pub use canonical::{canonical_json, canonicalise, query_hash};
 pub use codeset::CodeLists;
 pub use engine::{Engine, EngineBuilder, Exclusion};
+pub use from_store::EngineLoadError;
 pub use query::*;
 pub use result::*;
 pub use validate::{QueryError, QueryErrorKind, parse_json, parse_value, parse_yaml, validate};
