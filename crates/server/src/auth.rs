@@ -19,6 +19,8 @@ pub struct Caller {
     pub user: User,
     /// The caller as the access crate sees it.
     pub principal: Principal,
+    /// The API token the caller authenticated with, if any.
+    pub token_id: Option<String>,
 }
 
 impl Caller {
@@ -66,8 +68,10 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Caller>,
         return Ok(None);
     };
     let db = &state.db;
-    if let Some((user, _)) = db.authenticate_api_token(token).await? {
-        return caller_for(state, user).await.map(Some);
+    if let Some((user, api_token)) = db.authenticate_api_token(token).await? {
+        let mut caller = caller_for(state, user).await?;
+        caller.token_id = Some(api_token.id);
+        return Ok(Some(caller));
     }
     if let Some(user) = db.authenticate_session(token).await? {
         return caller_for(state, user).await.map(Some);
@@ -106,7 +110,11 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Caller>,
             }
         }
         let principal = principal_for(&user.id, pairs)?;
-        return Ok(Some(Caller { user, principal }));
+        return Ok(Some(Caller {
+            user,
+            principal,
+            token_id: None,
+        }));
     }
     Err(Problem::unauthorized(
         "the bearer token is unknown, expired or revoked",
@@ -119,7 +127,11 @@ async fn caller_for(state: &AppState, user: User) -> Result<Caller, Problem> {
         &user.id,
         memberships.into_iter().map(|m| (m.organisation_id, m.role)),
     )?;
-    Ok(Caller { user, principal })
+    Ok(Caller {
+        user,
+        principal,
+        token_id: None,
+    })
 }
 
 impl FromRequestParts<AppState> for Caller {

@@ -10,10 +10,16 @@
 //! * OpenAPI 3.1 at `GET /api/v1/openapi.json`, generated from the same
 //!   route definitions that build the router (utoipa).
 //!
+//! * Feasibility counts (`POST /api/v1/feasibility`), the store's snapshots
+//!   and code search: [`feasibility`] holds the service and the one function
+//!   that decides (roles, validation, quota, evaluation, disclosure control,
+//!   query log); the server answers 503 when started without a store.
+//!
 //! The router is composed of per-area routers, so another crate can add its
-//! own area (e.g. feasibility) with [`router_with`] and have it documented.
+//! own area with [`router_with`] and have it documented.
 
 pub mod auth;
+pub mod feasibility;
 pub mod problem;
 mod routes;
 
@@ -23,6 +29,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use halsohub_access::AccessConfig;
+use halsohub_codes::CodeRegistry;
 use halsohub_state::Db;
 use halsohub_state::oidc::OidcVerifier;
 use tower_http::trace::TraceLayer;
@@ -64,6 +71,10 @@ pub struct AppState {
     /// The clock every decision is dated by (real time unless a test or a
     /// replay sets another).
     pub clock: Clock,
+    /// The feasibility service, when the server was started with a store.
+    pub feasibility: Option<Arc<feasibility::Feasibility>>,
+    /// Code lists for code search (the built-in lists by default).
+    pub codes: Arc<CodeRegistry>,
 }
 
 /// A source of "now".
@@ -77,7 +88,15 @@ impl AppState {
             config: Arc::new(ServerConfig::default()),
             oidc: None,
             clock: Arc::new(chrono::Utc::now),
+            feasibility: None,
+            codes: Arc::new(CodeRegistry::builtin()),
         }
+    }
+
+    /// The same state with the feasibility service.
+    pub fn with_feasibility(mut self, f: feasibility::Feasibility) -> AppState {
+        self.feasibility = Some(Arc::new(f));
+        self
     }
 
     /// Now, by this state's clock.
@@ -92,6 +111,7 @@ impl std::fmt::Debug for AppState {
             .field("db", &self.db)
             .field("config", &self.config)
             .field("oidc", &self.oidc.is_some())
+            .field("feasibility", &self.feasibility)
             .finish_non_exhaustive()
     }
 }
@@ -100,7 +120,7 @@ impl std::fmt::Debug for AppState {
 #[openapi(
     info(
         title = "halsohub API",
-        description = "One door in to Swedish health data: access process, permits, public register.",
+        description = "One door in to Swedish health data: feasibility counts, access process, permits, public register.",
         version = "1"
     ),
     modifiers(&BearerScheme)
@@ -121,12 +141,13 @@ impl utoipa::Modify for BearerScheme {
 }
 
 /// The documented routes of this crate's areas (accounts, applications,
-/// queue and permits, public register), not yet bound to state.
+/// queue and permits, public register, feasibility), not yet bound to state.
 pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::accounts::router())
         .merge(routes::cases::router())
         .merge(routes::public::router())
+        .merge(routes::feasibility::router())
 }
 
 /// The whole API over `state`.

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod cases;
+pub mod feasibility;
 pub mod public;
 
 use axum::http::{HeaderMap, StatusCode, header};

@@ -1,0 +1,270 @@
+//! Feasibility counts, the store's snapshots and code search. The decisions
+//! are in [`crate::feasibility::answer`]; these handlers translate.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use halsohub_codes::System;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::feasibility::{
+    self, Feasibility, FeasibilityAnswer, FeasibilityError, Requester, SnapshotInfo, may_query,
+};
+use crate::problem::{FieldError, Problem};
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(post_feasibility))
+        .routes(routes!(list_snapshots))
+        .routes(routes!(search_codes))
+}
+
+/// The query (query language version 1, `docs/query-language.md`). Only
+/// the top level is described here; the nested criteria and outputs are
+/// validated by the server and refused with the JSON path of any problem.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)] // documents the request body; the body is parsed by the cohort crate
+pub(crate) struct QueryBody {
+    /// Must be 1.
+    version: u32,
+    /// The index event that time-relative criteria refer to.
+    #[schema(value_type = Option<Object>)]
+    index: Option<serde_json::Value>,
+    /// Inclusion and exclusion steps, in order.
+    #[schema(value_type = Option<Vec<Object>>)]
+    criteria: Option<Vec<serde_json::Value>>,
+    /// What to compute: `{"type": "count"}`, `funnel`, `strata`,
+    /// `proportion` or `time_series`.
+    #[schema(value_type = Object)]
+    output: serde_json::Value,
+}
+
+/// The store's snapshots.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SnapshotList {
+    /// The snapshot queries are answered from.
+    serving: String,
+    /// Every committed snapshot, oldest first.
+    snapshots: Vec<SnapshotInfo>,
+}
+
+/// One code found.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CodeHit {
+    /// The normalised code (as queries may use it).
+    code: String,
+    /// The code as usually written (`E11.9`).
+    display: String,
+    /// Its title.
+    title: String,
+}
+
+/// Codes found.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CodeSearch {
+    /// The system's id.
+    system: String,
+    /// The search text.
+    q: String,
+    /// Code-prefix matches first, then title matches.
+    results: Vec<CodeHit>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeParams {
+    q: Option<String>,
+    limit: Option<usize>,
+}
+
+fn service(state: &AppState) -> Result<&Arc<Feasibility>, Problem> {
+    state.feasibility.as_ref().ok_or_else(|| {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no-store",
+            "No data store",
+            "this server was started without a store, so it cannot answer feasibility queries; start it with `halsohub serve --store DIR`",
+        )
+    })
+}
+
+fn check_role(caller: &Caller) -> Result<(), Problem> {
+    if may_query(&caller.principal) {
+        Ok(())
+    } else {
+        Err(Problem::forbidden(FeasibilityError::Forbidden.to_string()))
+    }
+}
+
+fn error_response(e: FeasibilityError) -> Response {
+    match e {
+        FeasibilityError::Forbidden => Problem::forbidden(e.to_string()).into_response(),
+        FeasibilityError::BadQuery { path, message } => {
+            let mut p = Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-query",
+                "Invalid query",
+                format!("{path}: {message}"),
+            );
+            p.errors = vec![FieldError {
+                field: path,
+                problem: message,
+            }];
+            p.into_response()
+        }
+        FeasibilityError::Quota(q) => {
+            let secs = q.retry_after_secs();
+            let mut resp = Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "quota-exceeded",
+                "Query quota exceeded",
+                q.to_string(),
+            )
+            .into_response();
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            resp
+        }
+        FeasibilityError::State(s) => Problem::from(s).into_response(),
+        FeasibilityError::Internal(msg) => {
+            tracing::error!(error = %msg, "feasibility query failed");
+            Problem::internal().into_response()
+        }
+    }
+}
+
+/// Count patients: every output of the query language (count, funnel,
+/// strata, proportion, time series), each number protected by the hub's
+/// disclosure profile and labelled with its precision. Logged; counts
+/// against the caller's quota. For applicants and case staff.
+#[utoipa::path(post, path = "/api/v1/feasibility", tag = "feasibility", security(("bearer" = [])),
+    request_body(content = QueryBody, content_type = "application/json",
+        description = "a feasibility query, version 1 (docs/query-language.md)"),
+    responses(
+        (status = 200, description = "protected numbers", body = FeasibilityAnswer),
+        (status = 400, description = "malformed or invalid query; `errors[0].field` is the JSON path", content_type = "application/problem+json"),
+        (status = 401, description = "no credentials", content_type = "application/problem+json"),
+        (status = 403, description = "the caller's roles may not query", content_type = "application/problem+json"),
+        (status = 415, description = "not application/json", content_type = "application/problem+json"),
+        (status = 429, description = "quota exceeded; see Retry-After", content_type = "application/problem+json"),
+        (status = 503, description = "the server has no store", content_type = "application/problem+json")))]
+async fn post_feasibility(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let f = match service(&state) {
+        Ok(f) => f.clone(),
+        Err(p) => return p.into_response(),
+    };
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !ct.starts_with("application/json") {
+        return Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send the query as application/json",
+        )
+        .into_response();
+    }
+    let who = Requester {
+        user_id: caller.user.id.clone(),
+        token_id: caller.token_id.clone(),
+        principal: caller.principal.clone(),
+    };
+    match feasibility::answer(&f, &state.db, &who, &body, state.now()).await {
+        Ok(a) => Json(a).into_response(),
+        Err(e) => error_response(e),
+    }
+}
+
+/// The store's snapshots and the one queries are answered from.
+#[utoipa::path(get, path = "/api/v1/snapshots", tag = "feasibility", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "snapshots", body = SnapshotList),
+        (status = 401, description = "no credentials", content_type = "application/problem+json"),
+        (status = 403, description = "the caller's roles may not query", content_type = "application/problem+json"),
+        (status = 503, description = "the server has no store", content_type = "application/problem+json")))]
+async fn list_snapshots(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<SnapshotList>, Problem> {
+    check_role(&caller)?;
+    let f = service(&state)?;
+    Ok(Json(SnapshotList {
+        serving: f.snapshot().to_string(),
+        snapshots: f.snapshots().to_vec(),
+    }))
+}
+
+/// Search a code system's list by code prefix (`E11`, `e11.9`) or title
+/// words (`diabetes`). For applicants and case staff; works without a store.
+#[utoipa::path(get, path = "/api/v1/codes/{system}", tag = "feasibility", security(("bearer" = [])),
+    params(
+        ("system" = String, Path, description = "icd10se, atc, kva, npu, loinc or snomedct (aliases accepted)"),
+        ("q" = String, Query, description = "code prefix or words of the title"),
+        ("limit" = Option<u32>, Query, description = "most results, 1..=200 (default 20)")),
+    responses(
+        (status = 200, description = "codes found", body = CodeSearch),
+        (status = 400, description = "missing q or bad limit", content_type = "application/problem+json"),
+        (status = 401, description = "no credentials", content_type = "application/problem+json"),
+        (status = 403, description = "the caller's roles may not query", content_type = "application/problem+json"),
+        (status = 404, description = "no code list for the system", content_type = "application/problem+json")))]
+async fn search_codes(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(system): Path<String>,
+    Query(params): Query<CodeParams>,
+) -> Result<Json<CodeSearch>, Problem> {
+    check_role(&caller)?;
+    let sys = System::parse(&system)
+        .ok_or_else(|| Problem::bad_request("the code system in the path is empty"))?;
+    if state.codes.len(&sys) == 0 {
+        let known: Vec<&str> = state.codes.systems().iter().map(|s| s.id()).collect();
+        return Err(Problem::not_found(format!(
+            "no code list for system {system:?}; lists are loaded for: {}",
+            known.join(", ")
+        )));
+    }
+    let q = params.q.unwrap_or_default();
+    if q.trim().is_empty() {
+        return Err(Problem::bad_request(
+            "query parameter q: give a code prefix or words of a title, e.g. ?q=E11 or ?q=diabetes",
+        ));
+    }
+    let limit = params.limit.unwrap_or(20);
+    if !(1..=200).contains(&limit) {
+        return Err(Problem::bad_request(
+            "query parameter limit: must be within 1..=200",
+        ));
+    }
+    let results = state
+        .codes
+        .search(&sys, &q, limit)
+        .into_iter()
+        .map(|e| CodeHit {
+            code: e.code().to_string(),
+            display: halsohub_codes::display_code(e.system(), e.code()),
+            title: e.title().to_string(),
+        })
+        .collect();
+    Ok(Json(CodeSearch {
+        system: sys.id().to_string(),
+        q,
+        results,
+    }))
+}
