@@ -643,6 +643,18 @@ impl Engine {
         self.patients.len()
     }
 
+    /// Region names known to the engine (residence and provider regions),
+    /// sorted: every value a `region` stratum can take besides `unknown`.
+    pub fn region_names(&self) -> &[String] {
+        &self.regions
+    }
+
+    /// Provider names known to the engine, sorted: every value a `provider`
+    /// stratum can take besides `unknown`.
+    pub fn provider_names(&self) -> &[String] {
+        &self.providers
+    }
+
     /// Number of stored events.
     pub fn event_count(&self) -> usize {
         self.ev_patient.len()

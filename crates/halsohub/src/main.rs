@@ -40,6 +40,9 @@ enum Command {
     Synth(cmd::synth::SynthArgs),
     /// Validate, pseudonymise, link and load source files into a store.
     Ingest(cmd::ingest::IngestArgs),
+    /// Answer a feasibility query (count, funnel, strata, proportion, time
+    /// series) over a store snapshot, protected unless --exact.
+    Count(cmd::count::CountArgs),
     /// Inspect or export a store.
     #[command(subcommand)]
     Store(cmd::store::StoreCmd),
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::Keys(c) => cmd::keys::run(c, &home),
         Command::Synth(a) => cmd::synth::run(a),
         Command::Ingest(a) => cmd::ingest::run(a, &home),
+        Command::Count(a) => cmd::count::run(a, &home),
         Command::Store(c) => cmd::store::run(c),
         Command::User(c) => runtime()?.block_on(cmd::staff::run_user(c, &home)),
         Command::Token(c) => runtime()?.block_on(cmd::staff::run_token(c, &home)),
