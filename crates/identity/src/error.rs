@@ -127,7 +127,4 @@ pub enum KeyError {
     /// The operating system's random number generator failed.
     #[error("operating system random number generator failed: {0}")]
     Random(String),
-    /// No home directory could be determined for the default key path.
-    #[error("cannot find a home for the hub key: set HALSOHUB_HOME, XDG_DATA_HOME or HOME")]
-    NoHome,
 }

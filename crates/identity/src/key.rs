@@ -2,7 +2,7 @@
 
 use std::fs;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rand::TryRng;
 use sha2::{Digest, Sha256};
@@ -186,31 +186,6 @@ impl HubKey {
     }
 }
 
-/// Where the hub key lives by default: `$HALSOHUB_HOME/hub.key`, else
-/// `$XDG_DATA_HOME/halsohub/hub.key`, else
-/// `$HOME/.local/share/halsohub/hub.key`. Empty variables count as unset.
-pub fn default_key_path() -> Result<PathBuf, KeyError> {
-    key_path_from(|name| std::env::var_os(name))
-}
-
-fn key_path_from(get: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<PathBuf, KeyError> {
-    let var = |name: &str| get(name).filter(|v| !v.is_empty());
-    if let Some(home) = var("HALSOHUB_HOME") {
-        return Ok(PathBuf::from(home).join("hub.key"));
-    }
-    if let Some(data) = var("XDG_DATA_HOME") {
-        return Ok(PathBuf::from(data).join("halsohub").join("hub.key"));
-    }
-    if let Some(home) = var("HOME") {
-        return Ok(PathBuf::from(home)
-            .join(".local")
-            .join("share")
-            .join("halsohub")
-            .join("hub.key"));
-    }
-    Err(KeyError::NoHome)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,40 +211,6 @@ mod tests {
         ));
         // Still the same key after the refused init.
         assert_eq!(HubKey::load(&path).unwrap().fingerprint(), k.fingerprint());
-    }
-
-    #[test]
-    fn default_path_order() {
-        use std::ffi::OsString;
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| OsString::from(v))
-            }
-        };
-        let all = env(&[
-            ("HALSOHUB_HOME", "/h"),
-            ("XDG_DATA_HOME", "/x"),
-            ("HOME", "/u"),
-        ]);
-        assert_eq!(key_path_from(all).unwrap(), PathBuf::from("/h/hub.key"));
-        let xdg = env(&[
-            ("HALSOHUB_HOME", ""),
-            ("XDG_DATA_HOME", "/x"),
-            ("HOME", "/u"),
-        ]);
-        assert_eq!(
-            key_path_from(xdg).unwrap(),
-            PathBuf::from("/x/halsohub/hub.key")
-        );
-        let home = env(&[("HOME", "/u")]);
-        assert_eq!(
-            key_path_from(home).unwrap(),
-            PathBuf::from("/u/.local/share/halsohub/hub.key")
-        );
-        assert!(matches!(key_path_from(env(&[])), Err(KeyError::NoHome)));
     }
 
     #[test]

@@ -22,7 +22,7 @@ mod personnummer;
 mod pseudonym;
 
 pub use error::{DateProblem, IdError, KeyError};
-pub use key::{HubKey, default_key_path};
+pub use key::HubKey;
 pub use number::{IdKind, IdentityNumber, ParseOptions, ReservScheme, Reservnummer};
 pub use personnummer::{Form, Personnummer, luhn_check_digit};
 pub use pseudonym::{Pseudonym, PseudonymParseError, Pseudonymiser};
