@@ -1,7 +1,10 @@
 //! `halsohub demo`: the whole path on a synthetic population, on embedded
 //! defaults — hub key, synthetic register files, ingest into a store, the
-//! store's summary, and one demo account per role in the state database.
+//! store's summary, one demo account per role in the state database, and
+//! then the HTTP API over the store (unless `--no-serve`), with a working
+//! `curl` example.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -23,6 +26,23 @@ pub struct DemoArgs {
     pub fresh: bool,
     #[command(flatten)]
     pub db: DatabaseArgs,
+    /// Stop after loading and creating the accounts; do not serve the API.
+    #[arg(long)]
+    pub no_serve: bool,
+    /// Address the API listens on.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: SocketAddr,
+}
+
+/// A small feasibility query for the printed example: patients with type 2
+/// diabetes (ICD-10 E11 and below).
+const EXAMPLE_QUERY: &str = r#"{"version":1,"criteria":[{"include":{"event":{"domain":"diagnosis","codes":[{"system":"icd10se","codes":["E11"],"descendants":true}]}}}],"output":{"type":"count"}}"#;
+
+/// The `curl` command that asks the demo API for a feasibility count.
+pub fn curl_example(listen: SocketAddr, token: &str) -> String {
+    format!(
+        "curl -s -X POST http://{listen}/api/v1/feasibility \\\n  -H 'Authorization: Bearer {token}' \\\n  -H 'Content-Type: application/json' \\\n  -d '{EXAMPLE_QUERY}'"
+    )
 }
 
 pub fn run(args: DemoArgs, home: &Path) -> Result<()> {
@@ -100,15 +120,43 @@ pub fn run(args: DemoArgs, home: &Path) -> Result<()> {
     // 5. Demo accounts in the state database.
     print!("5. ");
     let runtime = crate::runtime()?;
-    runtime.block_on(staff::demo_users(&args.db, home))?;
+    let logins = runtime.block_on(staff::demo_users(&args.db, home))?;
 
     println!();
     println!(
         "Next: halsohub store export --store {} --format parquet --out OUT",
         store.display()
     );
-    println!("      halsohub serve   (API on http://127.0.0.1:8080/api/v1/)");
-    Ok(())
+    if args.no_serve {
+        println!(
+            "      halsohub serve --store {}   (API on http://{}/api/v1/)",
+            store.display(),
+            args.listen
+        );
+        return Ok(());
+    }
+
+    // 6. The API over the store, until Ctrl-C.
+    let applicant = logins
+        .iter()
+        .find(|l| l.role == halsohub_access::Role::Applicant)
+        .context("no demo applicant was created")?;
+    println!();
+    println!(
+        "6. serving the API on http://{}/api/v1/ (Ctrl-C stops). Ask for a feasibility count as {}:",
+        args.listen, applicant.username
+    );
+    println!();
+    println!("{}", curl_example(args.listen, &applicant.token));
+    println!();
+    println!(
+        "   Documentation: docs/api.md; OpenAPI: http://{}/api/v1/openapi.json",
+        args.listen
+    );
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    let serve = staff::ServeArgs::local(args.listen, args.db.clone(), store);
+    runtime.block_on(staff::run_serve(serve, home))
 }
 
 /// Where the demo keeps its store, for other commands' defaults.

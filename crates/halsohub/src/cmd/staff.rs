@@ -1,5 +1,6 @@
-//! Staff commands: `halsohub user …`, `halsohub token …`, `halsohub serve`,
-//! and the demo accounts. Wired into `main.rs`.
+//! Staff commands: `halsohub user …`, `halsohub token …`, `halsohub serve`
+//! (with `--store`, the feasibility API), and the demo accounts. Wired into
+//! `main.rs`.
 //!
 //! Secrets (passwords) are read from stdin, a file or an environment
 //! variable, never from the command line, and never logged. API tokens are
@@ -13,6 +14,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use halsohub_access::Role;
+use halsohub_disclosure::{Profile, QuotaPolicy};
+use halsohub_server::feasibility::{Feasibility, SnapshotInfo};
 use halsohub_server::{AppState, router};
 use halsohub_state::Db;
 use halsohub_state::accounts::NewUser;
@@ -149,6 +152,111 @@ pub struct ServeArgs {
     /// Claim naming the organisation for bare roles.
     #[arg(long, default_value = "org")]
     pub oidc_org_claim: String,
+    /// Store to answer feasibility queries from (its current snapshot).
+    /// Without it, the feasibility endpoints answer 503.
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Hub key (keys the deterministic noise of noisy profiles).
+    #[command(flatten)]
+    pub key: crate::cmd::keys::KeyArg,
+    /// Disclosure profile for feasibility answers: feasibility (<5, round
+    /// to 5), noisy (plus Laplace noise ε 0.5) or strict (<10, round to 10,
+    /// noise). Exact counts are never served over HTTP.
+    #[arg(long, default_value = "feasibility", value_name = "NAME")]
+    pub profile: String,
+    /// Feasibility queries per user per sliding minute.
+    #[arg(long, default_value_t = QuotaPolicy::default().per_minute, value_name = "N")]
+    pub quota_per_minute: u32,
+    /// Feasibility queries per user per sliding week.
+    #[arg(long, default_value_t = QuotaPolicy::default().per_week, value_name = "N")]
+    pub quota_per_week: u32,
+}
+
+impl ServeArgs {
+    /// Defaults for a local server on `listen` over `store` (the demo).
+    pub fn local(listen: SocketAddr, db: DatabaseArgs, store: PathBuf) -> ServeArgs {
+        ServeArgs {
+            listen,
+            db,
+            oidc_issuer: None,
+            oidc_jwks: None,
+            oidc_audience: None,
+            oidc_roles_claim: "roles".into(),
+            oidc_org_claim: "org".into(),
+            store: Some(store),
+            key: crate::cmd::keys::KeyArg { key: None },
+            profile: "feasibility".into(),
+            quota_per_minute: QuotaPolicy::default().per_minute,
+            quota_per_week: QuotaPolicy::default().per_week,
+        }
+    }
+}
+
+/// The secret that keys deterministic noise: a keyed hash of the hub key in
+/// its own domain (the key itself is never used directly). The same
+/// derivation as `halsohub count`, so the CLI and the API release the same
+/// noisy numbers for the same query and snapshot.
+fn noise_secret(key: &halsohub_identity::HubKey) -> Vec<u8> {
+    halsohub_identity::Pseudonymiser::new(key)
+        .source_scoped("halsohub/disclosure-noise", "v1")
+        .to_hex_bytes()
+        .to_vec()
+}
+
+/// Builds the feasibility service over the store's current snapshot:
+/// opens the store, checks the key belongs to it, builds the cohort engine
+/// and applies the profile and quota.
+fn feasibility_service(
+    store_dir: &Path,
+    key_path: &Path,
+    profile: &str,
+    quota: QuotaPolicy,
+) -> Result<Feasibility> {
+    let profile = Profile::builtin(profile)
+        .filter(|p| !p.is_exact())
+        .with_context(|| {
+            format!("unknown disclosure profile {profile:?} for the API; use feasibility, noisy or strict")
+        })?;
+    let key = crate::cmd::keys::load(key_path)?;
+    let store = halsohub_store::Store::open(store_dir)
+        .with_context(|| format!("cannot open the store {}", store_dir.display()))?;
+    if store.key_fingerprint() != key.fingerprint() {
+        bail!(
+            "the hub key {} (fingerprint {}) is not the key of the store {} (fingerprint {}); pass the store's key with --key or HALSOHUB_KEY",
+            key_path.display(),
+            key.fingerprint(),
+            store_dir.display(),
+            store.key_fingerprint()
+        );
+    }
+    let snapshot = store
+        .snapshot(None)
+        .with_context(|| format!("the store {} has no snapshot to serve", store_dir.display()))?;
+    let started = std::time::Instant::now();
+    let engine = halsohub_cohort::Engine::from_snapshot(&snapshot).with_context(|| {
+        format!(
+            "cannot build the cohort engine from {}",
+            store_dir.display()
+        )
+    })?;
+    eprintln!(
+        "cohort engine: snapshot {}, {} patients, {} events, built in {:.1} s",
+        engine.snapshot(),
+        engine.patient_count(),
+        engine.event_count(),
+        started.elapsed().as_secs_f64()
+    );
+    let serving = engine.snapshot().to_string();
+    let snapshots = store
+        .snapshots()
+        .context("cannot list the store's snapshots")?
+        .iter()
+        .map(|m| SnapshotInfo::from_manifest(m, &serving))
+        .collect();
+    Ok(Feasibility::new(engine, noise_secret(&key))
+        .with_profile(profile)?
+        .with_quota(quota)
+        .with_snapshots(snapshots))
 }
 
 /// The database URL: the explicit one, else `state.db` under the hub home.
@@ -323,6 +431,23 @@ pub async fn run_token(cmd: TokenCmd, home: &Path) -> Result<()> {
 pub async fn run_serve(args: ServeArgs, home: &Path) -> Result<()> {
     let db = open(&args.db, home).await?;
     let mut state = AppState::new(db);
+    if let Some(store) = args.store.clone() {
+        let key_path = args.key.path(home);
+        let profile = args.profile.clone();
+        let quota = QuotaPolicy {
+            per_minute: args.quota_per_minute,
+            per_week: args.quota_per_week,
+        };
+        // Building the engine reads the whole snapshot: off the async workers.
+        let service = tokio::task::spawn_blocking(move || {
+            feasibility_service(&store, &key_path, &profile, quota)
+        })
+        .await
+        .context("the engine build task failed")??;
+        state = state.with_feasibility(service);
+    } else {
+        eprintln!("no --store given: the feasibility endpoints will answer 503");
+    }
     if let (Some(issuer), Some(jwks)) = (args.oidc_issuer, args.oidc_jwks) {
         let source = if jwks.starts_with("http://") || jwks.starts_with("https://") {
             JwksSource::Url(jwks)
