@@ -53,8 +53,9 @@ pub(crate) fn other_version(rt: &str, r: &Value) -> Option<String> {
         "Condition" if r.get("assertedDate").is_some() => {
             Some("Condition.assertedDate is STU3 (R4: recordedDate)".to_owned())
         }
+        // R4 renamed `context` to `encounter` in these four (it is still
+        // `context` in MedicationAdministration/Dispense/Statement).
         "Condition" | "Observation" | "Procedure" | "MedicationRequest"
-        | "MedicationAdministration" | "MedicationDispense"
             if r.get("context").is_some() =>
         {
             Some(format!("{rt}.context is STU3 (R4: encounter)"))

@@ -50,6 +50,8 @@ impl Sys {
 /// Normalises codes and lab units against the built-in code lists.
 pub(crate) struct Coder {
     registry: CodeRegistry,
+    /// The FHIR mapper (its own code lists), built on first use.
+    fhir: std::sync::OnceLock<halsohub_fhir::Mapper>,
 }
 
 impl Sys {
@@ -73,7 +75,13 @@ impl Coder {
     pub(crate) fn builtin() -> Self {
         Coder {
             registry: CodeRegistry::builtin(),
+            fhir: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The FHIR resource mapper.
+    pub(crate) fn fhir(&self) -> &halsohub_fhir::Mapper {
+        self.fhir.get_or_init(halsohub_fhir::Mapper::new)
     }
 
     /// The normalised code and whether it is in the loaded list, or what is

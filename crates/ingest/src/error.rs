@@ -63,6 +63,12 @@ pub enum IngestError {
         /// The known format names.
         known: String,
     },
+    /// `--format fhir` on a file that does not start with a JSON object.
+    #[error("{path}: not a FHIR file: FHIR JSON (a Bundle or NDJSON) starts with '{{'")]
+    NotFhir {
+        /// The file.
+        path: PathBuf,
+    },
     /// `--format` named a format whose columns the header lacks.
     #[error("{path}: not a {format} file: the header lacks the column(s) {missing}")]
     FormatMismatch {

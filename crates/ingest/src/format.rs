@@ -26,6 +26,9 @@ pub enum Format {
     AdministeredDrugs,
     /// A region's lab results.
     Lab,
+    /// HL7 FHIR R4 JSON: a Bundle (or single resource) document, or bulk
+    /// NDJSON; plain or gzipped.
+    Fhir,
 }
 
 /// Static description of a delimited register format.
@@ -37,8 +40,22 @@ pub(crate) struct Spec {
 }
 
 impl Format {
-    /// Every format, in the order they are tried and listed.
-    pub const ALL: [Format; 9] = [
+    /// Every format, in the order they are listed.
+    pub const ALL: [Format; 10] = [
+        Format::Population,
+        Format::IdChanges,
+        Format::ParInpatient,
+        Format::ParOutpatient,
+        Format::PrescribedDrugs,
+        Format::CauseOfDeath,
+        Format::PrimaryCare,
+        Format::AdministeredDrugs,
+        Format::Lab,
+        Format::Fhir,
+    ];
+
+    /// The delimited register formats, in the order they are tried.
+    pub(crate) const DELIMITED: [Format; 9] = [
         Format::Population,
         Format::IdChanges,
         Format::ParInpatient,
@@ -63,6 +80,7 @@ impl Format {
             Format::PrimaryCare => "primary_care",
             Format::AdministeredDrugs => "administered_drugs",
             Format::Lab => "lab",
+            Format::Fhir => "fhir",
         }
     }
 
@@ -89,6 +107,7 @@ impl Format {
             Format::PrimaryCare => &PRIMARY_CARE,
             Format::AdministeredDrugs => &ADMINISTERED,
             Format::Lab => &LAB,
+            Format::Fhir => &FHIR,
         }
     }
 
@@ -178,6 +197,13 @@ static LAB: Spec = Spec {
     ],
 };
 
+/// FHIR is not delimited; its spec has no columns and is never matched
+/// against a header.
+static FHIR: Spec = Spec {
+    delimiter: b'\n',
+    columns: &[],
+};
+
 /// A format chosen for a file, with the position of each of its columns in
 /// the file's header.
 #[derive(Debug, Clone)]
@@ -187,6 +213,8 @@ pub(crate) struct Layout {
     pub index: Vec<usize>,
     /// Number of columns in the header (every row must have as many).
     pub width: usize,
+    /// For FHIR: whether the file is one JSON document or NDJSON.
+    pub fhir: Option<halsohub_fhir::stream::Shape>,
 }
 
 fn normalise_name(raw: &[u8]) -> String {
@@ -217,6 +245,7 @@ fn layout_for(format: Format, names: &[String]) -> Result<Layout, Vec<&'static s
             format,
             index,
             width: names.len(),
+            fhir: None,
         })
     } else {
         Err(missing)
@@ -233,6 +262,20 @@ pub(crate) fn detect(
     header: &[u8],
     forced: Option<Format>,
 ) -> Result<Layout, IngestError> {
+    let json = halsohub_fhir::stream::sniff(header);
+    if forced == Some(Format::Fhir) || (forced.is_none() && json.is_some()) {
+        let Some(shape) = json else {
+            return Err(IngestError::NotFhir {
+                path: path.to_path_buf(),
+            });
+        };
+        return Ok(Layout {
+            format: Format::Fhir,
+            index: Vec::new(),
+            width: 0,
+            fhir: Some(shape),
+        });
+    }
     if let Some(format) = forced {
         let names = split(header, format.spec().delimiter);
         return layout_for(format, &names).map_err(|missing| IngestError::FormatMismatch {
@@ -242,7 +285,7 @@ pub(crate) fn detect(
         });
     }
     let mut best: Option<Layout> = None;
-    for format in Format::ALL {
+    for format in Format::DELIMITED {
         let names = split(header, format.spec().delimiter);
         if let Ok(layout) = layout_for(format, &names) {
             let better = best
@@ -267,7 +310,7 @@ mod tests {
 
     #[test]
     fn every_spec_header_detects_itself() {
-        for f in Format::ALL {
+        for f in Format::DELIMITED {
             let spec = f.spec();
             let header = spec.columns.join(&(spec.delimiter as char).to_string());
             let l = detect(Path::new("x"), header.as_bytes(), None).unwrap();
@@ -298,6 +341,22 @@ mod tests {
         assert!(msg.contains("a/b.txt"), "{msg}");
         assert!(msg.contains("foo;bar"), "{msg}");
         assert!(!msg.contains("191212121212"), "{msg}");
+    }
+
+    #[test]
+    fn json_is_fhir() {
+        use halsohub_fhir::stream::Shape;
+        let l = detect(Path::new("b.json"), b"{", None).unwrap();
+        assert_eq!((l.format, l.fhir), (Format::Fhir, Some(Shape::Document)));
+        let l = detect(
+            Path::new("p.ndjson"),
+            br#"{"resourceType":"Patient","id":"1"}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!((l.format, l.fhir), (Format::Fhir, Some(Shape::Ndjson)));
+        assert!(detect(Path::new("x"), b"PERSONNR;KON", Some(Format::Fhir)).is_err());
+        assert_eq!(Format::parse("FHIR").unwrap(), Format::Fhir);
     }
 
     #[test]

@@ -305,6 +305,9 @@ pub(crate) struct LineGuard<R> {
     pub inner: R,
     pub since_newline: usize,
     pub lines: u64,
+    /// Longest line accepted ([`MAX_LINE`]; unlimited for FHIR, whose
+    /// reader bounds memory itself).
+    pub limit: usize,
 }
 
 impl<R: Read> Read for LineGuard<R> {
@@ -314,15 +317,15 @@ impl<R: Read> Read for LineGuard<R> {
         match chunk.iter().rposition(|&b| b == b'\n') {
             Some(last) => {
                 let first = chunk.iter().position(|&b| b == b'\n').unwrap_or(last);
-                if self.since_newline + first > MAX_LINE {
+                if self.since_newline.saturating_add(first) > self.limit {
                     return Err(self.too_long());
                 }
                 self.lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
                 self.since_newline = n - last - 1;
             }
-            None => self.since_newline += n,
+            None => self.since_newline = self.since_newline.saturating_add(n),
         }
-        if self.since_newline > MAX_LINE {
+        if self.since_newline > self.limit {
             return Err(self.too_long());
         }
         Ok(n)
@@ -373,16 +376,23 @@ pub(crate) fn open_rows<'a>(
             return Err(IngestError::Changed { path: path.clone() });
         }
     }
+    let limit = if sniffed.layout.format == Format::Fhir {
+        usize::MAX
+    } else {
+        MAX_LINE
+    };
     Ok(LineGuard {
         inner: dec,
         since_newline: 0,
         lines: 0,
+        limit,
     })
 }
 
 /// Finds the files to load: each path itself, or every file below a
 /// directory (sorted, so loads are reproducible). Synth's `manifest.json`
-/// files are skipped and listed in the returned notes.
+/// files and Markdown files (`SOURCE.md`, `README.md`) found in a directory
+/// are skipped and listed in the returned notes.
 pub(crate) fn collect_files(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<String>), IngestError> {
     let mut files = Vec::new();
     let mut notes = Vec::new();
@@ -428,6 +438,14 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, notes: &mut Vec<String>) -> Result
         } else if path.file_name().is_some_and(|n| n == "manifest.json") {
             notes.push(format!(
                 "{}: skipped (synthetic data manifest, not a source file)",
+                path.display()
+            ));
+        } else if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("md"))
+        {
+            notes.push(format!(
+                "{}: skipped (Markdown documentation, not a source file)",
                 path.display()
             ));
         } else {
@@ -526,6 +544,7 @@ mod tests {
             inner: data.as_slice(),
             since_newline: 0,
             lines: 0,
+            limit: MAX_LINE,
         };
         let err = io::copy(&mut g, &mut io::sink()).unwrap_err();
         assert!(err.to_string().contains("line 1 is longer"), "{err}");
@@ -534,6 +553,7 @@ mod tests {
             inner: ok.as_slice(),
             since_newline: 0,
             lines: 0,
+            limit: MAX_LINE,
         };
         io::copy(&mut g, &mut io::sink()).unwrap();
         assert_eq!(g.lines, 2000);

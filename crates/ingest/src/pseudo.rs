@@ -111,6 +111,13 @@ impl<'a> IdCache<'a> {
         })
     }
 
+    /// The person of a source-scoped identifier (a FHIR identifier that is
+    /// not a Swedish identity number): its pseudonym, after id changes.
+    pub(crate) fn scoped(&self, scope: &str, value: &str) -> Pseudonym {
+        self.aliases
+            .resolve(self.pseudonymiser.source_scoped(scope, value))
+    }
+
     /// Parses and pseudonymises `text` (already trimmed, non-empty).
     pub(crate) fn get(&mut self, text: &str) -> Outcome {
         let bytes = text.as_bytes();

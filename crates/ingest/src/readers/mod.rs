@@ -5,9 +5,10 @@
 //! (quarantine), through a [`FileCtx`] that holds the pseudonym cache, the
 //! batches for the store and the file's counters. The register formats
 //! share the delimited-text engine [`Delimited`] and differ only in their
-//! row mapping (`register.rs`); other families (FHIR, OMOP) plug in as
-//! further `Reader`s.
+//! row mapping (`register.rs`); FHIR has its own reader (`fhir.rs`) over
+//! `halsohub-fhir`; other families (OMOP) plug in as further `Reader`s.
 
+pub(crate) mod fhir;
 pub(crate) mod register;
 
 use std::borrow::Cow;
@@ -54,6 +55,7 @@ pub(crate) fn reader_for(format: Format) -> &'static dyn Reader {
         | Format::PrimaryCare
         | Format::AdministeredDrugs
         | Format::Lab => &Delimited,
+        Format::Fhir => &fhir::FhirReader,
     }
 }
 
@@ -146,7 +148,7 @@ pub(crate) struct RowOut {
 }
 
 impl RowOut {
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.patient = None;
         self.events.clear();
         self.person = None;

@@ -46,6 +46,12 @@ pub(crate) fn map_row(
         Format::PrimaryCare => m.primary_care(holder_region),
         Format::AdministeredDrugs => m.administered(holder_region),
         Format::Lab => m.lab(holder_region),
+        // FHIR files have their own reader and never reach this mapping.
+        Format::Fhir => Err(Reject::new(
+            reject::WRONG_COLUMN_COUNT,
+            "row",
+            "a FHIR file read as a register file",
+        )),
     }
 }
 
