@@ -129,7 +129,7 @@ fn check_count(v: &Value) {
     match n["precision"].as_str().unwrap() {
         "rounded" => {
             let value = n["value"].as_u64().unwrap();
-            assert!(value >= 5 && value % 5 == 0, "{n}");
+            assert!(value >= 5 && value.is_multiple_of(5), "{n}");
         }
         "suppressed" => assert_eq!(n["display"], "<5"),
         other => panic!("precision {other} must not leave the API"),

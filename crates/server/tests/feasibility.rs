@@ -464,7 +464,7 @@ async fn every_output_releases_only_protected_numbers() {
                 match n["precision"].as_str().unwrap() {
                     "rounded" => {
                         let value = n["value"].as_u64().unwrap();
-                        assert!(value >= 5 && value % 5 == 0, "{q}: {n}");
+                        assert!(value >= 5 && value.is_multiple_of(5), "{q}: {n}");
                     }
                     "suppressed" => assert!(n.get("value").is_none(), "{n}"),
                     other => panic!("{q}: precision {other} must not leave the API"),
