@@ -17,14 +17,13 @@
 //!   (and logged) without evaluation.
 //! * Strata and split time series are released over a complete grid of
 //!   keys (zero cells included), so that an absent cell cannot reveal a
-//!   zero: sex, age band and region have fixed key sets; provider and
-//!   calendar year use the keys seen in the result (years filled to a
-//!   contiguous range) — see the known gap in `docs/api.md`.
+//!   zero: every sex, age band, region and provider the engine knows, every
+//!   year of the served snapshot, and `unknown`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use halsohub_access::{Principal, Role};
 use halsohub_cohort::{
     CodeLists, Dimension, Engine, EvalError, Exclusion, Interval, Output, OutputResult, Query,
@@ -52,12 +51,6 @@ pub const QUERY_ROLES: [Role; 5] = [
 pub fn may_query(p: &Principal) -> bool {
     QUERY_ROLES.iter().any(|r| p.has_role(*r))
 }
-
-/// Swedish regions (län codes), the fixed key set of the `region` dimension.
-pub const REGIONS: [&str; 21] = [
-    "01", "03", "04", "05", "06", "07", "08", "09", "10", "12", "13", "14", "17", "18", "19", "20",
-    "21", "22", "23", "24", "25",
-];
 
 /// Why the service is misconfigured.
 #[derive(Debug, thiserror::Error)]
@@ -581,7 +574,7 @@ pub async fn answer(
     };
     let protector = Protector::new(&f.profile, &release)
         .map_err(|e| FeasibilityError::Internal(e.to_string()))?;
-    let output = match protect(&protector, &query, &result.output) {
+    let output = match protect(f, &protector, &query, &result.output) {
         Ok(o) => o,
         Err(e) => return refuse(log, e).await,
     };
@@ -643,51 +636,49 @@ fn table_error(e: DisclosureError) -> FeasibilityError {
     }
 }
 
-/// The complete, ordered key set of a dimension given the keys observed.
-fn universe(dim: Dimension, observed: &BTreeSet<String>, bands: &[u32]) -> Vec<String> {
-    let unknown = "unknown".to_string();
+/// The complete, ordered key set of a dimension: every value it can take
+/// in the served snapshot, whatever the cohort — so an absent cell cannot
+/// reveal a zero. The same key sets as `halsohub count`, so the CLI and the
+/// API protect the same tables. Keys the engine produced beyond them are
+/// kept (defensive).
+fn universe(
+    f: &Feasibility,
+    dim: Dimension,
+    observed: &BTreeSet<String>,
+    bands: &[u32],
+) -> Vec<String> {
     let mut keys: Vec<String> = match dim {
-        Dimension::Sex => vec!["F".into(), "M".into(), unknown.clone()],
+        Dimension::Sex => vec!["F".into(), "M".into()],
         Dimension::AgeBand => {
-            let mut v: Vec<String> = bands
-                .iter()
-                .map(|b| halsohub_cohort::codeset::age_band_label(*b, bands))
-                .collect();
-            v.push(unknown.clone());
-            v
-        }
-        Dimension::Region => {
-            let mut set: BTreeSet<String> = REGIONS.iter().map(|r| r.to_string()).collect();
-            set.extend(observed.iter().filter(|k| **k != unknown).cloned());
-            let mut v: Vec<String> = set.into_iter().collect();
-            v.push(unknown.clone());
-            v
-        }
-        Dimension::Provider => {
-            let mut v: Vec<String> = observed
-                .iter()
-                .filter(|k| **k != unknown)
-                .cloned()
-                .collect();
-            v.push(unknown.clone());
-            v
-        }
-        Dimension::CalendarYear => {
-            let years: Vec<i32> = observed.iter().filter_map(|k| k.parse().ok()).collect();
-            let mut v: Vec<String> = match (years.iter().min(), years.iter().max()) {
-                (Some(lo), Some(hi)) => (*lo..=*hi).map(|y| y.to_string()).collect(),
-                _ => Vec::new(),
-            };
-            // anything else seen (e.g. unknown) keeps its place at the end
-            for k in observed {
-                if !v.contains(k) {
-                    v.push(k.clone());
+            let mut v: Vec<String> = Vec::new();
+            for b in bands {
+                let l = halsohub_cohort::codeset::age_band_label(*b, bands);
+                if !v.contains(&l) {
+                    v.push(l);
                 }
             }
             v
         }
+        Dimension::Region => f.engine.region_names().to_vec(),
+        Dimension::Provider => f.engine.provider_names().to_vec(),
+        Dimension::CalendarYear => {
+            let served = f.snapshots.iter().find(|s| s.serving);
+            match served.and_then(|s| s.first_event.zip(s.last_event)) {
+                Some((first, last)) => (first.year()..=last.year())
+                    .map(|y| y.to_string())
+                    .collect(),
+                None => {
+                    // no snapshot dates known: the observed years, filled
+                    let years: Vec<i32> = observed.iter().filter_map(|k| k.parse().ok()).collect();
+                    match (years.iter().min(), years.iter().max()) {
+                        (Some(lo), Some(hi)) => (*lo..=*hi).map(|y| y.to_string()).collect(),
+                        _ => Vec::new(),
+                    }
+                }
+            }
+        }
     };
-    // keys the engine produced outside the fixed set are never dropped
+    keys.push("unknown".into());
     for k in observed {
         if !keys.contains(k) {
             keys.push(k.clone());
@@ -697,6 +688,7 @@ fn universe(dim: Dimension, observed: &BTreeSet<String>, bands: &[u32]) -> Vec<S
 }
 
 fn protect(
+    f: &Feasibility,
     p: &Protector<'_>,
     query: &Query,
     result: &OutputResult,
@@ -745,7 +737,7 @@ fn protect(
                         .iter()
                         .filter_map(|c| c.key.first().cloned())
                         .collect();
-                    let keys = universe(*d, &observed, &bands);
+                    let keys = universe(f, *d, &observed, &bands);
                     let counts: BTreeMap<&str, u64> = cells
                         .iter()
                         .filter_map(|c| c.key.first().map(|k| (k.as_str(), c.count)))
@@ -776,8 +768,8 @@ fn protect(
                         .collect();
                     let cols_seen: BTreeSet<String> =
                         cells.iter().filter_map(|c| c.key.get(1).cloned()).collect();
-                    let rows = universe(*d1, &rows_seen, &bands);
-                    let cols = universe(*d2, &cols_seen, &bands);
+                    let rows = universe(f, *d1, &rows_seen, &bands);
+                    let cols = universe(f, *d2, &cols_seen, &bands);
                     let counts: BTreeMap<(&str, &str), u64> = cells
                         .iter()
                         .filter_map(|c| match c.key.as_slice() {
@@ -871,7 +863,7 @@ fn protect(
                 Some(d) => {
                     let seen: BTreeSet<String> =
                         points.iter().filter_map(|pt| pt.key.clone()).collect();
-                    let cols = universe(*d, &seen, &bands);
+                    let cols = universe(f, *d, &seen, &bands);
                     let counts: BTreeMap<(&str, &str), u64> = points
                         .iter()
                         .filter_map(|pt| {
