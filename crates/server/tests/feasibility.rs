@@ -876,6 +876,7 @@ async fn openapi_lists_exactly_the_routed_operations() {
         ("POST", "/api/v1/feasibility"),
         ("GET", "/api/v1/snapshots"),
         ("GET", "/api/v1/codes/{system}"),
+        ("GET", "/api/v1/query-log"),
     ] {
         assert!(
             documented.contains(&(m.to_string(), p.to_string())),
@@ -885,4 +886,60 @@ async fn openapi_lists_exactly_the_routed_operations() {
     // an undocumented path falls through to the 404 fallback
     let (s, _) = h.get(Some("applicant"), "/api/v1/feasibility/extra").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_query_log_is_readable_by_auditors_and_by_each_user_for_themselves() {
+    for (db, dir) in databases().await {
+        let h = hub(db, dir, Some(service())).await;
+        let q = count_query(&["E11"]);
+        assert_eq!(h.query("applicant", &q).await.0, StatusCode::OK);
+        assert_eq!(h.query("data_steward", &q).await.0, StatusCode::OK);
+        let bad = json!({"version": 1, "output": {"type": "count"}, "x": 1});
+        assert_eq!(h.query("applicant", &bad).await.0, StatusCode::BAD_REQUEST);
+
+        let (s, all) = h.get(Some("auditor"), "/api/v1/query-log").await;
+        assert_eq!(s, StatusCode::OK, "{all}");
+        let entries = all["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 3);
+        assert_eq!(entries[2]["outcome"], "refused");
+        assert!(entries[2]["reason"].as_str().unwrap().starts_with("$.x"));
+        assert_eq!(entries[0]["exact"], false);
+
+        let (s, own) = h.get(Some("applicant"), "/api/v1/query-log").await;
+        assert_eq!(s, StatusCode::OK);
+        let own = own["entries"].as_array().unwrap();
+        assert_eq!(own.len(), 2, "only the applicant's own");
+        let applicant_id = own[0]["user_id"].as_str().unwrap().to_string();
+        assert!(own.iter().all(|e| e["user_id"] == applicant_id.as_str()));
+
+        let (s, v) = h
+            .get(
+                Some("auditor"),
+                &format!("/api/v1/query-log?user_id={applicant_id}&outcome=refused"),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(v["entries"].as_array().unwrap().len(), 1);
+        let (s, _) = h
+            .get(
+                Some("data_steward"),
+                &format!("/api/v1/query-log?user_id={applicant_id}"),
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        for role in ["administrator", "output_checker", "none"] {
+            assert_eq!(
+                h.get(Some(role), "/api/v1/query-log").await.0,
+                StatusCode::FORBIDDEN,
+                "{role}"
+            );
+        }
+        assert_eq!(
+            h.get(None, "/api/v1/query-log").await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        let (s, _) = h.get(Some("auditor"), "/api/v1/query-log?limit=0").await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    }
 }

@@ -26,6 +26,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(post_feasibility))
         .routes(routes!(list_snapshots))
         .routes(routes!(search_codes))
+        .routes(routes!(read_query_log))
 }
 
 /// The query (query language version 1, `docs/query-language.md`). Only
@@ -77,6 +78,56 @@ pub(crate) struct CodeSearch {
     q: String,
     /// Code-prefix matches first, then title matches.
     results: Vec<CodeHit>,
+}
+
+/// One logged feasibility query.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct QueryLogRow {
+    /// Position in the log (increasing).
+    id: i64,
+    /// When the query was received.
+    at: chrono::DateTime<chrono::Utc>,
+    /// Who asked.
+    user_id: String,
+    /// The API token used.
+    token_id: Option<String>,
+    /// `api` or `cli`.
+    channel: String,
+    /// Canonical query hash (absent when the query did not parse).
+    query_hash: Option<String>,
+    /// Snapshot.
+    snapshot: Option<String>,
+    /// `count`, `funnel`, `strata`, `proportion` or `time_series`.
+    output_kind: Option<String>,
+    /// Disclosure profile.
+    profile: Option<String>,
+    /// The profile's parameters and the precisions released per kind of number.
+    #[schema(value_type = Object)]
+    protections: serde_json::Value,
+    /// Whether exact numbers were released (never over HTTP).
+    exact: bool,
+    /// `ok` or `refused`.
+    outcome: String,
+    /// Why it was refused.
+    reason: Option<String>,
+}
+
+/// Log rows, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct QueryLogPage {
+    /// The rows.
+    entries: Vec<QueryLogRow>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogParams {
+    user_id: Option<String>,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    until: Option<chrono::DateTime<chrono::Utc>>,
+    outcome: Option<String>,
+    after_id: Option<i64>,
+    limit: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -266,5 +317,86 @@ async fn search_codes(
         system: sys.id().to_string(),
         q,
         results,
+    }))
+}
+
+/// Read the feasibility query log, oldest first. Auditors read every
+/// user's entries (and may filter by `user_id`); applicants and case staff
+/// read their own.
+#[utoipa::path(get, path = "/api/v1/query-log", tag = "feasibility", security(("bearer" = [])),
+    params(
+        ("user_id" = Option<String>, Query, description = "only this user's queries (auditors)"),
+        ("since" = Option<String>, Query, description = "RFC 3339 time, inclusive"),
+        ("until" = Option<String>, Query, description = "RFC 3339 time, exclusive"),
+        ("outcome" = Option<String>, Query, description = "ok or refused"),
+        ("after_id" = Option<i64>, Query, description = "rows after this id (paging)"),
+        ("limit" = Option<i64>, Query, description = "1..=10000, default 1000")),
+    responses(
+        (status = 200, description = "log rows", body = QueryLogPage),
+        (status = 400, description = "unknown or malformed parameter", content_type = "application/problem+json"),
+        (status = 401, description = "no credentials", content_type = "application/problem+json"),
+        (status = 403, description = "the caller's roles may not read the log", content_type = "application/problem+json"),
+        (status = 422, description = "a parameter value out of range", content_type = "application/problem+json")))]
+async fn read_query_log(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<LogParams>,
+) -> Result<Json<QueryLogPage>, Problem> {
+    let auditor = caller.principal.has_role(halsohub_access::Role::Auditor);
+    let user_id = if auditor {
+        params.user_id
+    } else if may_query(&caller.principal) {
+        if params
+            .user_id
+            .as_ref()
+            .is_some_and(|u| *u != caller.user.id)
+        {
+            return Err(Problem::forbidden(
+                "only auditors read other users' queries; leave out user_id to read your own",
+            ));
+        }
+        Some(caller.user.id.clone())
+    } else {
+        return Err(Problem::forbidden(
+            "the query log is for auditors, and for applicants and case staff reading their own queries",
+        ));
+    };
+    let filter = halsohub_state::query_log::QueryLogFilter {
+        user_id,
+        since: params.since,
+        until: params.until,
+        outcome: params.outcome,
+        query_hash: None,
+        after_id: params.after_id,
+        limit: params.limit,
+    };
+    let rows = state.db.query_log(&filter).await?;
+    Ok(Json(QueryLogPage {
+        entries: rows
+            .into_iter()
+            .map(|e| {
+                let (outcome, reason) = match e.outcome {
+                    halsohub_state::query_log::QueryOutcome::Ok => ("ok".to_string(), None),
+                    halsohub_state::query_log::QueryOutcome::Refused { reason } => {
+                        ("refused".to_string(), Some(reason))
+                    }
+                };
+                QueryLogRow {
+                    id: e.id,
+                    at: e.at,
+                    user_id: e.user_id,
+                    token_id: e.token_id,
+                    channel: e.channel,
+                    query_hash: e.query_hash,
+                    snapshot: e.snapshot,
+                    output_kind: e.output_kind,
+                    profile: e.profile,
+                    protections: e.protections,
+                    exact: e.exact,
+                    outcome,
+                    reason,
+                }
+            })
+            .collect(),
     }))
 }
