@@ -260,6 +260,51 @@ fn demo_serves_the_api_and_its_curl_example_works_then_serve_store_does_too() {
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["output"], first["output"], "same store, same numbers");
     assert_eq!(v["query_hash"], first["query_hash"]);
+
+    // `halsohub count` (protected) and the API release the same numbers
+    for (name, q) in [
+        ("count.json", body.clone()),
+        (
+            "strata.json",
+            r#"{"version": 1, "criteria": [{"include": {"event": {"domain": "diagnosis",
+                "codes": [{"system": "icd10se", "codes": ["E11"], "descendants": true}]}}}],
+                "output": {"type": "strata", "by": ["region"], "at": "2024-01-01"}}"#
+                .to_string(),
+        ),
+    ] {
+        let file = hub.path(name);
+        std::fs::write(&file, &q).unwrap();
+        let cli = hub.json(&[
+            "count",
+            "--store",
+            store.to_str().unwrap(),
+            "--json",
+            file.to_str().unwrap(),
+        ]);
+        let (s, api) = http(addr, "POST", "/api/v1/feasibility", Some(&token), Some(&q));
+        assert_eq!(s, 200, "{api}");
+        assert_eq!(cli["query_hash"], api["query_hash"], "{name}");
+        let shown = |v: &Value| -> Vec<(String, String)> {
+            match v["type"].as_str().unwrap() {
+                "count" => vec![(
+                    String::new(),
+                    v["count"]["display"].as_str().unwrap().to_string(),
+                )],
+                _ => v["cells"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| {
+                        (
+                            c["key"].to_string(),
+                            c["count"]["display"].as_str().unwrap().to_string(),
+                        )
+                    })
+                    .collect(),
+            }
+        };
+        assert_eq!(shown(&cli["result"]), shown(&api["output"]), "{name}");
+    }
     drop(server);
 
     // Without a store the feasibility endpoints say so.
