@@ -57,7 +57,11 @@ fn day(y: i32, m: u32, d: u32) -> NaiveDate {
 }
 
 fn generate(n: u32) -> Population {
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    generate_seeded(n, 0x9e37_79b9_7f4a_7c15)
+}
+
+fn generate_seeded(n: u32, seed: u64) -> Population {
+    let mut state: u64 = seed | 1;
     let mut next = move |m: u64| {
         state ^= state << 13;
         state ^= state >> 7;
@@ -941,5 +945,55 @@ async fn the_query_log_is_readable_by_auditors_and_by_each_user_for_themselves()
         );
         let (s, _) = h.get(Some("auditor"), "/api/v1/query-log?limit=0").await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 12, ..Default::default() })]
+
+    /// On random small populations, no released number of any output is
+    /// between 1 and 4, every shown number is a multiple of 5, and the keys
+    /// of a stratification do not depend on who is in the cohort.
+    #[test]
+    fn no_small_number_leaves_on_random_populations(seed in 1u64..u64::MAX, n in 5u32..120) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let p = generate_seeded(n, seed);
+            let engine = Engine::build("000009", &p.events, &p.persons, &p.residences);
+            let f = Feasibility::new(engine, b"s".to_vec()).with_quota(QuotaPolicy {
+                per_minute: 1000,
+                per_week: 10_000,
+            });
+            let (db, dir) = databases().await.into_iter().next().unwrap();
+            let h = hub(db, dir, Some(f)).await;
+            let dm2 = json!({"event": {"domain": "diagnosis",
+                "codes": [{"system": "icd10se", "codes": ["E11"], "descendants": true}]}});
+            let queries = [
+                count_query(&["E11"]),
+                json!({"version": 1, "criteria": [{"include": dm2}],
+                    "output": {"type": "strata", "by": ["sex", "age_band"], "at": "2024-01-01"}}),
+                json!({"version": 1, "criteria": [{"include": dm2}],
+                    "output": {"type": "proportion", "numerator": [{"include": {"person": {"sex": "F"}}}]}}),
+                json!({"version": 1, "output": {"type": "time_series",
+                    "event": {"domain": "diagnosis", "codes": [{"system": "icd10se", "codes": ["I50"], "descendants": true}]},
+                    "interval": "year", "from": "2018-01-01", "to": "2023-12-31", "by": "sex"}}),
+            ];
+            for q in &queries {
+                let (s, v) = h.query("applicant", q).await;
+                assert_eq!(s, StatusCode::OK, "{v}");
+                let mut nums = Vec::new();
+                numbers(&v["output"], &mut nums);
+                for x in nums {
+                    if let Some(value) = x["value"].as_u64() {
+                        assert!(value >= 5, "{q}: {x}");
+                        assert!(value.is_multiple_of(5), "{x}");
+                    }
+                }
+            }
+            let (_, v) = h.query("applicant", &queries[1]).await;
+            let cells = v["output"]["cells"].as_array().unwrap();
+            // 3 sexes x (10 bands + unknown), whatever the data
+            assert_eq!(cells.len(), 3 * 11);
+        });
     }
 }
