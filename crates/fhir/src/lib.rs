@@ -35,7 +35,7 @@ mod version;
 
 pub use coding::{Code, ICD10GM};
 pub use reason::Rejection;
-pub use resolve::{Resolution, Resolver};
+pub use resolve::{External, NoExternal, Resolution, Resolver};
 pub use resource::{
     ClinicalRecord, Deceased, Mapped, Mapper, MedicationRecord, PATIENT_ID_SCOPE, PERSONNUMMER_OID,
     PatientIdentity, PatientRecord, SAMORDNINGSNUMMER_OID, Subject, SwedishNumber,

@@ -36,6 +36,29 @@ pub enum Resolution<P> {
     Rejected(Rejection),
 }
 
+/// Resources known outside the current file (e.g. the Patient and
+/// Medication files of a bulk export, read first), consulted when a
+/// reference is not found in the file. Keys as in [`Resolver`].
+pub trait External<P> {
+    /// The patient under `key`: `Some(None)` when it was rejected.
+    fn patient(&self, key: &str) -> Option<Option<P>>;
+    /// The medication codes under `key`.
+    fn medication(&self, key: &str) -> Option<Vec<Code>>;
+}
+
+/// No resources outside the file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoExternal;
+
+impl<P> External<P> for NoExternal {
+    fn patient(&self, _: &str) -> Option<Option<P>> {
+        None
+    }
+    fn medication(&self, _: &str) -> Option<Vec<Code>> {
+        None
+    }
+}
+
 /// Known resources of one Bundle or file.
 #[derive(Debug)]
 pub struct Resolver<P> {
@@ -125,6 +148,16 @@ impl<P: Copy> Resolver<P> {
         self.patients.len()
     }
 
+    /// Everything registered, for sharing with later files: patients and
+    /// medications by key.
+    #[allow(clippy::type_complexity)]
+    pub fn into_parts(self) -> (Vec<(String, Option<P>)>, Vec<(String, Vec<Code>)>) {
+        (
+            self.patients.into_iter().collect(),
+            self.medications.into_iter().collect(),
+        )
+    }
+
     /// Resolves `rec`'s subject (through `identity` when it is given by
     /// identifier), medication and encounter. With `last`, a reference to
     /// something not seen is a rejection instead of `Pending`.
@@ -134,6 +167,29 @@ impl<P: Copy> Resolver<P> {
         identity: impl FnOnce() -> Option<P>,
         last: bool,
     ) -> Resolution<P> {
+        self.resolve_with(rec, identity, &NoExternal, last)
+    }
+
+    /// [`Resolver::resolve`], looking up what the file does not hold in
+    /// `external` (only once the file is read, i.e. with `last`, so a
+    /// resource of the file itself always wins).
+    pub fn resolve_with(
+        &self,
+        rec: &ClinicalRecord,
+        identity: impl FnOnce() -> Option<P>,
+        external: &dyn External<P>,
+        last: bool,
+    ) -> Resolution<P> {
+        let ext_patient = |r: &str| {
+            external
+                .patient(r)
+                .or_else(|| tail(r).and_then(|t| external.patient(&t)))
+        };
+        let ext_medication = |r: &str| {
+            external
+                .medication(r)
+                .or_else(|| tail(r).and_then(|t| external.medication(&t)))
+        };
         let subject_el = format!("{}.subject", rec.resource_type);
         let missing = |el: &str, r: &str| {
             let what = if r.contains('?') {
@@ -158,8 +214,11 @@ impl<P: Copy> Resolver<P> {
                     ));
                 }
             },
-            Subject::Reference(r) => match Self::find(&self.patients, r) {
-                Some(Some(p)) => *p,
+            Subject::Reference(r) => match Self::find(&self.patients, r)
+                .copied()
+                .or_else(|| if last { ext_patient(r) } else { None })
+            {
+                Some(Some(p)) => p,
                 Some(None) => {
                     return Resolution::Rejected(Rejection::new(
                         reason::SUBJECT_REJECTED,
@@ -173,8 +232,11 @@ impl<P: Copy> Resolver<P> {
         };
         let medication = match &rec.medication {
             None => None,
-            Some(r) => match Self::find(&self.medications, r) {
-                Some(c) => Some(c.clone()),
+            Some(r) => match Self::find(&self.medications, r)
+                .cloned()
+                .or_else(|| if last { ext_medication(r) } else { None })
+            {
+                Some(c) => Some(c),
                 None if last => {
                     return missing(&format!("{}.medicationReference", rec.resource_type), r);
                 }

@@ -55,6 +55,13 @@ pub fn sniff(first_line: &[u8]) -> Option<Shape> {
     }
 }
 
+/// The `resourceType` of an NDJSON file's first line, when it is a
+/// complete JSON object (a bulk export writes one type per file).
+pub fn first_resource_type(first_line: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(first_line.trim_ascii()).ok()?;
+    v.get("resourceType")?.as_str().map(str::to_owned)
+}
+
 /// `{ "resourceType" : "Bundle"` at the start, whitespace allowed.
 fn starts_bundle(t: &[u8]) -> bool {
     let mut rest = t;

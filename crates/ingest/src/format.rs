@@ -215,6 +215,10 @@ pub(crate) struct Layout {
     pub width: usize,
     /// For FHIR: whether the file is one JSON document or NDJSON.
     pub fhir: Option<halsohub_fhir::stream::Shape>,
+    /// For FHIR NDJSON whose first resource is a Patient or Medication (a
+    /// bulk export's `Patient.ndjson`, `Medication.ndjson`): read before the
+    /// other files, which may refer to its resources.
+    pub fhir_shared: bool,
 }
 
 fn normalise_name(raw: &[u8]) -> String {
@@ -246,6 +250,7 @@ fn layout_for(format: Format, names: &[String]) -> Result<Layout, Vec<&'static s
             index,
             width: names.len(),
             fhir: None,
+            fhir_shared: false,
         })
     } else {
         Err(missing)
@@ -269,11 +274,15 @@ pub(crate) fn detect(
                 path: path.to_path_buf(),
             });
         };
+        let first = halsohub_fhir::stream::first_resource_type(header);
+        let fhir_shared = shape == halsohub_fhir::stream::Shape::Ndjson
+            && matches!(first.as_deref(), Some("Patient" | "Medication"));
         return Ok(Layout {
             format: Format::Fhir,
             index: Vec::new(),
             width: 0,
             fhir: Some(shape),
+            fhir_shared,
         });
     }
     if let Some(format) = forced {

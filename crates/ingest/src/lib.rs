@@ -21,12 +21,15 @@
 //!    left, nothing is committed;
 //! 3. id change files are read first, so that every later row of a person
 //!    whose number changed gets the pseudonym of the newest number;
-//! 4. the other files are streamed in parallel (rayon), rows batched to the
+//! 4. FHIR NDJSON files that start with a Patient or Medication (a bulk
+//!    export's `Patient.ndjson`, `Medication.ndjson`) are read next, so
+//!    that the other FHIR files can refer to their resources;
+//! 5. the other files are streamed in parallel (rayon), rows batched to the
 //!    store's [`LoadWriter`](halsohub_store::LoadWriter);
-//! 5. persons, aliases and sources are written and the load is committed as
+//! 6. persons, aliases and sources are written and the load is committed as
 //!    one snapshot together with its [`LoadReport`] (JSON).
 //!
-//! Any file-level error in phases 3–4 also aborts the load; the writer is
+//! Any file-level error in phases 3–5 also aborts the load; the writer is
 //! dropped uncommitted and the store is unchanged.
 
 mod coding;
@@ -108,6 +111,7 @@ struct FileOutcome {
     patients: FastSet<Pseudonym>,
     persons: FastMap<Pseudonym, Person>,
     aliases: Vec<(u64, Pseudonym, Pseudonym)>,
+    fhir_export: Option<readers::fhir::Directory>,
 }
 
 fn display(path: &std::path::Path) -> String {
@@ -124,11 +128,12 @@ fn read_file(
     writer: &Mutex<halsohub_store::LoadWriter>,
     cancel: &AtomicBool,
     progress: &dyn Progress,
+    directory: &readers::fhir::Directory,
 ) -> Result<FileOutcome, IngestError> {
     let started = Instant::now();
     let ids = IdCache::new(pseudonymiser, &options.identity, aliases);
     let sink = Sink::new(writer, cancel, options.batch_rows);
-    let mut ctx = FileCtx::new(s, display(&s.path), ids, coder, sink);
+    let mut ctx = FileCtx::new(s, display(&s.path), ids, coder, sink, directory);
     let mut state = RawState::new();
     {
         let mut rows = input::open_rows(s, &mut state, progress)?;
@@ -160,6 +165,7 @@ fn read_file(
         patients: ctx.patients,
         persons: ctx.persons,
         aliases: ctx.aliases,
+        fhir_export: ctx.fhir_export,
     })
 }
 
@@ -248,6 +254,7 @@ pub fn ingest(
             &writer,
             &cancel,
             progress,
+            &readers::fhir::Directory::default(),
         )?;
         let mut rejected = Vec::new();
         for &(line, old, new) in &out.aliases {
@@ -291,11 +298,43 @@ pub fn ingest(
         outcomes.push((i, out));
     }
 
+    // Phase 3b: FHIR files other files may refer to (a bulk export's
+    // Patient and Medication NDJSON), in parallel.
+    let empty = readers::fhir::Directory::default();
+    let shared: Vec<(usize, Result<FileOutcome, IngestError>)> = (0..todo.len())
+        .filter(|&i| todo.get(i).is_some_and(|s| s.layout.fhir_shared))
+        .collect::<Vec<_>>()
+        .par_iter()
+        .filter_map(|&i| todo.get(i).map(|s| (i, s)))
+        .map(|(i, s)| {
+            let r = read_file(
+                s,
+                pseudonymiser,
+                options,
+                &aliases,
+                &coder,
+                &writer,
+                &cancel,
+                progress,
+                &empty,
+            );
+            (i, r)
+        })
+        .collect();
+    let mut directory = readers::fhir::Directory::default();
+    for (i, r) in shared {
+        let mut o = r?;
+        if let Some(d) = o.fhir_export.take() {
+            directory.merge(d);
+        }
+        outcomes.push((i, o));
+    }
+
     // Phase 4: everything else, in parallel, largest files first.
     let mut order: Vec<usize> = (0..todo.len())
         .filter(|&i| {
             todo.get(i)
-                .is_some_and(|s| s.layout.format != Format::IdChanges)
+                .is_some_and(|s| s.layout.format != Format::IdChanges && !s.layout.fhir_shared)
         })
         .collect();
     order.sort_by_key(|&i| std::cmp::Reverse(todo.get(i).map_or(0, |s| s.bytes)));
@@ -312,6 +351,7 @@ pub fn ingest(
                 &writer,
                 &cancel,
                 progress,
+                &directory,
             );
             if r.is_err() {
                 cancel.store(true, Ordering::Relaxed);

@@ -375,3 +375,65 @@ fn a_large_bundle_streams() {
     assert_eq!(r.totals.rows_rejected, 0, "{r}");
     assert_eq!(r.totals.events_by_domain["lab_result"], 20_000);
 }
+
+#[test]
+fn bulk_export_files_refer_to_each_other() {
+    // A FHIR Bulk Data export: one NDJSON file per resource type. The
+    // Patient and Medication files are read first; the others resolve
+    // their references against them.
+    let a = Personnummer::from_parts(d(1970, 1, 2), 345, false).unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let patients = [
+        json!({"resourceType": "Patient", "id": "a",
+               "identifier": [{"system": PNR_OID, "value": a.format(Form::Twelve)}]}),
+        json!({"resourceType": "Patient", "id": "b",
+               "identifier": [{"system": "https://hospital.example/mrn", "value": "B"}]}),
+    ];
+    let conditions = [
+        json!({"resourceType": "Condition", "subject": {"reference": "Patient/a"}, "onsetDateTime": "2020-01-01",
+               "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "I10"}]}}),
+        json!({"resourceType": "Condition", "subject": {"reference": "Patient/b"}, "onsetDateTime": "2020-01-01",
+               "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "I10"}]}}),
+        json!({"resourceType": "Condition", "subject": {"reference": "Patient/zzz"}, "onsetDateTime": "2020-01-01",
+               "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "I10"}]}}),
+    ];
+    let meds = [json!({"resourceType": "Medication", "id": "m1",
+        "code": {"coding": [{"system": "http://www.whocc.no/atc", "code": "C09AA05"}]}})];
+    let requests = [
+        json!({"resourceType": "MedicationRequest", "status": "active", "authoredOn": "2020-01-02",
+        "subject": {"reference": "Patient/a"}, "medicationReference": {"reference": "Medication/m1"}}),
+    ];
+    let nd = |v: &[serde_json::Value]| v.iter().map(|x| x.to_string() + "\n").collect::<String>();
+    let files = vec![
+        write(src.path(), "Condition.ndjson", nd(&conditions).as_bytes()),
+        write(
+            src.path(),
+            "MedicationRequest.ndjson",
+            nd(&requests).as_bytes(),
+        ),
+        write(src.path(), "Patient.ndjson", nd(&patients).as_bytes()),
+        write(src.path(), "Medication.ndjson", nd(&meds).as_bytes()),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let r = load(dir.path(), &files, &options(reference())).unwrap();
+    assert_eq!(r.totals.rows_read, 7);
+    assert_eq!(r.totals.rows_rejected, 1, "{r}");
+    assert_eq!(
+        quarantine(dir.path()),
+        vec![(3, "fhir.missing_reference".to_owned())]
+    );
+    let ev = events(dir.path());
+    let drug = ev
+        .iter()
+        .find(|(_, e)| e.domain == Domain::DispensedDrug)
+        .unwrap();
+    assert_eq!(drug.1.code, "C09AA05");
+    let diag_a = ev
+        .iter()
+        .find(|(p, e)| e.domain == Domain::Diagnosis && *p == drug.0);
+    assert!(
+        diag_a.is_some(),
+        "the condition and the drug are one person's"
+    );
+    assert_eq!(r.patients_seen, 2);
+}

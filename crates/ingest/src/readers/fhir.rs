@@ -5,14 +5,18 @@
 //! medication has not been seen yet is held back (as its small mapped
 //! record, not its JSON) until the end of the file, then resolved or
 //! rejected as `fhir.missing_reference`. At most [`MAX_DEFERRED`] records
-//! wait; beyond that a record is resolved at once.
+//! wait; beyond that a record is resolved at once. What a file does not
+//! hold is looked up, at the end, in the [`Directory`] of the load's shared
+//! files: NDJSON files that start with a Patient or Medication (a bulk
+//! export's `Patient.ndjson`, `Medication.ndjson`) are read before the
+//! others and share their Patients and Medications.
 
 use std::io::{BufReader, Read};
 
 use halsohub_fhir::stream::{self, Entry, Shape, StreamError};
 use halsohub_fhir::{
-    ClinicalRecord, Deceased, Mapped, Mapper, PatientIdentity, Rejection, Resolution, Resolver,
-    Subject, reason,
+    ClinicalRecord, Code, Deceased, External, Mapped, Mapper, PatientIdentity, Rejection,
+    Resolution, Resolver, Subject, reason,
 };
 use halsohub_identity::Pseudonym;
 use halsohub_store::{Domain, Event, Person};
@@ -30,6 +34,35 @@ const MAX_DEFERRED: usize = 1_000_000;
 const MAX_DEPTH: u8 = 2;
 
 pub(crate) struct FhirReader;
+
+/// Patients and Medications by reference key, shared from the files read
+/// first (a bulk export's `Patient.ndjson` and `Medication.ndjson`).
+#[derive(Debug, Default)]
+pub(crate) struct Directory {
+    patients: super::FastMap<String, Option<Pseudonym>>,
+    medications: super::FastMap<String, Vec<Code>>,
+}
+
+impl Directory {
+    /// Adds what another directory holds (the first file wins a key).
+    pub(crate) fn merge(&mut self, other: Directory) {
+        for (k, v) in other.patients {
+            self.patients.entry(k).or_insert(v);
+        }
+        for (k, v) in other.medications {
+            self.medications.entry(k).or_insert(v);
+        }
+    }
+}
+
+impl External<Pseudonym> for Directory {
+    fn patient(&self, key: &str) -> Option<Option<Pseudonym>> {
+        self.patients.get(key).copied()
+    }
+    fn medication(&self, key: &str) -> Option<Vec<Code>> {
+        self.medications.get(key).cloned()
+    }
+}
 
 struct State {
     resolver: Resolver<Pseudonym>,
@@ -96,6 +129,13 @@ impl Reader for FhirReader {
         }
         for (line, rec) in std::mem::take(&mut st.deferred) {
             settle(ctx, &st.resolver, line, rec, true)?;
+        }
+        if ctx.layout.fhir_shared {
+            let (patients, medications) = st.resolver.into_parts();
+            ctx.fhir_export = Some(Directory {
+                patients: patients.into_iter().collect(),
+                medications: medications.into_iter().collect(),
+            });
         }
         Ok(())
     }
@@ -256,11 +296,12 @@ fn resolve(
     rec: &ClinicalRecord,
     last: bool,
 ) -> Resolution<Pseudonym> {
+    let external = ctx.fhir_directory;
     let by_identity = || match &rec.subject {
         Subject::Identity(id) => pseudonym_of(ctx, id).ok().map(|(p, _)| p),
         Subject::Reference(_) => None,
     };
-    resolver.resolve(rec, by_identity, last)
+    resolver.resolve_with(rec, by_identity, external, last)
 }
 
 /// Resolves `rec` and stores its events, or rejects it.

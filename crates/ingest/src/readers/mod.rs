@@ -132,6 +132,11 @@ pub(crate) struct FileCtx<'a> {
     /// Id changes read (line, old, new), applied after the file.
     pub aliases: Vec<(u64, Pseudonym, Pseudonym)>,
     pub row: RowOut,
+    /// FHIR Patients and Medications of the load's shared files (read
+    /// first), for references this file does not resolve itself.
+    pub fhir_directory: &'a fhir::Directory,
+    /// What a shared FHIR file offers the later files.
+    pub fhir_export: Option<fhir::Directory>,
 }
 
 /// What one accepted row produced; reused between rows.
@@ -167,6 +172,7 @@ impl<'a> FileCtx<'a> {
         ids: IdCache<'a>,
         coder: &'a Coder,
         sink: Sink<'a>,
+        fhir_directory: &'a fhir::Directory,
     ) -> Self {
         FileCtx {
             format: sniffed.layout.format,
@@ -182,6 +188,8 @@ impl<'a> FileCtx<'a> {
             persons: FastMap::default(),
             aliases: Vec::new(),
             row: RowOut::default(),
+            fhir_directory,
+            fhir_export: None,
         }
     }
 
