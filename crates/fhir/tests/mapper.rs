@@ -1,0 +1,157 @@
+//! The mapper on hand-written resources, and on arbitrary JSON (never a
+//! panic, always a record or a reason code from the list).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code
+
+use halsohub_fhir::{Mapped, Mapper, PatientIdentity, Subject, reason};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+#[test]
+fn condition_in_icd10gm_and_snomed_gives_two_codes() {
+    let m = Mapper::new();
+    let r = json!({"resourceType": "Condition", "subject": {"reference": "Patient/1"},
+        "onsetPeriod": {"start": "2019-03"},
+        "code": {"coding": [
+            {"system": "http://fhir.de/CodeSystem/bfarm/icd-10-gm", "code": "C34.1"},
+            {"system": "http://snomed.info/sct", "code": "254637007"}]}});
+    let Mapped::Clinical(c) = m.map(&r).unwrap() else {
+        panic!("not clinical")
+    };
+    assert_eq!(c.subject, Subject::Reference("Patient/1".into()));
+    assert_eq!(c.imputed_dates, 1);
+    let codes: Vec<(&str, &str)> = c
+        .events
+        .iter()
+        .map(|e| (e.system.as_str(), e.code.as_str()))
+        .collect();
+    assert_eq!(codes, vec![("icd10gm", "C341"), ("snomedct", "254637007")]);
+    assert!(c.events.iter().all(|e| e.start.to_string() == "2019-03-15"));
+}
+
+#[test]
+fn patient_identity_prefers_swedish_numbers_and_redacts_them() {
+    let m = Mapper::new();
+    let r = json!({"resourceType": "Patient", "id": "x", "identifier": [
+        {"system": "https://mrn.example", "value": "42"},
+        {"system": "urn:oid:1.2.752.129.2.1.3.3", "value": "19701263-2391"}]});
+    let Mapped::Patient(p) = m.map(&r).unwrap() else {
+        panic!("not a patient")
+    };
+    let PatientIdentity::Swedish(n) = &p.identity else {
+        panic!("not Swedish")
+    };
+    assert_eq!(n.expose(), "19701263-2391");
+    assert!(!format!("{p:?}").contains("2391"));
+    let other = json!({"resourceType": "Patient", "identifier": [{"system": "https://mrn.example", "value": "42"}]});
+    let Mapped::Patient(p) = m.map(&other).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        p.identity,
+        PatientIdentity::Scoped {
+            scope: "https://mrn.example".into(),
+            value: "42".into()
+        }
+    );
+    let none = json!({"resourceType": "Patient"});
+    assert_eq!(m.map(&none).unwrap_err().reason, reason::MISSING_IDENTITY);
+}
+
+#[test]
+fn comparators_units_and_values() {
+    let m = Mapper::new();
+    let obs = |q: Value| {
+        json!({"resourceType": "Observation", "status": "final", "subject": {"reference": "Patient/1"},
+            "effectiveDateTime": "2020-01-01",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7"}]},
+            "valueQuantity": q})
+    };
+    let Mapped::Clinical(c) = m
+        .map(&obs(
+            json!({"value": 5, "comparator": "<", "unit": "mmol/L"}),
+        ))
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(c.events[0].value, Some(5.0));
+    assert_eq!(c.events[0].comparator.map(|c| c.as_str()), Some("<"));
+    for (q, why) in [
+        (json!({"value": 5}), reason::VALUE_WITHOUT_UNIT),
+        (json!({"value": "5", "unit": "g"}), reason::INVALID_VALUE),
+        (json!({"unit": "g"}), reason::INVALID_VALUE),
+        (
+            json!({"value": 5, "unit": "g", "comparator": "ad"}),
+            reason::INVALID_VALUE,
+        ),
+    ] {
+        assert_eq!(m.map(&obs(q)).unwrap_err().reason, why);
+    }
+}
+
+fn arb_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i32>().prop_map(|i| json!(i)),
+        "[a-zA-Z0-9:/#.\\-]{0,12}".prop_map(Value::String),
+        prop_oneof![
+            Just("2020-01-01"),
+            Just("2020"),
+            Just("Patient/1"),
+            Just("http://loinc.org"),
+            Just("http://snomed.info/sct"),
+            Just("urn:oid:1.2.752.129.2.1.3.1"),
+        ]
+        .prop_map(|s| Value::String(s.to_owned())),
+    ];
+    leaf.prop_recursive(4, 64, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map(
+                prop_oneof![
+                    Just("subject".to_owned()),
+                    Just("reference".to_owned()),
+                    Just("code".to_owned()),
+                    Just("coding".to_owned()),
+                    Just("system".to_owned()),
+                    Just("value".to_owned()),
+                    Just("valueQuantity".to_owned()),
+                    Just("effectiveDateTime".to_owned()),
+                    Just("onsetDateTime".to_owned()),
+                    Just("identifier".to_owned()),
+                    Just("component".to_owned()),
+                    Just("medicationReference".to_owned()),
+                    Just("contained".to_owned()),
+                    "[a-z]{1,8}",
+                ],
+                inner,
+                0..6
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #[test]
+    fn any_resource_maps_or_is_rejected_with_a_known_reason(
+        rt in prop_oneof![
+            Just("Patient"), Just("Condition"), Just("Observation"), Just("Encounter"),
+            Just("Procedure"), Just("MedicationRequest"), Just("MedicationAdministration"),
+            Just("Medication"), Just("Claim"), Just("Foo"), Just("ProcedureRequest")
+        ],
+        body in arb_json(),
+    ) {
+        let mut r = match body {
+            Value::Object(m) => Value::Object(m),
+            other => json!({"x": other}),
+        };
+        r["resourceType"] = Value::String(rt.to_owned());
+        match Mapper::new().map(&r) {
+            Ok(_) => {}
+            Err(e) => prop_assert!(reason::ALL.contains(&e.reason), "{}", e.reason),
+        }
+    }
+}
