@@ -25,13 +25,13 @@ pub(crate) fn parse(s: &str) -> Result<(NaiveDate, bool), &'static str> {
         return Err("year out of range 1800-2100");
     }
     let (m, d, imputed, rest) = match b.len() {
-        4 => (7, 1, true, &b[4..]),
+        4 => (7, 1, true, &[][..]),
         7 => {
             if b.get(4) != Some(&b'-') {
                 return Err(SHAPE);
             }
             let m = b.get(5..7).and_then(num).ok_or(SHAPE)?;
-            (m, 15, true, &b[7..])
+            (m, 15, true, &[][..])
         }
         n if n >= 10 => {
             if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {

@@ -102,8 +102,10 @@ fn tail(reference: &str) -> Option<String> {
     if let Some(i) = parts.iter().position(|p| *p == "_history") {
         parts.truncate(i);
     }
-    let n = parts.len();
-    (n >= 2).then(|| format!("{}/{}", parts[n - 2], parts[n - 1]))
+    match parts.as_slice() {
+        [.., t, id] => Some(format!("{t}/{id}")),
+        _ => None,
+    }
 }
 
 impl<P: Copy> Resolver<P> {

@@ -287,8 +287,10 @@ fn reference_type(reference: &str) -> Option<&str> {
         // Conditional reference: `Patient?identifier=...`.
         return path.rsplit('/').next();
     }
-    let n = parts.len();
-    (n >= 2).then(|| parts[n - 2])
+    match parts.as_slice() {
+        [.., t, _] => Some(*t),
+        _ => None,
+    }
 }
 
 impl Mapper {
