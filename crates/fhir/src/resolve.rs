@@ -172,9 +172,9 @@ impl<P: Copy> Resolver<P> {
         self.resolve_with(rec, identity, &NoExternal, last)
     }
 
-    /// [`Resolver::resolve`], looking up what the file does not hold in
-    /// `external` (only once the file is read, i.e. with `last`, so a
-    /// resource of the file itself always wins).
+    /// [`Resolver::resolve`], looking up what the file does not hold (yet)
+    /// in `external`; a resource of the file itself wins when both hold
+    /// the key.
     pub fn resolve_with(
         &self,
         rec: &ClinicalRecord,
@@ -218,7 +218,7 @@ impl<P: Copy> Resolver<P> {
             },
             Subject::Reference(r) => match Self::find(&self.patients, r)
                 .copied()
-                .or_else(|| if last { ext_patient(r) } else { None })
+                .or_else(|| ext_patient(r))
             {
                 Some(Some(p)) => p,
                 Some(None) => {
@@ -236,7 +236,7 @@ impl<P: Copy> Resolver<P> {
             None => None,
             Some(r) => match Self::find(&self.medications, r)
                 .cloned()
-                .or_else(|| if last { ext_medication(r) } else { None })
+                .or_else(|| ext_medication(r))
             {
                 Some(c) => Some(c),
                 None if last => {

@@ -29,7 +29,7 @@ use crate::reject::Reject;
 /// Longest NDJSON line read (one resource).
 const MAX_NDJSON_LINE: usize = 64 << 20;
 /// Most records waiting for a forward reference.
-const MAX_DEFERRED: usize = 1_000_000;
+const MAX_DEFERRED: usize = 100_000;
 /// Deepest Bundle-in-Bundle read.
 const MAX_DEPTH: u8 = 2;
 
