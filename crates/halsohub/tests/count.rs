@@ -1,0 +1,324 @@
+//! End to end: `halsohub count` on a synthetic population, checked against
+//! independent SQL (DuckDB) over the exported Parquet, and protected output
+//! checked for small counts and determinism.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::Hub;
+use serde_json::Value;
+
+fn bench_queries() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/queries")
+}
+
+/// A synthetic store of 2000 patients and its Parquet export.
+fn hub_with_store() -> Hub {
+    let hub = Hub::new();
+    hub.ok(&["keys", "init"]);
+    let data = hub.path("data");
+    let store = hub.path("store");
+    hub.ok(&[
+        "synth",
+        "--patients",
+        "2000",
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    hub.ok(&[
+        "ingest",
+        "--store",
+        store.to_str().unwrap(),
+        "--reference-date",
+        "2025-12-31",
+        data.to_str().unwrap(),
+    ]);
+    hub
+}
+
+fn count_json(hub: &Hub, query: &Path, extra: &[&str]) -> Value {
+    let store = hub.path("store");
+    let mut args = vec![
+        "count",
+        "--store",
+        store.to_str().unwrap(),
+        query.to_str().unwrap(),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    hub.json(&args)
+}
+
+/// An exact result as sorted rows of strings, the shape the SQL returns
+/// (time series: non-empty periods only).
+fn rows_of(result: &Value) -> Vec<Vec<String>> {
+    let s = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut rows: Vec<Vec<String>> = match result["type"].as_str().unwrap() {
+        "count" => vec![vec![s(&result["count"])]],
+        "funnel" => result["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(i, st)| vec![i.to_string(), s(&st["count"])])
+            .collect(),
+        "proportion" => vec![vec![s(&result["numerator"]), s(&result["denominator"])]],
+        "strata" => result["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let mut r: Vec<String> = c["key"].as_array().unwrap().iter().map(s).collect();
+                r.push(s(&c["count"]));
+                r
+            })
+            .collect(),
+        "time_series" => result["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["count"].as_u64().unwrap() > 0)
+            .map(|p| {
+                let mut r = vec![s(&p["period"])];
+                if let Some(k) = p.get("key") {
+                    r.push(s(k));
+                }
+                r.push(s(&p["count"]));
+                r
+            })
+            .collect(),
+        other => panic!("unknown output type {other}"),
+    };
+    rows.sort();
+    rows
+}
+
+#[test]
+fn exact_counts_equal_independent_sql_over_parquet() {
+    let hub = hub_with_store();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(bench_queries())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 12, "bench/queries holds the suite");
+
+    let mut exact = serde_json::Map::new();
+    let mut nonzero = 0;
+    for q in &names {
+        let out = count_json(&hub, q, &["--exact"]);
+        assert_eq!(out["snapshot"], "s000001");
+        assert_eq!(out["query_hash"].as_str().unwrap().len(), 64);
+        assert_eq!(out["protection"]["profile"], "exact");
+        assert!(
+            out["protection"]["notice"]
+                .as_str()
+                .unwrap()
+                .contains("data steward only")
+        );
+        let rows = rows_of(&out["result"]);
+        if rows.iter().any(|r| r.last().is_some_and(|c| c != "0")) {
+            nonzero += 1;
+        }
+        let name = q.file_stem().unwrap().to_string_lossy().into_owned();
+        exact.insert(name, serde_json::to_value(rows).unwrap());
+    }
+    assert!(nonzero >= 12, "the suite finds patients on this data");
+
+    let Some(python) = common::duckdb_python() else {
+        return;
+    };
+    let parquet = hub.path("parquet");
+    hub.ok(&[
+        "store",
+        "export",
+        "--store",
+        hub.path("store").to_str().unwrap(),
+        "--out",
+        parquet.to_str().unwrap(),
+    ]);
+    let sql_out = hub.path("duckdb.json");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/duckdb_run.py");
+    let status = Command::new(&python)
+        .arg(&script)
+        .args(["--parquet", parquet.to_str().unwrap()])
+        .args(["--queries", bench_queries().to_str().unwrap()])
+        .args(["--out", sql_out.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "DuckDB script failed");
+    let sql: Value = serde_json::from_slice(&std::fs::read(&sql_out).unwrap()).unwrap();
+    for (name, mine) in &exact {
+        let mut theirs: Vec<Vec<String>> =
+            serde_json::from_value(sql[name]["rows"].clone()).unwrap();
+        theirs.sort();
+        let mine: Vec<Vec<String>> = serde_json::from_value(mine.clone()).unwrap();
+        assert_eq!(mine, theirs, "{name}: halsohub --exact vs DuckDB SQL");
+    }
+
+    // A hand-written SQL check that does not share the bench's helpers.
+    let direct = common::duckdb(
+        &python,
+        &format!(
+            "import duckdb\nprint(duckdb.sql(\"SELECT count(DISTINCT pseudonym) FROM read_parquet('{}/events.parquet') WHERE domain = 'dispensed_drug' AND code LIKE 'R03%'\").fetchall()[0][0])",
+            parquet.display()
+        ),
+    );
+    let q = hub.path("r03.json");
+    std::fs::write(
+        &q,
+        r#"{"version": 1, "criteria": [{"include": {"event": {"domain": "dispensed_drug",
+            "codes": [{"system": "atc", "codes": ["R03"], "descendants": true}]}}}],
+            "output": {"type": "count"}}"#,
+    )
+    .unwrap();
+    let out = count_json(&hub, &q, &["--exact"]);
+    assert_eq!(out["result"]["count"].to_string(), direct.trim());
+}
+
+/// Every protected number in a JSON output.
+fn protected_values(v: &Value, out: &mut Vec<Value>) {
+    match v {
+        Value::Object(o) if o.contains_key("precision") && o.contains_key("display") => {
+            out.push(v.clone());
+        }
+        Value::Object(o) => o.values().for_each(|x| protected_values(x, out)),
+        Value::Array(a) => a.iter().for_each(|x| protected_values(x, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn protected_output_hides_small_counts_and_repeats_identically() {
+    let hub = hub_with_store();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(bench_queries())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    names.sort();
+    let mut small_seen = 0;
+    for q in &names {
+        let a = count_json(&hub, q, &[]);
+        let b = count_json(&hub, q, &[]);
+        assert_eq!(a, b, "{}: repeated query, different output", q.display());
+        assert_eq!(a["protection"]["profile"], "feasibility");
+        assert_eq!(a["snapshot"], "s000001");
+        let mut values = Vec::new();
+        protected_values(&a["result"], &mut values);
+        assert!(!values.is_empty(), "{}: no protected numbers", q.display());
+        for v in &values {
+            let precision = v["precision"].as_str().unwrap();
+            assert_ne!(precision, "exact", "{}: {v}", q.display());
+            if let Some(n) = v["value"].as_u64() {
+                assert!(n == 0 || n >= 5, "{}: shows {n}", q.display());
+                assert!(n % 5 == 0, "{}: {n} is not rounded to 5", q.display());
+                assert!(n != 0, "{}: a 0 must not be shown", q.display());
+            } else {
+                assert_eq!(precision, "suppressed");
+                small_seen += 1;
+            }
+        }
+        // The exact and protected runs name the same query.
+        let e = count_json(&hub, q, &["--exact"]);
+        assert_eq!(e["query_hash"], a["query_hash"]);
+    }
+    assert!(small_seen > 0, "the suite has small cells to suppress");
+
+    // Text output names snapshot and hash and never a 1..4 count.
+    let store = hub.path("store");
+    let q = bench_queries().join("q11_strata_sex_age.json");
+    let out = hub.ok(&[
+        "count",
+        "--store",
+        store.to_str().unwrap(),
+        q.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("snapshot    s000001"), "{text}");
+    assert!(text.contains("query hash  "), "{text}");
+    for line in text.lines().skip(4) {
+        let n = line.split_whitespace().find_map(|w| w.parse::<u64>().ok());
+        if let Some(n) = n
+            && !line.contains('-')
+            && !line.contains('+')
+        {
+            assert!(n >= 5, "{line}");
+        }
+    }
+}
+
+#[test]
+fn yaml_queries_snapshots_and_errors() {
+    let hub = hub_with_store();
+    let store = hub.path("store");
+    let store = store.to_str().unwrap();
+    let yaml = hub.path("q.yaml");
+    std::fs::write(
+        &yaml,
+        "version: 1\ncriteria:\n  - include:\n      event:\n        domain: diagnosis\n        codes:\n          - system: icd10se\n            codes: [E11]\n            descendants: true\noutput:\n  type: count\n",
+    )
+    .unwrap();
+    let json = hub.path("q.json");
+    std::fs::write(
+        &json,
+        r#"{"version": 1, "criteria": [{"include": {"event": {"domain": "diagnosis",
+            "codes": [{"system": "icd10se", "codes": ["E11"], "descendants": true}]}}}],
+            "output": {"type": "count"}}"#,
+    )
+    .unwrap();
+    let a = count_json(&hub, &yaml, &["--exact"]);
+    let b = count_json(&hub, &json, &["--exact", "--snapshot", "s000001"]);
+    assert_eq!(a, b, "YAML and JSON of one query give one answer and hash");
+
+    let err = hub.fails(&[
+        "count",
+        "--store",
+        store,
+        json.to_str().unwrap(),
+        "--snapshot",
+        "s000009",
+    ]);
+    assert!(err.contains("s000009"), "{err}");
+
+    let bad = hub.path("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"version": 1, "criteria": [{"include": {"event": {"domain": "diagnosis",
+            "codes": [{"system": "icd10se", "codes": []}]}}}], "output": {"type": "count"}}"#,
+    )
+    .unwrap();
+    let err = hub.fails(&["count", "--store", store, bad.to_str().unwrap()]);
+    assert!(
+        err.contains("$.criteria[0].include.event.codes[0]"),
+        "{err}"
+    );
+
+    let unknown = hub.path("unknown.json");
+    std::fs::write(
+        &unknown,
+        r#"{"version": 1, "output": {"type": "count"}, "limit": 3}"#,
+    )
+    .unwrap();
+    let err = hub.fails(&["count", "--store", store, unknown.to_str().unwrap()]);
+    assert!(err.contains("limit"), "{err}");
+
+    // Protected output needs the hub key (noise is keyed by it).
+    let err = hub.fails(&[
+        "count",
+        "--store",
+        store,
+        json.to_str().unwrap(),
+        "--key",
+        hub.path("missing.key").to_str().unwrap(),
+    ]);
+    assert!(err.contains("no hub key"), "{err}");
+}
