@@ -15,6 +15,10 @@
 //!   that decides (roles, validation, quota, evaluation, disclosure control,
 //!   query log); the server answers 503 when started without a store.
 //!
+//! * Deadline reminders: [`sweep_deadlines`] queues "deadline near" and
+//!   "overdue" notifications in the outbox (each once);
+//!   [`sweep_periodically`] runs it on an interval beside the server.
+//!
 //! The router is composed of per-area routers, so another crate can add its
 //! own area with [`router_with`] and have it documented.
 
@@ -196,4 +200,31 @@ pub async fn serve(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// Runs [`sweep_deadlines`] at once and then every `every` until `stop`
+/// completes (a sweep in progress is finished first). Failures are logged
+/// and retried at the next tick; they never stop the loop.
+pub async fn sweep_periodically(
+    state: AppState,
+    every: std::time::Duration,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let every = every.max(std::time::Duration::from_secs(1));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut stop => break,
+            _ = tick.tick() => {
+                match sweep_deadlines(&state.db, &state.config.access, state.now()).await {
+                    Ok(n) => tracing::info!(queued = n, "deadline sweep done"),
+                    Err(e) => tracing::error!(error = %e, "deadline sweep failed; retrying at the next tick"),
+                }
+            }
+        }
+    }
+    tracing::info!("deadline sweeps stopped");
 }

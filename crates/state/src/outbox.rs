@@ -55,14 +55,14 @@ pub(crate) async fn insert(
     tx: &mut Transaction<'static, Any>,
     n: &NewNotification,
 ) -> Result<(), StateError> {
-    insert_with(&mut **tx, n).await
+    insert_with(&mut **tx, n).await.map(|_| ())
 }
 
-async fn insert_with<'e, E>(exec: E, n: &NewNotification) -> Result<(), StateError>
+async fn insert_with<'e, E>(exec: E, n: &NewNotification) -> Result<bool, StateError>
 where
     E: sqlx::Executor<'e, Database = Any>,
 {
-    sqlx::query(
+    let done = sqlx::query(
         "INSERT INTO outbox (dedupe_key, recipient, case_id, kind, subject, body, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (dedupe_key) DO NOTHING",
     )
@@ -76,7 +76,7 @@ where
     .execute(exec)
     .await
     .map_err(StateError::db("queueing a notification"))?;
-    Ok(())
+    Ok(done.rows_affected() > 0)
 }
 
 fn from_row(row: &AnyRow) -> Result<Notification, StateError> {
@@ -99,8 +99,9 @@ const COLUMNS: &str =
 
 impl Db {
     /// Queues a notification outside a case write (e.g. a deadline sweep).
-    /// Returns nothing; a duplicate dedupe key is ignored.
-    pub async fn notify(&self, n: &NewNotification) -> Result<(), StateError> {
+    /// Returns whether it was new: a duplicate dedupe key is ignored and
+    /// gives `false`, so a reminder is queued once however often asked.
+    pub async fn notify(&self, n: &NewNotification) -> Result<bool, StateError> {
         insert_with(&self.pool, n).await
     }
 

@@ -1,4 +1,6 @@
-//! The caller's own account: `GET /api/v1/me` and API-token management.
+//! The caller's own account: `GET /api/v1/me`, API-token management, and
+//! password log-in for the web portal (`POST /api/v1/sessions`,
+//! `DELETE /api/v1/sessions/current`).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -19,6 +21,147 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(me))
         .routes(routes!(create_token, list_tokens))
         .routes(routes!(revoke_token))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+}
+
+/// How long a web session lasts.
+pub(crate) const SESSION_HOURS: i64 = 8;
+/// Failed log-ins per username within [`FAILURE_WINDOW`] before further
+/// attempts are refused with 429 until the window has passed.
+const MAX_FAILURES: usize = 5;
+const FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Recent failed log-ins per username (this process only).
+static FAILURES: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<String, Vec<std::time::Instant>>>,
+> = std::sync::LazyLock::new(Default::default);
+
+fn throttled(username: &str) -> bool {
+    let now = std::time::Instant::now();
+    let Ok(mut map) = FAILURES.lock() else {
+        return false;
+    };
+    map.retain(|_, v| {
+        v.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
+        !v.is_empty()
+    });
+    map.get(username).is_some_and(|v| v.len() >= MAX_FAILURES)
+}
+
+fn record_failure(username: &str) {
+    if let Ok(mut map) = FAILURES.lock() {
+        map.entry(username.to_string())
+            .or_default()
+            .push(std::time::Instant::now());
+    }
+}
+
+fn clear_failures(username: &str) {
+    if let Ok(mut map) = FAILURES.lock() {
+        map.remove(username);
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    username: String,
+    password: String,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Log in with username and password; the response holds a session token
+/// (`hs_…`, shown once) to send as `Authorization: Bearer`. It lasts 8
+/// hours. Unknown users and wrong passwords get the same answer; after 5
+/// failures in 15 minutes a username is refused (429) until the window
+/// passes.
+#[utoipa::path(post, path = "/api/v1/sessions", tag = "accounts",
+    responses((status = 201, description = "session started; `token` shown once"),
+        (status = 400, description = "malformed"),
+        (status = 401, description = "unknown user or wrong password (not said which)"),
+        (status = 429, description = "too many failed log-ins for this username")))]
+async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let req: Login = super::parse_json(&headers, &body)?;
+    let username = req.username.trim().to_lowercase();
+    if username.is_empty() || req.password.is_empty() {
+        return Err(Problem::bad_request("username and password are required"));
+    }
+    if throttled(&username) {
+        tracing::warn!(username, "log-in refused: too many failures");
+        return Err(Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-log-ins",
+            "Too many failed log-ins",
+            "too many failed log-ins for this username; try again in 15 minutes",
+        ));
+    }
+    let Some(user) = state.db.verify_password(&username, &req.password).await? else {
+        // Only well-formed names are remembered (bounds the table's keys).
+        if username.len() <= 64 {
+            record_failure(&username);
+        }
+        tracing::info!(username, "log-in failed");
+        return Err(Problem::unauthorized("unknown username or wrong password"));
+    };
+    clear_failures(&username);
+    let (session, secret) = state
+        .db
+        .create_session(&user.id, Duration::hours(SESSION_HOURS))
+        .await?;
+    tracing::info!(
+        user_id = user.id,
+        session_id = session.id,
+        "session started"
+    );
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "session": { "id": session.id, "created_at": session.created_at, "expires_at": session.expires_at },
+            "user": { "id": user.id, "username": user.username, "display_name": user.display_name },
+            "token": secret.expose(),
+        })),
+    )
+        .into_response())
+}
+
+/// Log out: end the session whose token authenticates this request.
+#[utoipa::path(delete, path = "/api/v1/sessions/current", tag = "accounts", security(("bearer" = [])),
+    responses((status = 204, description = "session ended"),
+        (status = 400, description = "the request was not authenticated with a session token"),
+        (status = 401, description = "no credentials")))]
+async fn logout(
+    State(state): State<AppState>,
+    _caller: Caller,
+    headers: HeaderMap,
+) -> Result<StatusCode, Problem> {
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| {
+            t.strip_prefix("Bearer ")
+                .or_else(|| t.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .unwrap_or("");
+    if !token.starts_with(halsohub_state::tokens::SESSION_PREFIX) {
+        return Err(Problem::bad_request(
+            "log out ends a session; this request used another kind of credential (revoke API tokens with DELETE /api/v1/tokens/{id})",
+        ));
+    }
+    state.db.end_session(token).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Who the caller is and which roles they hold per organisation.

@@ -573,8 +573,10 @@ async fn get_permit(
     })))
 }
 
-/// Queues deadline reminders for every case (run daily; duplicates are
-/// ignored by the outbox). Returns how many notifications were offered.
+/// Queues deadline reminders ("deadline near", "overdue") for every case
+/// at `now`. Safe to run as often as wanted: each reminder's dedupe key
+/// names the case, clock and deadline, and the outbox ignores a key it has
+/// seen, so each warning is queued once. Returns how many were newly queued.
 pub async fn sweep_deadlines(
     db: &Db,
     config: &halsohub_access::AccessConfig,
@@ -583,14 +585,26 @@ pub async fn sweep_deadlines(
     let mut n = 0;
     for c in db.list_cases(&CaseFilter::default()).await? {
         let stored = db.case_events(&c.case_id).await?;
-        let events: Vec<CaseEvent> = stored
-            .into_iter()
-            .filter_map(|s| serde_json::from_value(s.payload).ok())
-            .collect();
+        let mut events: Vec<CaseEvent> = Vec::with_capacity(stored.len());
+        for s in stored {
+            match serde_json::from_value(s.payload) {
+                Ok(e) => events.push(e),
+                Err(err) => {
+                    tracing::error!(case_id = c.case_id, seq = s.seq, error = %err,
+                        "stored event does not parse; case skipped by the deadline sweep");
+                    events.clear();
+                    break;
+                }
+            }
+        }
+        if events.is_empty() {
+            continue;
+        }
         let st = CaseState::from_events(&events);
         for row in to_rows(&deadline_notifications(&st, &config.clocks, now)) {
-            db.notify(&row).await?;
-            n += 1;
+            if db.notify(&row).await? {
+                n += 1;
+            }
         }
     }
     Ok(n)

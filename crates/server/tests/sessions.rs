@@ -1,0 +1,547 @@
+//! Password log-in (web sessions), the deadline sweep's once-only reminders
+//! and permit expiry without any job, through the HTTP API; on SQLite and
+//! (when HALSOHUB_TEST_DATABASE_URL is set) PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::{DateTime, Duration, Utc};
+use halsohub_access::AccessConfig;
+use halsohub_server::{AppState, router, sweep_deadlines};
+use halsohub_state::accounts::NewUser;
+use halsohub_state::{ConnectOptions, Db};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+async fn databases() -> Vec<(Db, Option<tempfile::TempDir>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("state.db").display()
+    );
+    let mut out = vec![(Db::connect(&url).await.unwrap(), Some(dir))];
+    match std::env::var("HALSOHUB_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => {
+            let mut o = ConnectOptions::new(url);
+            o.pg_schema = Some(format!("t_{}", uuid::Uuid::new_v4().simple()));
+            o.max_connections = 4;
+            out.push((Db::connect_with(o).await.unwrap(), None));
+        }
+        _ => eprintln!("NOTICE: HALSOHUB_TEST_DATABASE_URL is not set; PostgreSQL variant skipped"),
+    }
+    out
+}
+
+async fn call(
+    app: &Router,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(t) = bearer {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let req = match body {
+        Some(b) => req
+            .header("content-type", "application/json")
+            .body(Body::from(b.to_string()))
+            .unwrap(),
+        None => req.body(Body::empty()).unwrap(),
+    };
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, v)
+}
+
+#[tokio::test]
+async fn password_login_gives_a_session_that_works_until_logout_or_expiry() {
+    for (i, (db, _dir)) in databases().await.into_iter().enumerate() {
+        let app = router(AppState::new(db.clone()));
+        let name = format!("officer-{i}-{}", uuid::Uuid::new_v4().simple());
+        let org = db.create_organisation("Hälsohubben").await.unwrap();
+        let user = db
+            .create_user(NewUser {
+                username: name.clone(),
+                password: Some("correct horse battery staple".into()),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        db.grant_role(&user.id, &org.id, "case_officer")
+            .await
+            .unwrap();
+
+        // Unknown user and wrong password: the same 401, word for word.
+        let (s1, unknown) = call(
+            &app,
+            "POST",
+            "/api/v1/sessions",
+            None,
+            Some(json!({"username": format!("nobody-{i}"), "password": "whatever"})),
+        )
+        .await;
+        let (s2, wrong) = call(
+            &app,
+            "POST",
+            "/api/v1/sessions",
+            None,
+            Some(json!({"username": name, "password": "wrong"})),
+        )
+        .await;
+        assert_eq!(
+            (s1, s2),
+            (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
+        );
+        assert_eq!(unknown["detail"], wrong["detail"]);
+        assert_eq!(unknown["type"], wrong["type"]);
+        // Malformed bodies are 400 with the JSON path.
+        let (s, v) = call(
+            &app,
+            "POST",
+            "/api/v1/sessions",
+            None,
+            Some(json!({"username": name})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+
+        // The right password: a session token, shown once, lasting 8 hours.
+        let (s, login) = call(
+            &app,
+            "POST",
+            "/api/v1/sessions",
+            None,
+            Some(json!({"username": name, "password": "correct horse battery staple"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{login}");
+        let token = login["token"].as_str().unwrap().to_string();
+        assert!(token.starts_with("hs_"));
+        let created: DateTime<Utc> = login["session"]["created_at"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let expires: DateTime<Utc> = login["session"]["expires_at"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(expires - created, Duration::hours(8));
+
+        // The auth layer accepts it, with the user's roles.
+        let (s, me) = call(&app, "GET", "/api/v1/me", Some(&token), None).await;
+        assert_eq!(s, StatusCode::OK, "{me}");
+        assert_eq!(me["user"]["username"], name.as_str());
+        assert_eq!(me["memberships"][0]["roles"][0], "case_officer");
+        assert_eq!(
+            call(&app, "GET", "/api/v1/queue", Some(&token), None)
+                .await
+                .0,
+            StatusCode::OK
+        );
+
+        // Logging out with an API token is refused (it is not a session).
+        let (_, api) = db.create_api_token(&user.id, "t", None).await.unwrap();
+        let (s, _) = call(
+            &app,
+            "DELETE",
+            "/api/v1/sessions/current",
+            Some(api.expose()),
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        // Log out: 204, then the token is dead.
+        let (s, _) = call(
+            &app,
+            "DELETE",
+            "/api/v1/sessions/current",
+            Some(&token),
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        assert_eq!(
+            call(&app, "GET", "/api/v1/me", Some(&token), None).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            call(
+                &app,
+                "DELETE",
+                "/api/v1/sessions/current",
+                Some(&token),
+                None
+            )
+            .await
+            .0,
+            StatusCode::UNAUTHORIZED
+        );
+
+        // Expiry is honoured.
+        let (_, short) = db
+            .create_session(&user.id, Duration::milliseconds(300))
+            .await
+            .unwrap();
+        assert_eq!(
+            call(&app, "GET", "/api/v1/me", Some(short.expose()), None)
+                .await
+                .0,
+            StatusCode::OK
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        assert_eq!(
+            call(&app, "GET", "/api/v1/me", Some(short.expose()), None)
+                .await
+                .0,
+            StatusCode::UNAUTHORIZED
+        );
+
+        // A disabled account cannot log in, even with the right password.
+        db.disable_user(&user.id).await.unwrap();
+        let (s, _) = call(
+            &app,
+            "POST",
+            "/api/v1/sessions",
+            None,
+            Some(json!({"username": name, "password": "correct horse battery staple"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[tokio::test]
+async fn repeated_failed_logins_are_throttled_per_username() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("s.db").display()
+    ))
+    .await
+    .unwrap();
+    let app = router(AppState::new(db.clone()));
+    let name = format!("applicant-{}", uuid::Uuid::new_v4().simple());
+    let other = format!("other-{}", uuid::Uuid::new_v4().simple());
+    for n in [&name, &other] {
+        db.create_user(NewUser {
+            username: n.clone(),
+            password: Some("right-password".into()),
+            ..NewUser::default()
+        })
+        .await
+        .unwrap();
+    }
+    for _ in 0..5 {
+        let (s, _) = call(
+            &app,
+            "POST",
+            "/api/v1/sessions",
+            None,
+            Some(json!({"username": name, "password": "guess"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    // Now even the right password is refused for this username …
+    let (s, v) = call(
+        &app,
+        "POST",
+        "/api/v1/sessions",
+        None,
+        Some(json!({"username": name, "password": "right-password"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("15 minutes"));
+    // … but not for another.
+    let (s, _) = call(
+        &app,
+        "POST",
+        "/api/v1/sessions",
+        None,
+        Some(json!({"username": other, "password": "right-password"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn session_endpoints_are_in_the_openapi_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("s.db").display()
+    ))
+    .await
+    .unwrap();
+    let app = router(AppState::new(db));
+    let (s, doc) = call(&app, "GET", "/api/v1/openapi.json", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let login = &doc["paths"]["/api/v1/sessions"]["post"];
+    assert!(login["responses"]["201"].is_object(), "{login}");
+    assert!(login["responses"]["429"].is_object(), "{login}");
+    let logout = &doc["paths"]["/api/v1/sessions/current"]["delete"];
+    assert!(logout["responses"]["204"].is_object(), "{logout}");
+    assert!(logout["security"].is_array(), "{logout}");
+}
+
+struct Case {
+    app: Router,
+    db: Db,
+    tokens: BTreeMap<&'static str, String>,
+    clock: Arc<Mutex<DateTime<Utc>>>,
+    id: String,
+}
+
+impl Case {
+    fn now(&self) -> DateTime<Utc> {
+        *self.clock.lock().unwrap()
+    }
+
+    fn advance(&self, d: Duration) {
+        *self.clock.lock().unwrap() += d;
+    }
+
+    async fn cmd(&self, role: &str, cmd: Value) -> Value {
+        let (s, v) = call(
+            &self.app,
+            "POST",
+            &format!("/api/v1/applications/{}/commands", self.id),
+            Some(&self.tokens[role]),
+            Some(cmd.clone()),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{role} {cmd}: {v}");
+        v
+    }
+
+    async fn sweep(&self) -> usize {
+        sweep_deadlines(&self.db, &AccessConfig::default(), self.now())
+            .await
+            .unwrap()
+    }
+
+    async fn outbox_kinds(&self) -> Vec<String> {
+        self.db
+            .case_notifications(&self.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|n| n.kind)
+            .collect()
+    }
+}
+
+async fn complete_case(db: Db) -> Case {
+    let uni = db.create_organisation("Lunds universitet").await.unwrap();
+    let hub = db.create_organisation("Hälsohubben").await.unwrap();
+    let mut tokens = BTreeMap::new();
+    for role in [
+        "applicant",
+        "case_officer",
+        "legal_reviewer",
+        "data_steward",
+        "decision_maker",
+    ] {
+        let u = db
+            .create_user(NewUser {
+                username: role.replace('_', "-"),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        let org = if role == "applicant" { &uni } else { &hub };
+        db.grant_role(&u.id, &org.id, role).await.unwrap();
+        let (_, secret) = db.create_api_token(&u.id, "t", None).await.unwrap();
+        tokens.insert(role, secret.expose().to_string());
+    }
+    let clock = Arc::new(Mutex::new(
+        DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc),
+    ));
+    let mut state = AppState::new(db.clone());
+    let c = clock.clone();
+    state.clock = Arc::new(move || *c.lock().unwrap());
+    let app = router(state);
+    let (_, me) = call(&app, "GET", "/api/v1/me", Some(&tokens["applicant"]), None).await;
+    let applicant = me["user"]["id"].as_str().unwrap().to_string();
+    let (s, created) = call(
+        &app,
+        "POST",
+        "/api/v1/applications",
+        Some(&tokens["applicant"]),
+        Some(json!({
+            "title": "Statin use and dementia in Skåne",
+            "summary": "A register study.",
+            "purpose": "scientific_research",
+            "legal_basis": "public_task",
+            "ethics_reference": "Dnr 2025-04321-01",
+            "organisation": uni.id,
+            "members": [applicant],
+            "datasets": [{"dataset": "prescribed_drug_register", "variables": ["atc", "dispensing_date"]}],
+            "cohort": {"criteria": [{"drug": "C10AA"}]},
+            "period": {"from": "2010-01-01", "until": "2024-12-31"},
+            "form": "pseudonymised_workspace",
+            "attachments": []
+        })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let case = Case {
+        id: created["case"]["id"].as_str().unwrap().to_string(),
+        app,
+        db,
+        tokens,
+        clock,
+    };
+    case.cmd("applicant", json!({"type": "submit"})).await;
+    case.cmd("case_officer", json!({"type": "start_completeness_check"}))
+        .await;
+    case.cmd("case_officer", json!({"type": "accept_complete"}))
+        .await;
+    case
+}
+
+#[tokio::test]
+async fn the_deadline_sweep_queues_each_reminder_once() {
+    for (db, _dir) in databases().await {
+        let case = complete_case(db).await;
+        // Completed 2026-03-02: the decision deadline is 2026-06-02.
+        let (_, view) = call(
+            &case.app,
+            "GET",
+            &format!("/api/v1/applications/{}", case.id),
+            Some(&case.tokens["case_officer"]),
+            None,
+        )
+        .await;
+        let deadline = view["clocks"][0]["deadline"].as_str().unwrap().to_string();
+        assert_eq!(view["clocks"][0]["kind"], "decision", "{view}");
+
+        // Far from the deadline: nothing to say, however often asked.
+        assert_eq!(case.sweep().await, 0);
+        assert_eq!(case.sweep().await, 0);
+        let before = case.outbox_kinds().await;
+        assert!(!before.iter().any(|k| k == "deadline_near"));
+
+        // Three working days before the deadline: "deadline near", to the
+        // case officers and the decision makers, once.
+        *case.clock.lock().unwrap() =
+            DateTime::parse_from_rfc3339(&format!("{}T08:00:00Z", "2026-05-28"))
+                .unwrap()
+                .with_timezone(&Utc);
+        let first = case.sweep().await;
+        assert_eq!(first, 2, "one per recipient role");
+        assert_eq!(case.sweep().await, 0);
+        case.advance(Duration::hours(3));
+        assert_eq!(case.sweep().await, 0);
+        let near: Vec<_> = case
+            .db
+            .case_notifications(&case.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.kind == "deadline_near")
+            .collect();
+        assert_eq!(near.len(), 2);
+        let mut recipients: Vec<&str> = near.iter().map(|n| n.recipient.as_str()).collect();
+        recipients.sort_unstable();
+        assert_eq!(recipients, ["role:case_officer", "role:decision_maker"]);
+        assert!(near[0].subject.contains(&deadline), "{}", near[0].subject);
+
+        // Past the deadline: "overdue", once.
+        *case.clock.lock().unwrap() = DateTime::parse_from_rfc3339("2026-06-05T08:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(case.sweep().await, 2);
+        assert_eq!(case.sweep().await, 0);
+        let kinds = case.outbox_kinds().await;
+        assert_eq!(kinds.iter().filter(|k| *k == "overdue").count(), 2);
+        assert_eq!(kinds.iter().filter(|k| *k == "deadline_near").count(), 2);
+    }
+}
+
+#[tokio::test]
+async fn permit_expiry_ends_access_at_request_time_with_no_job() {
+    for (db, _dir) in databases().await {
+        let case = complete_case(db).await;
+        case.cmd(
+            "legal_reviewer",
+            json!({"type": "record_legal_review", "findings": ["In order."], "recommendation": "approve"}),
+        )
+        .await;
+        case.cmd(
+            "data_steward",
+            json!({"type": "record_technical_review", "findings": ["Feasible."], "recommendation": "approve"}),
+        )
+        .await;
+        case.cmd(
+            "decision_maker",
+            json!({"type": "approve", "reasons": "Within the permitted purposes."}),
+        )
+        .await;
+        let (_, me) = call(
+            &case.app,
+            "GET",
+            "/api/v1/me",
+            Some(&case.tokens["applicant"]),
+            None,
+        )
+        .await;
+        let today = case.now().date_naive();
+        let v = case
+            .cmd(
+                "case_officer",
+                json!({"type": "issue_permit", "terms": {
+                    "data_categories": ["prescriptions"], "sources": ["prescribed_drug_register"],
+                    "pseudonymisation": "project_pseudonyms", "authorised_users": [me["user"]["id"]],
+                    "valid_from": today.to_string(),
+                    "valid_until": (today + Duration::days(2)).to_string(),
+                    "environment": "secure-workspace", "tools": ["R"], "conditions": []
+                }}),
+            )
+            .await;
+        let permit = v["case"]["permit"]["id"].as_str().unwrap().to_string();
+        let path = format!("/api/v1/permits/{permit}");
+        let get = |role: &'static str| {
+            let (app, token, path) = (case.app.clone(), case.tokens[role].clone(), path.clone());
+            async move { call(&app, "GET", &path, Some(&token), None).await }
+        };
+        let (s, p) = get("applicant").await;
+        assert_eq!(s, StatusCode::OK, "{p}");
+        assert_eq!(
+            (p["active"].clone(), p["status"].clone()),
+            (json!(true), json!("active"))
+        );
+
+        // Two days later it is still the last valid day; the day after, it
+        // has expired — nothing ran in between, the answer is computed now.
+        case.advance(Duration::days(2));
+        assert_eq!(get("applicant").await.1["active"], true);
+        case.advance(Duration::days(1));
+        let (s, p) = get("applicant").await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(
+            (p["active"].clone(), p["status"].clone()),
+            (json!(false), json!("expired"))
+        );
+        // Staff see the same.
+        assert_eq!(get("case_officer").await.1["status"], "expired");
+        // The stored row agrees at the same instant.
+        assert!(case.db.active_permits(case.now()).await.unwrap().is_empty());
+    }
+}
