@@ -25,6 +25,17 @@ const NO_DATE: i32 = i32::MAX;
 /// 16 383 distinct sources, far more than the register kinds there are).
 const NO_SOURCE: u16 = 0x3FFF;
 
+/// A date as the integer `yyyymmdd`.
+/// Dates whose `yyyymmdd` does not fit an `i32` (beyond year ±214 747)
+/// count as unknown.
+fn ymd(d: NaiveDate) -> i32 {
+    let v = i64::from(d.year()) * 10_000 + i64::from(d.month()) * 100 + i64::from(d.day());
+    i32::try_from(v).unwrap_or(NO_YMD)
+}
+
+/// Unknown `yyyymmdd`.
+const NO_YMD: i32 = i32::MIN;
+
 fn day_number(d: NaiveDate) -> i32 {
     d.num_days_from_ce()
 }
@@ -507,6 +518,8 @@ impl EngineBuilder {
             snapshot: snapshot.to_string(),
             patients,
             sex,
+            birth_ymd: birth.iter().map(|b| b.map_or(NO_YMD, ymd)).collect(),
+            death_ymd: death.iter().map(|d| d.map_or(NO_YMD, ymd)).collect(),
             birth,
             death,
             res_off,
@@ -550,6 +563,10 @@ pub struct Engine {
     sex: Vec<u8>,
     birth: Vec<Option<NaiveDate>>,
     death: Vec<Option<NaiveDate>>,
+    /// Birth and death dates as `yyyymmdd` ([`NO_YMD`] when unknown): whole
+    /// years of age are `(on - birth) / 10000`, and order is date order.
+    birth_ymd: Vec<i32>,
+    death_ymd: Vec<i32>,
     res_off: Vec<u32>,
     res_from: Vec<i32>,
     res_to: Vec<i32>,
@@ -678,7 +695,7 @@ impl Engine {
         let n = self.patients.len();
         let e = self.ev_patient.len();
         strings
-            + n * (size_of::<Pseudonym>() + 1 + 2 * size_of::<Option<NaiveDate>>() + 4)
+            + n * (size_of::<Pseudonym>() + 1 + 2 * size_of::<Option<NaiveDate>>() + 2 * 4 + 4)
             + self.res_from.len() * (4 + 4 + 2)
             + self.code_off.len() * 4
             + e * (4 + 4 + 2 + 4 + 2)
@@ -989,14 +1006,10 @@ impl Eval<'_> {
             Criterion::Event(ec) => self.static_event(ec),
             Criterion::Person(pc) => {
                 let day = match at_of(pc) {
-                    Some(At::Date(d)) => Some(day_number(d)),
+                    Some(At::Date(d)) => Some(d),
                     _ => None,
                 };
-                bitmap_from_sorted(
-                    self.universe
-                        .iter()
-                        .filter(|p| self.e.person_at(*p, pc, day)),
-                )
+                self.static_person(pc, day)
             }
             Criterion::And(cs) => {
                 let mut it = cs.iter();
@@ -1021,6 +1034,61 @@ impl Eval<'_> {
             }
             Criterion::Not(c) => &self.universe - self.static_set(c),
         }
+    }
+
+    /// Patients meeting a person criterion on a fixed date (or none), by
+    /// straight scans over the per-patient arrays.
+    fn static_person(&self, pc: &PersonCriterion, day: Option<NaiveDate>) -> RoaringBitmap {
+        let e = self.e;
+        let n = e.patients.len() as u32;
+        let on = day.map(ymd).filter(|x| *x != NO_YMD);
+        let scan = |f: &dyn Fn(usize) -> bool| {
+            RoaringBitmap::from_sorted_iter((0..n).filter(|p| f(*p as usize))).unwrap_or_default()
+        };
+        let birth = |p: usize| e.birth_ymd.get(p).copied().unwrap_or(NO_YMD);
+        let set = match pc {
+            PersonCriterion::Sex(s) => {
+                let want = if *s == Sex::F { 2 } else { 3 };
+                scan(&|p| e.sex.get(p) == Some(&want))
+            }
+            PersonCriterion::Age(a) => {
+                let Some(on) = on else {
+                    return RoaringBitmap::new();
+                };
+                let (min, max) = (a.min.map(i64::from), a.max.map(i64::from));
+                scan(&|p| {
+                    let b = birth(p);
+                    if b == NO_YMD || on < b {
+                        return false;
+                    }
+                    let age = (i64::from(on) - i64::from(b)) / 10_000;
+                    min.is_none_or(|m| age >= m) && max.is_none_or(|m| age <= m)
+                })
+            }
+            PersonCriterion::BirthYear(y) => scan(&|p| {
+                let b = birth(p);
+                b != NO_YMD
+                    && y.from.is_none_or(|f| b.div_euclid(10_000) >= f)
+                    && y.to.is_none_or(|t| b.div_euclid(10_000) <= t)
+            }),
+            PersonCriterion::Alive(_) => {
+                let Some(on) = on else {
+                    return RoaringBitmap::new();
+                };
+                scan(&|p| {
+                    let b = birth(p);
+                    let d = e.death_ymd.get(p).copied().unwrap_or(NO_YMD);
+                    e.sex.get(p).is_some_and(|s| *s != 0)
+                        && (b == NO_YMD || b <= on)
+                        && (d == NO_YMD || d > on)
+                })
+            }
+            PersonCriterion::Region(_) => {
+                let day = day.map(day_number);
+                scan(&|p| e.person_at(p as u32, pc, day))
+            }
+        };
+        set & &self.universe
     }
 
     fn static_event(&self, ec: &EventCriterion) -> RoaringBitmap {
@@ -1263,14 +1331,14 @@ impl Eval<'_> {
                     HashMap::new()
                 };
                 let bands = age_bands_of(&self.q.output);
-                let mut cells: HashMap<Vec<u32>, u64> = HashMap::new();
+                let mut cells: HashMap<[u32; 2], u64> = HashMap::new();
                 for p in &cohort {
                     let ix = index_day.get(&p).copied();
                     let when = fixed.or(ix);
-                    let key: Vec<u32> = by
-                        .iter()
-                        .map(|d| self.dim_value(*d, p, when, ix, &providers, &bands))
-                        .collect();
+                    let mut key = [u32::MAX; 2];
+                    for (slot, d) in key.iter_mut().zip(by) {
+                        *slot = self.dim_value(*d, p, when, ix, &providers, &bands);
+                    }
                     *cells.entry(key).or_default() += 1;
                 }
                 if cells.len() > MAX_CELLS {
@@ -1307,19 +1375,34 @@ impl Eval<'_> {
             } => {
                 let (cohort, _) = self.cohort(&all, &mut funnel);
                 let f = self.e.row_filter(event, self.lists);
-                let mut first: HashMap<u32, i32> = HashMap::new();
+                // First passing day per patient: rows of a code range are
+                // sorted by (patient, day), so the first passing row of a
+                // patient in a range is that range's earliest.
+                let mut earliest: Vec<i32> = vec![NO_DATE; self.e.patients.len()];
                 for &(a, b) in &f.ranges {
+                    let mut done = u32::MAX;
                     for i in a..b {
                         let p = self.e.ev_patient.get(i).copied().unwrap_or(0);
-                        if !cohort.contains(p) || !self.e.row_ok(&f, i) {
+                        if p == done || !self.e.row_ok(&f, i) {
                             continue;
                         }
+                        done = p;
                         let d = self.e.date_at(i);
-                        first.entry(p).and_modify(|x| *x = (*x).min(d)).or_insert(d);
+                        if let Some(x) = earliest.get_mut(p as usize)
+                            && d < *x
+                        {
+                            *x = d;
+                        }
                     }
                 }
                 let (lo, hi) = (day_number(*from), day_number(*to));
-                first.retain(|_, d| *d >= lo && *d <= hi);
+                let first: HashMap<u32, i32> = cohort
+                    .iter()
+                    .filter_map(|p| {
+                        let d = earliest.get(p as usize).copied()?;
+                        (d != NO_DATE && d >= lo && d <= hi).then_some((p, d))
+                    })
+                    .collect();
                 let providers = if *by == Some(Dimension::Provider) {
                     self.min_provider_on(event, &first)
                 } else {
