@@ -145,6 +145,19 @@ impl<P: Copy> Resolver<P> {
         }
     }
 
+    /// The patient a reference points at, when known (in the file or in
+    /// `external`) and not rejected. For the quarantine's identity column.
+    pub fn patient(&self, reference: &str, external: &dyn External<P>) -> Option<P> {
+        Self::find(&self.patients, reference)
+            .copied()
+            .or_else(|| {
+                external
+                    .patient(reference)
+                    .or_else(|| tail(reference).and_then(|t| external.patient(&t)))
+            })
+            .flatten()
+    }
+
     /// Number of Patients registered (under any key).
     pub fn patient_keys(&self) -> usize {
         self.patients.len()

@@ -309,6 +309,17 @@ fn ndjson_bad_lines_are_quarantined_with_their_reasons_and_the_rest_loads() {
     .map(|(l, r)| (l, r.to_owned()))
     .collect();
     assert_eq!(q, expect);
+    // A rejected resource about a known patient names the patient's
+    // pseudonym (line 6: the value without unit, about Patient/1).
+    let records = Store::open(dir.path())
+        .unwrap()
+        .snapshot(None)
+        .unwrap()
+        .quarantine()
+        .unwrap();
+    let by_line = |l: u64| records.iter().find(|q| q.line == l).unwrap();
+    assert!(by_line(6).identity.is_some());
+    assert!(by_line(2).identity.is_none());
     // The quarantine never holds the number.
     let details: Vec<String> = Store::open(dir.path())
         .unwrap()

@@ -205,7 +205,15 @@ fn handle(
                 let id = v.get("id").and_then(Value::as_str);
                 st.resolver.add_patient(full_url, id, None);
             }
-            ctx.reject(line, to_reject(r), None)
+            // Name the patient in the quarantine when the subject is known
+            // already (the data holder can then find the record).
+            let who = v
+                .get("subject")
+                .or_else(|| v.get("patient"))
+                .and_then(|s| s.get("reference"))
+                .and_then(Value::as_str)
+                .and_then(|r| st.resolver.patient(r, ctx.fhir_directory));
+            ctx.reject(line, to_reject(r), who)
         }
         Ok(Mapped::Bundle) => {
             if depth >= MAX_DEPTH {
