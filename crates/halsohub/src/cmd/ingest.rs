@@ -26,14 +26,16 @@ pub struct IngestArgs {
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub reference_date: Option<NaiveDate>,
     /// Read every file as this format instead of detecting it from its
-    /// header (population, id_changes, par_inpatient, par_outpatient,
-    /// primary_care, prescribed_drugs, hospital_drugs, lab, cause_of_death).
+    /// header or content (population, id_changes, par_inpatient,
+    /// par_outpatient, primary_care, prescribed_drugs, hospital_drugs, lab,
+    /// cause_of_death, fhir).
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
     /// Print the load report as JSON instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Source files or directories (searched recursively; .gz is read).
+    /// Source files or directories (searched recursively; .gz is read):
+    /// register extracts, FHIR R4 Bundles or bulk NDJSON.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 }
