@@ -383,3 +383,31 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
 
     assert_eq!(info(&hub, &store), before);
 }
+
+/// `ingest` takes third-party FHIR R4 Bundles as it takes register files
+/// (the conformance details are tested in the ingest crate).
+#[test]
+fn ingest_reads_fhir_bundles_through_the_same_command() {
+    let root = std::env::var("HALSOHUB_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from("/work/shared/data"));
+    let mii = root.join("fhir-mii-kds-testdata");
+    if !mii.is_dir() {
+        eprintln!(
+            "NOTICE: {} not found; FHIR end-to-end check skipped (set HALSOHUB_SHARED_DATA)",
+            mii.display()
+        );
+        return;
+    }
+    let hub = Hub::new();
+    hub.ok(&["keys", "init"]);
+    let store = hub.path("store");
+    let report = ingest(&hub, &store, &[mii.clone()]);
+    assert!(report["snapshot"].is_string(), "{report}");
+    let info = info(&hub, &store);
+    assert!(info["events"].as_u64().unwrap() > 100, "{info}");
+    assert!(info["rows"]["diagnosis"].is_object(), "{info}");
+    // Same files again: nothing new.
+    let again = ingest(&hub, &store, &[mii]);
+    assert!(again["snapshot"].is_null(), "{again}");
+}
