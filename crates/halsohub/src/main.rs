@@ -52,6 +52,10 @@ enum Command {
     /// Create or revoke API tokens.
     #[command(subcommand)]
     Token(cmd::staff::TokenCmd),
+    /// Case work from the state database: the work queue, one case, the
+    /// deadline-reminder sweep.
+    #[command(subcommand)]
+    Cases(cmd::cases::CasesCmd),
     /// Run the HTTP API (access process, public register, lead times).
     Serve(cmd::staff::ServeArgs),
     /// Run the whole pipeline on a synthetic population: key, data, store,
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
         Command::Store(c) => cmd::store::run(c),
         Command::User(c) => runtime()?.block_on(cmd::staff::run_user(c, &home)),
         Command::Token(c) => runtime()?.block_on(cmd::staff::run_token(c, &home)),
+        Command::Cases(c) => runtime()?.block_on(cmd::cases::run(c, &home)),
         Command::Serve(a) => runtime()?.block_on(cmd::staff::run_serve(a, &home)),
         Command::Demo(a) => cmd::demo::run(a, &home),
     });

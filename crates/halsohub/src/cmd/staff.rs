@@ -170,6 +170,42 @@ pub struct ServeArgs {
     /// Feasibility queries per user per sliding week.
     #[arg(long, default_value_t = QuotaPolicy::default().per_week, value_name = "N")]
     pub quota_per_week: u32,
+    /// How often to queue deadline reminders in the outbox (also once at
+    /// start-up): e.g. `30s`, `15m`, `1h`, `1d`; `off` disables (then run
+    /// `halsohub cases sweep` from cron).
+    #[arg(long, default_value = "15m", value_name = "DURATION", value_parser = parse_interval)]
+    pub sweep_interval: Interval,
+}
+
+/// A sweep interval; `None` when sweeping is off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interval(pub Option<std::time::Duration>);
+
+/// Parses `30s`, `15m`, `1h`, `1d` (or `off`).
+pub fn parse_interval(text: &str) -> std::result::Result<Interval, String> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("off") {
+        return Ok(Interval(None));
+    }
+    let split = t
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{t:?} has no unit; write e.g. 30s, 15m, 1h or 1d (or off)"))?;
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{t:?} does not start with a whole number; write e.g. 15m"))?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        other => return Err(format!("unknown unit {other:?} in {t:?}; use s, m, h or d")),
+    };
+    let total = n
+        .checked_mul(secs)
+        .filter(|&s| (1..=366 * 86_400).contains(&s))
+        .ok_or_else(|| format!("{t:?} must be between 1s and 366d"))?;
+    Ok(Interval(Some(std::time::Duration::from_secs(total))))
 }
 
 impl ServeArgs {
@@ -188,6 +224,7 @@ impl ServeArgs {
             profile: "feasibility".into(),
             quota_per_minute: QuotaPolicy::default().per_minute,
             quota_per_week: QuotaPolicy::default().per_week,
+            sweep_interval: Interval(Some(std::time::Duration::from_secs(15 * 60))),
         }
     }
 }
@@ -272,7 +309,7 @@ pub fn database_url(args: &DatabaseArgs, home: &Path) -> Result<String> {
     ))
 }
 
-async fn open(args: &DatabaseArgs, home: &Path) -> Result<Db> {
+pub(crate) async fn open(args: &DatabaseArgs, home: &Path) -> Result<Db> {
     let url = database_url(args, home)?;
     Db::connect(&url)
         .await
@@ -471,12 +508,56 @@ pub async fn run_serve(args: ServeArgs, home: &Path) -> Result<()> {
         "halsohub API on http://{}/api/v1/ (Ctrl-C stops)",
         args.listen
     );
-    halsohub_server::serve(listener, router(state), async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
-    .context("the API server failed")?;
+    // One shutdown signal (Ctrl-C or SIGTERM) stops both the server
+    // (gracefully, finishing requests) and the deadline sweeper.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let sweeper = args.sweep_interval.0.map(|every| {
+        let mut rx = stop_rx.clone();
+        tokio::spawn(halsohub_server::sweep_periodically(
+            state.clone(),
+            every,
+            async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            },
+        ))
+    });
+    let mut rx = stop_rx;
+    let server = halsohub_server::serve(listener, router(state), async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    });
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        eprintln!("shutting down");
+        let _ = stop_tx.send(true);
+    });
+    server.await.context("the API server failed")?;
+    if let Some(task) = sweeper {
+        let _ = task.await;
+    }
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// One demo account.
@@ -550,6 +631,41 @@ mod tests {
             database_url(&explicit, dir.path()).unwrap(),
             "postgres://x@127.0.0.1/db"
         );
+    }
+
+    #[test]
+    fn sweep_intervals_parse_with_units_and_refuse_nonsense() {
+        use std::time::Duration;
+        assert_eq!(
+            parse_interval("15m"),
+            Ok(Interval(Some(Duration::from_secs(900))))
+        );
+        assert_eq!(
+            parse_interval("30s"),
+            Ok(Interval(Some(Duration::from_secs(30))))
+        );
+        assert_eq!(
+            parse_interval("2h"),
+            Ok(Interval(Some(Duration::from_secs(7200))))
+        );
+        assert_eq!(
+            parse_interval("1d"),
+            Ok(Interval(Some(Duration::from_secs(86_400))))
+        );
+        assert_eq!(parse_interval("off"), Ok(Interval(None)));
+        for bad in [
+            "",
+            "15",
+            "m",
+            "0s",
+            "15x",
+            "-1m",
+            "400d",
+            "99999999999999999999d",
+        ] {
+            let err = parse_interval(bad).unwrap_err();
+            assert!(!err.is_empty(), "{bad}");
+        }
     }
 
     #[test]
