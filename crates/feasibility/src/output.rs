@@ -4,6 +4,7 @@
 //! `output` of `POST /api/v1/feasibility` and the `result` of
 //! `halsohub count --json`; the utoipa schemas document the API.
 
+use halsohub_cohort::{Interval, OutputResult};
 use halsohub_disclosure::{Precision, Profile, ProtectedValue};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -62,6 +63,20 @@ pub struct Number {
     /// For a small count: it is below this.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub below: Option<u64>,
+}
+
+impl Number {
+    /// A true count, unprotected (the data steward's `--exact`).
+    #[must_use]
+    pub fn exact(n: u64) -> Number {
+        Number {
+            display: n.to_string(),
+            value: Some(n),
+            precision: NumberPrecision::Exact,
+            rounded_to: None,
+            below: None,
+        }
+    }
 }
 
 impl From<&ProtectedValue> for Number {
@@ -179,6 +194,80 @@ pub enum ProtectedOutput {
 }
 
 impl ProtectedOutput {
+    /// The engine's numbers as they are, every one [`NumberPrecision::Exact`]:
+    /// non-empty strata only, no margins, and no key grid. Only for the
+    /// local data steward (`halsohub count --exact`); never released.
+    #[must_use]
+    pub fn exact(result: &OutputResult) -> ProtectedOutput {
+        match result {
+            OutputResult::Count { count } => ProtectedOutput::Count {
+                count: Number::exact(*count),
+            },
+            OutputResult::Funnel { steps } => ProtectedOutput::Funnel {
+                steps: steps
+                    .iter()
+                    .map(|s| FunnelStepOut {
+                        label: s.label.clone(),
+                        kind: s.kind.clone(),
+                        count: Number::exact(s.count),
+                    })
+                    .collect(),
+            },
+            OutputResult::Strata {
+                dimensions,
+                cells,
+                total,
+            } => ProtectedOutput::Strata {
+                dimensions: dimensions.iter().map(|d| d.as_str().to_string()).collect(),
+                cells: cells
+                    .iter()
+                    .map(|c| StratumOut {
+                        key: c.key.clone(),
+                        count: Number::exact(c.count),
+                    })
+                    .collect(),
+                margins: Vec::new(),
+                total: Number::exact(*total),
+            },
+            OutputResult::Proportion {
+                numerator,
+                denominator,
+            } => {
+                let percent = (*denominator > 0)
+                    .then(|| (*numerator as f64 * 100.0 / *denominator as f64).min(100.0));
+                ProtectedOutput::Proportion {
+                    numerator: Number::exact(*numerator),
+                    denominator: Number::exact(*denominator),
+                    percent,
+                    percent_display: percent
+                        .map_or_else(|| "withheld".to_string(), |p| format!("{p:.1}%")),
+                }
+            }
+            OutputResult::TimeSeries {
+                interval,
+                by,
+                points,
+                total,
+            } => ProtectedOutput::TimeSeries {
+                interval: match interval {
+                    Interval::Month => "month".into(),
+                    Interval::Year => "year".into(),
+                },
+                by: by.map(|d| d.as_str().to_string()),
+                points: points
+                    .iter()
+                    .map(|p| PointOut {
+                        period: p.period.clone(),
+                        key: p.key.clone(),
+                        count: Number::exact(p.count),
+                    })
+                    .collect(),
+                margins: Vec::new(),
+                total: Number::exact(*total),
+            },
+        }
+    }
+
     /// Every released number with its kind (`count`, `step`, `cell`, ...).
     pub fn numbers(&self) -> Vec<(&'static str, &Number)> {
         let mut out: Vec<(&'static str, &Number)> = Vec::new();

@@ -377,3 +377,22 @@ fn protections_name_the_profile_and_each_precision() {
         }
     }
 }
+
+#[test]
+fn the_exact_view_is_the_engine_result() {
+    let e = engine(200, 5);
+    for q in &queries() {
+        let r = run(&e, q);
+        let out = ProtectedOutput::exact(&r.output);
+        let want = reference(&r.output);
+        let got: BTreeMap<String, u64> = keyed(&out)
+            .into_iter()
+            .map(|(k, x)| {
+                assert_eq!(x.precision, NumberPrecision::Exact);
+                assert_eq!(x.display, x.value.unwrap().to_string());
+                (k, x.value.unwrap())
+            })
+            .collect();
+        assert_eq!(got, want);
+    }
+}
