@@ -315,7 +315,7 @@ fn a_case_from_draft_to_permit_through_the_binary() {
         );
 
         let addr = free_addr();
-        let _server = start(&hub, &t, addr);
+        let mut server = start(&hub, &t, addr);
 
         // The applicant logs in with the password: a session token.
         let (s, v) = http(
@@ -533,5 +533,28 @@ fn a_case_from_draft_to_permit_through_the_binary() {
         );
         assert_eq!(s, 204);
         assert_eq!(http(addr, "GET", "/api/v1/me", Some(&anna), None).0, 401);
+
+        // SIGTERM stops the server (and its deadline sweeper) gracefully.
+        #[cfg(unix)]
+        {
+            let pid = server.0.id().to_string();
+            let killed = std::process::Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap();
+            assert!(killed.success());
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let status = loop {
+                if let Some(st) = server.0.try_wait().unwrap() {
+                    break st;
+                }
+                assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            let err = std::fs::read_to_string(&server.1).unwrap_or_default();
+            assert!(status.success(), "serve exited with {status}: {err}");
+            assert!(err.contains("shutting down"), "{err}");
+        }
+        drop(server);
     }
 }

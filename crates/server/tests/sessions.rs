@@ -545,3 +545,54 @@ async fn permit_expiry_ends_access_at_request_time_with_no_job() {
         assert!(case.db.active_permits(case.now()).await.unwrap().is_empty());
     }
 }
+
+#[tokio::test]
+async fn the_periodic_sweep_runs_at_start_up_and_stops_when_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("s.db").display()
+    ))
+    .await
+    .unwrap();
+    let case = complete_case(db.clone()).await;
+    // Two working days before the decision deadline (2026-06-02).
+    *case.clock.lock().unwrap() = DateTime::parse_from_rfc3339("2026-05-29T08:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let mut state = AppState::new(db);
+    let c = case.clock.clone();
+    state.clock = Arc::new(move || *c.lock().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(halsohub_server::sweep_periodically(
+        state,
+        std::time::Duration::from_secs(3600),
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    // The first sweep runs at once, not after the first interval.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !case
+        .outbox_kinds()
+        .await
+        .iter()
+        .any(|k| k == "deadline_near")
+    {
+        assert!(std::time::Instant::now() < deadline, "no sweep at start-up");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tx.send(()).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), task)
+        .await
+        .expect("the sweeper stops when told")
+        .unwrap();
+    assert_eq!(
+        case.outbox_kinds()
+            .await
+            .iter()
+            .filter(|k| *k == "deadline_near")
+            .count(),
+        2
+    );
+}
