@@ -191,7 +191,7 @@ fn print_queue(v: &Value) {
         return;
     }
     println!(
-        "{:<38} {:<22} {:<14} {:<10} {:>5} {:>5}  {:<8} TITLE",
+        "{:<18} {:<22} {:<20} {:<10} {:>5} {:>5}  {:<8} TITLE",
         "CASE", "STATUS", "CLOCK", "DEADLINE", "USED", "LEFT", "OVERDUE"
     );
     for r in rows {
@@ -203,7 +203,7 @@ fn print_queue(v: &Value) {
             "-"
         };
         println!(
-            "{:<38} {:<22} {:<14} {:<10} {:>5} {:>5}  {:<8} {}",
+            "{:<18} {:<22} {:<20} {:<10} {:>5} {:>5}  {:<8} {}",
             text(&r["case_id"]),
             text(&r["status"]),
             text(&r["clock"]),
