@@ -322,3 +322,88 @@ fn yaml_queries_snapshots_and_errors() {
     ]);
     assert!(err.contains("no hub key"), "{err}");
 }
+
+fn query_log(url: &str) -> Vec<halsohub_state::query_log::QueryLogEntry> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let db = halsohub_state::Db::connect(url).await.unwrap();
+        db.query_log(&Default::default()).await.unwrap()
+    })
+}
+
+#[test]
+fn every_count_is_in_the_query_log() {
+    let hub = hub_with_store();
+    let store = hub.path("store");
+    let store = store.to_str().unwrap();
+    let q = bench_queries().join("q11_strata_sex_age.json");
+    let q = q.to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let out = hub
+            .cmd()
+            .env("USER", "steward1")
+            .env_remove("HALSOHUB_DATABASE")
+            .args(["count", "--store", store, q, "--json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        (out.status.success(), out.stdout)
+    };
+    let (ok, protected) = run(&[]);
+    assert!(ok);
+    let protected: Value = serde_json::from_slice(&protected).unwrap();
+    let (ok, _) = run(&["--exact"]);
+    assert!(ok);
+    let bad = hub.path("bad.json");
+    std::fs::write(&bad, r#"{"version": 1, "output": {"type": "cnt"}}"#).unwrap();
+    let (ok, _) = run(&[bad.to_str().unwrap()]);
+    assert!(!ok, "two query files are refused by clap");
+    let err = hub.fails(&["count", "--store", store, bad.to_str().unwrap()]);
+    assert!(err.contains("$.output"), "{err}");
+
+    // the default state database under the hub home
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        hub.home().join("state.db").display()
+    );
+    let log = query_log(&url);
+    assert_eq!(log.len(), 3, "{log:#?}");
+    let (p, e, r) = (&log[0], &log[1], &log[2]);
+    for entry in &log {
+        assert_eq!(entry.channel, "cli");
+        assert_eq!(entry.token_id, None);
+    }
+    assert_eq!(p.user_id, "os:steward1");
+    assert_eq!(p.query_hash.as_deref(), protected["query_hash"].as_str());
+    assert_eq!(p.snapshot.as_deref(), Some("s000001"));
+    assert_eq!(p.output_kind.as_deref(), Some("strata"));
+    assert_eq!(p.profile.as_deref(), Some("feasibility"));
+    assert!(!p.exact);
+    assert_eq!(p.outcome, halsohub_state::query_log::QueryOutcome::Ok);
+    assert_eq!(p.protections["profile"]["rounding"], 5);
+    assert!(
+        p.protections["precision"]["cell"].is_array(),
+        "{}",
+        p.protections
+    );
+    assert!(e.exact, "--exact is logged as exact");
+    assert_eq!(e.profile.as_deref(), Some("exact"));
+    assert_eq!(e.query_hash, p.query_hash);
+    assert_eq!(e.protections["precision"]["cell"][0], "exact");
+    match &r.outcome {
+        halsohub_state::query_log::QueryOutcome::Refused { reason } => {
+            assert!(reason.contains("$.output"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(r.query_hash, None);
+
+    // --database (or HALSOHUB_DATABASE) chooses another state database
+    let other = format!("sqlite://{}?mode=rwc", hub.path("other.db").display());
+    hub.ok(&["count", "--store", store, q, "--database", &other]);
+    assert_eq!(query_log(&other).len(), 1);
+    assert_eq!(query_log(&url).len(), 3);
+}
