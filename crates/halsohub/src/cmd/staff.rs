@@ -229,17 +229,6 @@ impl ServeArgs {
     }
 }
 
-/// The secret that keys deterministic noise: a keyed hash of the hub key in
-/// its own domain (the key itself is never used directly). The same
-/// derivation as `halsohub count`, so the CLI and the API release the same
-/// noisy numbers for the same query and snapshot.
-fn noise_secret(key: &halsohub_identity::HubKey) -> Vec<u8> {
-    halsohub_identity::Pseudonymiser::new(key)
-        .source_scoped("halsohub/disclosure-noise", "v1")
-        .to_hex_bytes()
-        .to_vec()
-}
-
 /// Builds the feasibility service over the store's current snapshot:
 /// opens the store, checks the key belongs to it, builds the cohort engine
 /// and applies the profile and quota.
@@ -290,7 +279,9 @@ fn feasibility_service(
         .iter()
         .map(|m| SnapshotInfo::from_manifest(m, &serving))
         .collect();
-    Ok(Feasibility::new(engine, noise_secret(&key))
+    // the same noise secret as `halsohub count`: the same noisy numbers
+    let secret = halsohub_feasibility::noise_secret(&key);
+    Ok(Feasibility::new(engine, secret)
         .with_profile(profile)?
         .with_quota(quota)
         .with_snapshots(snapshots))
