@@ -479,8 +479,8 @@ async fn attachments_permits_and_outbox() {
         );
         assert_eq!(db.list_permits(Some("c")).await.unwrap().len(), 1);
 
-        // Outbox: duplicates ignored, sent marked.
-        db.notify(&note).await.unwrap();
+        // Outbox: duplicates ignored (and reported as not new), sent marked.
+        assert!(!db.notify(&note).await.unwrap());
         let pending = db.pending_notifications(10).await.unwrap();
         assert_eq!(pending.len(), 1);
         db.mark_notification_sent(pending[0].id).await.unwrap();
