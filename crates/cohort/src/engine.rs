@@ -1221,7 +1221,9 @@ impl Eval<'_> {
 
     /// Patients (with their reference index date) meeting all `steps`; the
     /// funnel counts after each step when `funnel` is set.
-    fn cohort(&self, steps: &[&Step], funnel: &mut Vec<u64>) -> (RoaringBitmap, HashMap<u32, i32>) {
+    /// The second value lists (patient, index day) sorted by patient (empty
+    /// without an index).
+    fn cohort(&self, steps: &[&Step], funnel: &mut Vec<u64>) -> (RoaringBitmap, Vec<(u32, i32)>) {
         match &self.cands {
             None => {
                 let mut running = self.universe.clone();
@@ -1231,7 +1233,7 @@ impl Eval<'_> {
                     }
                     funnel.push(running.len());
                 }
-                (running, HashMap::new())
+                (running, Vec::new())
             }
             Some(cands) => {
                 let mut running = RoaringBitmap::new();
@@ -1256,7 +1258,7 @@ impl Eval<'_> {
                     funnel.push(distinct(&running));
                 }
                 let mut pats = RoaringBitmap::new();
-                let mut first = HashMap::new();
+                let mut first = Vec::new();
                 for i in &running {
                     let (Some(&p), Some(&d)) =
                         (cands.pat.get(i as usize), cands.date.get(i as usize))
@@ -1264,7 +1266,7 @@ impl Eval<'_> {
                         continue;
                     };
                     if pats.try_push(p).is_ok() {
-                        first.insert(p, d);
+                        first.push((p, d));
                     }
                 }
                 (pats, first)
@@ -1317,14 +1319,18 @@ impl Eval<'_> {
                 })
             }
             Output::Strata { by, at, .. } => {
-                let (cohort, index_day) = self.cohort(&all, &mut funnel);
+                let (cohort, index_pairs) = self.cohort(&all, &mut funnel);
                 let fixed = match at {
                     Some(At::Date(d)) => Some(day_number(*d)),
                     _ => None,
                 };
                 let providers = if by.contains(&Dimension::Provider) {
                     match &self.q.index {
-                        Some(ix) => self.min_provider_on(&ix.event, &index_day),
+                        Some(ix) => {
+                            let index_day: HashMap<u32, i32> =
+                                index_pairs.iter().copied().collect();
+                            self.min_provider_on(&ix.event, &index_day)
+                        }
                         None => HashMap::new(),
                     }
                 } else {
@@ -1332,8 +1338,12 @@ impl Eval<'_> {
                 };
                 let bands = age_bands_of(&self.q.output);
                 let mut cells: HashMap<[u32; 2], u64> = HashMap::new();
+                let mut j = 0usize;
                 for p in &cohort {
-                    let ix = index_day.get(&p).copied();
+                    while index_pairs.get(j).is_some_and(|x| x.0 < p) {
+                        j += 1;
+                    }
+                    let ix = index_pairs.get(j).filter(|x| x.0 == p).map(|x| x.1);
                     let when = fixed.or(ix);
                     let mut key = [u32::MAX; 2];
                     for (slot, d) in key.iter_mut().zip(by) {
