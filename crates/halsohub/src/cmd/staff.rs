@@ -496,7 +496,7 @@ pub async fn run_serve(args: ServeArgs, home: &Path) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     eprintln!(
-        "halsohub API on http://{}/api/v1/ (Ctrl-C stops)",
+        "halsohub API on http://{}/api/v1/ (Ctrl-C or SIGTERM stops)",
         args.listen
     );
     // One shutdown signal (Ctrl-C or SIGTERM) stops both the server
