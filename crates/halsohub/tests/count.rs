@@ -406,4 +406,39 @@ fn every_count_is_in_the_query_log() {
     hub.ok(&["count", "--store", store, q, "--database", &other]);
     assert_eq!(query_log(&other).len(), 1);
     assert_eq!(query_log(&url).len(), 3);
+
+    // and PostgreSQL, when a test database is given
+    let Ok(pg) = std::env::var("HALSOHUB_TEST_DATABASE_URL") else {
+        eprintln!("NOTICE: HALSOHUB_TEST_DATABASE_URL not set; PostgreSQL query log skipped");
+        return;
+    };
+    let who = format!("cli-test-{}", std::process::id());
+    let out = hub
+        .cmd()
+        .env("USER", &who)
+        .env("HALSOHUB_DATABASE", &pg)
+        .args(["count", "--store", store, q, "--exact"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mine = rt.block_on(async {
+        let db = halsohub_state::Db::connect(&pg).await.unwrap();
+        let filter = halsohub_state::query_log::QueryLogFilter {
+            user_id: Some(format!("os:{who}")),
+            ..Default::default()
+        };
+        db.query_log(&filter).await.unwrap()
+    });
+    let last = mine.last().expect("the PostgreSQL log has the run");
+    assert!(last.exact);
+    assert_eq!(last.channel, "cli");
+    assert_eq!(last.query_hash, p.query_hash);
 }
