@@ -3,6 +3,7 @@
 //! anywhere under the store, re-ingest changes nothing, a killed load leaves
 //! the previous snapshot, another key is refused, the Parquet export opens in
 //! DuckDB, bad input gets a clear error.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers outside #[test] fns; a failure is the test failing
 
 mod common;
 
@@ -63,7 +64,7 @@ fn raw_ids(dir: &Path) -> HashSet<String> {
         }
         let bytes = std::fs::read(&f).unwrap();
         let text = String::from_utf8_lossy(&bytes);
-        for field in text.split(|c: char| matches!(c, ';' | ',' | '\t' | '|' | '\n' | '\r')) {
+        for field in text.split([';', ',', '\t', '|', '\n', '\r']) {
             let digits: String = field.chars().filter(char::is_ascii_digit).collect();
             let only_id_chars = field
                 .trim()
@@ -402,7 +403,7 @@ fn ingest_reads_fhir_bundles_through_the_same_command() {
     let hub = Hub::new();
     hub.ok(&["keys", "init"]);
     let store = hub.path("store");
-    let report = ingest(&hub, &store, &[mii.clone()]);
+    let report = ingest(&hub, &store, std::slice::from_ref(&mii));
     assert!(report["snapshot"].is_string(), "{report}");
     let info = info(&hub, &store);
     assert!(info["events"].as_u64().unwrap() > 100, "{info}");
