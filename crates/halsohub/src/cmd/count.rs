@@ -98,12 +98,34 @@ pub fn run(args: CountArgs, home: &Path) -> Result<()> {
     }
 }
 
-/// Who runs the command: the OS login name as `os:<name>`.
+/// Who runs the command: the OS login name as `os:<name>` (from `USER`,
+/// `LOGNAME` or `USERNAME`; else, on Unix, the process's user id looked up
+/// in `/etc/passwd`, or `os:uid<n>`).
 fn os_user() -> String {
-    let name = ["USER", "LOGNAME", "USERNAME"]
+    let from_env = ["USER", "LOGNAME", "USERNAME"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()));
+    let name = from_env.or_else(unix_user);
     format!("os:{}", name.as_deref().unwrap_or("unknown"))
+}
+
+#[cfg(unix)]
+fn unix_user() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let name = passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        let id: u32 = f.nth(1)?.parse().ok()?;
+        (id == uid && !name.is_empty()).then(|| name.to_string())
+    });
+    Some(name.unwrap_or_else(|| format!("uid{uid}")))
+}
+
+#[cfg(not(unix))]
+fn unix_user() -> Option<String> {
+    None
 }
 
 /// Evaluates and protects the query; fills `log` with what it learns and
@@ -219,7 +241,7 @@ fn render_text(
         ProtectedOutput::Count { count } => format!("patients    {}", num(count)),
         ProtectedOutput::Funnel { steps } => {
             for st in steps {
-                lines.push((format!("{:<8} {}", st.kind, st.label), &st.count));
+                lines.push((format!("{:<8} {:<40}", st.kind, st.label), &st.count));
             }
             "funnel".to_string()
         }
@@ -286,6 +308,14 @@ fn render_text(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn the_os_user_is_found_without_the_environment() {
+        let name = unix_user().unwrap();
+        assert!(!name.is_empty() && !name.contains(':'), "{name}");
+        assert!(os_user().starts_with("os:"));
+    }
 
     #[test]
     fn yaml_and_json_by_extension_and_content() {
