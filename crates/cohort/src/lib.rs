@@ -17,15 +17,19 @@
 //!
 //! # Engine design
 //!
-//! Built from the snapshot's records alone (so always rebuildable), through
-//! [`EngineBuilder`] fed batch by batch:
+//! Built from the snapshot's records alone (so always rebuildable):
+//! [`Engine::from_snapshot`] reads the store's Parquet directly (only the
+//! columns it needs; dictionary strings interned once per batch, no string
+//! per event); [`EngineBuilder`] / [`Engine::build`] take in-memory records.
 //!
 //! * **Dense patient ids** `0..n` in pseudonym order; per-patient arrays for
 //!   sex, birth and death dates, and residences (CSR: offsets + from / to /
 //!   region columns).
-//! * **Events sorted by (domain, system, code, patient, date)** in columns:
-//!   patient `u32`, day number `i32`, setting `u8`, provider `u32`, provider
-//!   region `u16`, source `u16` — 17 bytes per event. A dictionary of the
+//! * **Events sorted by (domain, system, code, patient, date)** (a counting
+//!   sort into code buckets, then each bucket by patient and day) in
+//!   columns: patient `u32`, day number `i32`, provider `u32`, provider
+//!   region `u16`, source and care setting packed in one `u16` — 16 bytes
+//!   per event. A dictionary of the
 //!   distinct (domain, system, code) keys holds each key's row range, so a
 //!   code, an ICD-10 category or block, or an ATC level is a set of
 //!   contiguous ranges found by scanning the (small) dictionary; within a
@@ -44,6 +48,9 @@
 //!   lifted, windows are answered by binary search in each patient's sorted
 //!   distinct days, ages and residences at the index day per candidate); a
 //!   patient is in the cohort when one of their candidates survives.
+//! * **Person criteria on a fixed date** are straight scans over per-patient
+//!   arrays (birth and death dates also kept as `yyyymmdd` integers, so whole
+//!   years of age are one subtraction and a division).
 //! * **Opt-outs**: [`Engine::exclusion`] turns pseudonyms into a bitmap that
 //!   is removed from the population before anything is counted.
 //!
