@@ -5,7 +5,7 @@
 //! `curl` example.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -121,10 +121,39 @@ pub fn run(args: DemoArgs, home: &Path) -> Result<()> {
     print!("5. ");
     let runtime = crate::runtime()?;
     let logins = runtime.block_on(staff::demo_users(&args.db, home))?;
+    drop(runtime);
+
+    // 6. A feasibility count, protected, through the same path as the API.
+    let query = demo.join("example-query.json");
+    std::fs::write(&query, STRATA_QUERY).with_context(|| format!("writing {}", query.display()))?;
+    println!();
+    println!("6. feasibility count ({}):", query.display());
+    println!("   patients with type 2 diabetes (E11) who had an HbA1c of 53 mmol/mol or more");
+    println!("   within a year after the first diagnosis, by region of residence on 2024-01-01");
+    crate::cmd::count::run(
+        crate::cmd::count::CountArgs {
+            store: store.clone(),
+            key: crate::cmd::keys::KeyArg {
+                key: Some(key_path.clone()),
+            },
+            exact: false,
+            json: false,
+            snapshot: None,
+            query: query.clone(),
+            db: args.db.clone(),
+        },
+        home,
+    )?;
+    let runtime = crate::runtime()?;
 
     println!();
     println!(
-        "Next: halsohub store export --store {} --format parquet --out OUT",
+        "Next: halsohub count --store {} {}",
+        store.display(),
+        query.display()
+    );
+    println!(
+        "      halsohub store export --store {} --format parquet --out OUT",
         store.display()
     );
     if args.no_serve {
@@ -136,14 +165,14 @@ pub fn run(args: DemoArgs, home: &Path) -> Result<()> {
         return Ok(());
     }
 
-    // 6. The API over the store, until Ctrl-C.
+    // 7. The API over the store, until Ctrl-C.
     let applicant = logins
         .iter()
         .find(|l| l.role == halsohub_access::Role::Applicant)
         .context("no demo applicant was created")?;
     println!();
     println!(
-        "6. serving the API on http://{}/api/v1/ (Ctrl-C stops). Ask for a feasibility count as {}:",
+        "7. serving the API on http://{}/api/v1/ (Ctrl-C stops). Ask for a feasibility count as {}:",
         args.listen, applicant.username
     );
     println!();
@@ -159,8 +188,18 @@ pub fn run(args: DemoArgs, home: &Path) -> Result<()> {
     runtime.block_on(staff::run_serve(serve, home))
 }
 
-/// Where the demo keeps its store, for other commands' defaults.
-#[allow(dead_code)]
-pub fn store_dir(home: &Path) -> PathBuf {
-    home.join("demo").join("store")
+/// The demo's example query for `halsohub count` (docs/query-language.md
+/// explains every part).
+const STRATA_QUERY: &str = r#"{
+  "version": 1,
+  "index": {"event": {"domain": "diagnosis",
+    "codes": [{"system": "icd10se", "codes": ["E11"], "descendants": true}]},
+    "occurrence": "first"},
+  "criteria": [{"label": "HbA1c >= 53 mmol/mol within 365 days after the first E11 diagnosis",
+    "include": {"event": {"domain": "lab_result",
+      "codes": [{"system": "npu", "codes": ["NPU27300"]}],
+      "value": {"gte": 53, "unit": "mmol/mol"},
+      "within": {"days": [0, 365]}}}}],
+  "output": {"type": "strata", "by": ["region"], "at": "2024-01-01"}
 }
+"#;
