@@ -1545,3 +1545,24 @@ impl Eval<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod ymd_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whole years from `yyyymmdd` integers equal `age_on` (leap days,
+        /// month ends and birthdays included).
+        #[test]
+        fn ymd_age_equals_age_on(b in -40_000i64..40_000, gap in 0i64..40_000) {
+            let base = NaiveDate::from_ymd_opt(1960, 2, 29).unwrap();
+            let birth = base + chrono::Duration::days(b);
+            let on = birth + chrono::Duration::days(gap);
+            let fast = (i64::from(ymd(on)) - i64::from(ymd(birth))) / 10_000;
+            prop_assert_eq!(Some(fast as u32), age_on(birth, on));
+            prop_assert_eq!(ymd(birth).div_euclid(10_000), birth.year());
+            prop_assert_eq!(ymd(on) < ymd(birth), on < birth);
+        }
+    }
+}
