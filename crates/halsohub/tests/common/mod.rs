@@ -91,7 +91,9 @@ pub fn duckdb_python() -> Option<String> {
     match std::env::var("HALSOHUB_TEST_PYTHON") {
         Ok(p) if !p.is_empty() => Some(p),
         _ => {
-            eprintln!("NOTICE: HALSOHUB_TEST_PYTHON not set; DuckDB check skipped (run scripts/test)");
+            eprintln!(
+                "NOTICE: HALSOHUB_TEST_PYTHON not set; DuckDB check skipped (run scripts/test)"
+            );
             None
         }
     }
