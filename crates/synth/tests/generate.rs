@@ -96,7 +96,13 @@ fn spec_headers() -> BTreeMap<String, String> {
         fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/formats.md"))
             .unwrap();
     let mut out = BTreeMap::new();
-    for line in doc.lines().filter(|l| l.starts_with("| `")) {
+    // Only the register section: later sections (FHIR, OMOP) have tables too.
+    let register = doc
+        .lines()
+        .skip_while(|l| !l.starts_with("## Swedish register extracts"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("## "));
+    for line in register.filter(|l| l.starts_with("| `")) {
         let cells: Vec<&str> = line.split('|').map(str::trim).collect();
         // | name | holder (`path`) | delimiter | encoding | `header` |
         let holder = cells[2];
