@@ -84,6 +84,9 @@ fn event(patients: u8) -> impl Strategy<Value = Event> {
                     } else {
                         None
                     },
+                    value_system: None,
+                    value_code: None,
+                    value_text: None,
                     quantity: None,
                     setting,
                     primary: None,

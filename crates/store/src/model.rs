@@ -22,10 +22,18 @@ pub enum Domain {
     Procedure,
     Encounter,
     Death,
+    /// A drug prescribed, ordered or reported as taken (FHIR
+    /// MedicationRequest and MedicationStatement, OMOP drug_exposure of a
+    /// prescription type): not evidence that it was dispensed.
+    PrescribedDrug,
+    /// A clinical observation that is neither a lab result nor a diagnosis
+    /// (OMOP `observation`: history, status, survey answers), with a numeric,
+    /// coded or text value.
+    Observation,
 }
 
 impl Domain {
-    pub const ALL: [Domain; 7] = [
+    pub const ALL: [Domain; 9] = [
         Domain::Diagnosis,
         Domain::DispensedDrug,
         Domain::AdministeredDrug,
@@ -33,6 +41,8 @@ impl Domain {
         Domain::Procedure,
         Domain::Encounter,
         Domain::Death,
+        Domain::PrescribedDrug,
+        Domain::Observation,
     ];
 
     /// Stable lower-case name, as written in Parquet and JSON.
@@ -45,6 +55,8 @@ impl Domain {
             Domain::Procedure => "procedure",
             Domain::Encounter => "encounter",
             Domain::Death => "death",
+            Domain::PrescribedDrug => "prescribed_drug",
+            Domain::Observation => "observation",
         }
     }
 
@@ -139,6 +151,14 @@ pub struct Event {
     pub value: Option<f64>,
     pub comparator: Option<Comparator>,
     pub unit: Option<String>,
+    /// Code system of a coded value (an Observation's
+    /// `valueCodeableConcept`, OMOP `value_as_concept_id`), as `system`.
+    pub value_system: Option<String>,
+    /// A coded value's code (`260385009`), with `value_system`.
+    pub value_code: Option<String>,
+    /// A text or boolean value as written (`valueString`, `valueBoolean` as
+    /// `true`/`false`, OMOP `value_as_string`).
+    pub value_text: Option<String>,
     /// Number of packages (dispensed) or dose (administered).
     pub quantity: Option<f64>,
     pub setting: Option<Setting>,

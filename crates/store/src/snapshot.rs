@@ -192,7 +192,14 @@ impl EventBatches {
         loop {
             if let Some((path, reader)) = self.current.as_mut() {
                 match reader.next() {
-                    Some(Ok(b)) => return self.remap(b).map(Some),
+                    Some(Ok(b)) => {
+                        let b = if self.columns.is_none() {
+                            tables::conform(b, &tables::EVENTS, path)?
+                        } else {
+                            b
+                        };
+                        return self.remap(b).map(Some);
+                    }
                     Some(Err(e)) => return Err(tables::arrow_err(path, e)),
                     None => {}
                 }

@@ -55,6 +55,9 @@ pub(crate) static EVENTS: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("value", DataType::Float64, true),
         Field::new("comparator", dict(), true),
         Field::new("unit", dict(), true),
+        Field::new("value_system", dict(), true),
+        Field::new("value_code", dict(), true),
+        Field::new("value_text", DataType::Utf8, true),
         Field::new("quantity", DataType::Float64, true),
         Field::new("setting", dict(), true),
         Field::new("is_primary", DataType::Boolean, true),
@@ -232,6 +235,42 @@ pub(crate) fn str_col(
         .ok_or_else(|| corrupt(path, format!("column `{name}` is not text")))
 }
 
+/// Like [`str_col`], but `None` when the column is absent (a column added
+/// to the schema after segments were written without it).
+pub(crate) fn opt_str_col(
+    batch: &RecordBatch,
+    name: &str,
+    path: &Path,
+) -> Result<Option<StringArray>, StoreError> {
+    if batch.column_by_name(name).is_none() {
+        return Ok(None);
+    }
+    str_col(batch, name, path).map(Some)
+}
+
+/// `batch` with every column of `schema`: columns it lacks (nullable ones
+/// added to the schema later) are filled with nulls, in schema order.
+pub(crate) fn conform(
+    batch: RecordBatch,
+    schema: &SchemaRef,
+    path: &Path,
+) -> Result<RecordBatch, StoreError> {
+    if batch.schema().fields() == schema.fields() {
+        return Ok(batch);
+    }
+    let mut cols = Vec::with_capacity(schema.fields().len());
+    for f in schema.fields() {
+        match batch.column_by_name(f.name()) {
+            Some(c) => cols.push(c.clone()),
+            None if f.is_nullable() => {
+                cols.push(arrow::array::new_null_array(f.data_type(), batch.num_rows()))
+            }
+            None => return Err(corrupt(path, format!("column `{}` is missing", f.name()))),
+        }
+    }
+    RecordBatch::try_new(schema.clone(), cols).map_err(|e| arrow_err(path, e))
+}
+
 fn opt_str(a: &StringArray, i: usize) -> Option<&str> {
     a.is_valid(i).then(|| a.value(i))
 }
@@ -303,6 +342,9 @@ pub(crate) fn events_batch(
     let mut value = Float64Builder::with_capacity(n);
     let mut comparator = StringDictionaryBuilder::<Int32Type>::new();
     let mut unit = StringDictionaryBuilder::<Int32Type>::new();
+    let mut value_system = StringDictionaryBuilder::<Int32Type>::new();
+    let mut value_code = StringDictionaryBuilder::<Int32Type>::new();
+    let mut value_text = StringBuilder::new();
     let mut quantity = Float64Builder::with_capacity(n);
     let mut setting = StringDictionaryBuilder::<Int32Type>::new();
     let mut primary = BooleanBuilder::with_capacity(n);
@@ -320,6 +362,9 @@ pub(crate) fn events_batch(
         value.append_option(e.value);
         comparator.append_option(e.comparator.map(Comparator::as_str));
         unit.append_option(e.unit.as_deref());
+        value_system.append_option(e.value_system.as_deref());
+        value_code.append_option(e.value_code.as_deref());
+        value_text.append_option(e.value_text.as_deref());
         quantity.append_option(e.quantity);
         setting.append_option(e.setting.map(Setting::as_str));
         primary.append_option(e.primary);
@@ -338,6 +383,9 @@ pub(crate) fn events_batch(
         Arc::new(value.finish()),
         Arc::new(comparator.finish()),
         Arc::new(unit.finish()),
+        Arc::new(value_system.finish()),
+        Arc::new(value_code.finish()),
+        Arc::new(value_text.finish()),
         Arc::new(quantity.finish()),
         Arc::new(setting.finish()),
         Arc::new(primary.finish()),
@@ -364,6 +412,10 @@ pub(crate) fn events_from_batch(
     let value = col::<Float64Array>(b, "value", path)?;
     let comparator = str_col(b, "comparator", path)?;
     let unit = str_col(b, "unit", path)?;
+    // Added after the first release: segments written before lack them.
+    let value_system = opt_str_col(b, "value_system", path)?;
+    let value_code = opt_str_col(b, "value_code", path)?;
+    let value_text = opt_str_col(b, "value_text", path)?;
     let quantity = col::<Float64Array>(b, "quantity", path)?;
     let setting = str_col(b, "setting", path)?;
     let primary = col::<BooleanArray>(b, "is_primary", path)?;
@@ -397,6 +449,18 @@ pub(crate) fn events_from_batch(
                 })?),
             },
             unit: opt_str(&unit, i).map(str::to_string),
+            value_system: value_system
+                .as_ref()
+                .and_then(|a| opt_str(a, i))
+                .map(str::to_string),
+            value_code: value_code
+                .as_ref()
+                .and_then(|a| opt_str(a, i))
+                .map(str::to_string),
+            value_text: value_text
+                .as_ref()
+                .and_then(|a| opt_str(a, i))
+                .map(str::to_string),
             quantity: opt_f64(quantity, i),
             setting: match opt_str(&setting, i) {
                 None => None,
@@ -677,4 +741,66 @@ pub(crate) fn read_quarantine(path: &Path) -> Result<Vec<QuarantineRecord>, Stor
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A segment written before `value_system`, `value_code` and
+    /// `value_text` existed still reads: the columns come back as nulls.
+    #[test]
+    fn segments_without_the_value_columns_read_as_nulls() {
+        let e = Event {
+            patient: Pseudonym::from_bytes([7; 16]),
+            domain: Domain::LabResult,
+            system: "npu".into(),
+            code: "NPU27300".into(),
+            code_known: true,
+            start: NaiveDate::from_ymd_opt(2024, 5, 1).unwrap_or_default(),
+            end: None,
+            value: Some(54.0),
+            comparator: None,
+            unit: Some("mmol/mol".into()),
+            value_system: Some("snomedct".into()),
+            value_code: Some("260385009".into()),
+            value_text: Some("x".into()),
+            quantity: None,
+            setting: None,
+            primary: None,
+            provider: None,
+            provider_region: None,
+            source: "lab".into(),
+        };
+        let full = events_batch(std::slice::from_ref(&e), &[0]).unwrap();
+        let keep: Vec<usize> = full
+            .schema()
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| !f.name().starts_with("value_"))
+            .map(|(i, _)| i)
+            .collect();
+        let old = full.project(&keep).unwrap();
+        let path = Path::new("old.parquet");
+        let conformed = conform(old.clone(), &EVENTS, path).unwrap();
+        assert_eq!(conformed.schema(), EVENTS.clone());
+        let patient = |_| Some(e.patient);
+        for b in [&old, &conformed] {
+            let (_, back) = events_from_batch(b, path, &patient).unwrap().remove(0);
+            assert_eq!(back.value_code, None);
+            assert_eq!(back.value_text, None);
+            assert_eq!(back.value, Some(54.0));
+        }
+        let (_, back) = events_from_batch(&full, path, &patient)
+            .unwrap()
+            .remove(0);
+        assert_eq!(back, e);
+        // A required column cannot be made up.
+        let no_code: Vec<usize> = (0..old.num_columns())
+            .filter(|&i| old.schema().field(i).name() != "code")
+            .collect();
+        let err = conform(old.project(&no_code).unwrap(), &EVENTS, path).unwrap_err();
+        assert!(err.to_string().contains("`code` is missing"), "{err}");
+    }
 }

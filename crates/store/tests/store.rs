@@ -504,6 +504,11 @@ fn arb_event() -> impl Strategy<Value = Event> {
             prop::option::of(any::<bool>()),
         ),
         (opt_str(), prop::option::of("[0-9]{2}"), "[a-z_]{1,12}"),
+        (
+            prop::option::of("[a-z]{1,8}"),
+            prop::option::of("[A-Z0-9]{1,9}"),
+            opt_str(),
+        ),
     )
         .prop_map(
             |(
@@ -511,6 +516,7 @@ fn arb_event() -> impl Strategy<Value = Event> {
                 (start, len, value),
                 (cmp, unit, qty, setting, primary),
                 (provider, region, source),
+                (value_system, value_code, value_text),
             )| {
                 let start = date(1970, 1, 1) + chrono::TimeDelta::days(start);
                 Event {
@@ -524,6 +530,9 @@ fn arb_event() -> impl Strategy<Value = Event> {
                     value,
                     comparator: cmp,
                     unit,
+                    value_system,
+                    value_code,
+                    value_text,
                     quantity: qty,
                     setting,
                     primary,

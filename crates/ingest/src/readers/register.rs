@@ -161,6 +161,9 @@ impl Mapper<'_, '_, '_> {
             value: None,
             comparator: None,
             unit: None,
+            value_system: None,
+            value_code: None,
+            value_text: None,
             quantity: None,
             setting: None,
             primary: None,
@@ -338,6 +341,9 @@ impl Mapper<'_, '_, '_> {
         self.push(Event {
             quantity: Some(dose),
             unit: Some(unit),
+            value_system: None,
+            value_code: None,
+            value_text: None,
             ..e
         });
         self.stamp(None, ward.as_deref(), region);
@@ -379,6 +385,9 @@ impl Mapper<'_, '_, '_> {
             value: Some(value),
             comparator,
             unit,
+            value_system: None,
+            value_code: None,
+            value_text: None,
             ..e
         });
         self.stamp(None, None, region);
