@@ -9,9 +9,7 @@ use halsohub_identity::Pseudonym;
 use halsohub_store::{Comparator, Domain, Event, Person, Residence, Setting};
 use roaring::RoaringBitmap;
 
-use crate::codeset::{
-    CodeLists, age_band_label, age_on, conversion_factor, lab_matches_factor, resolve,
-};
+use crate::codeset::{CodeLists, age_band_label, conversion_factor, lab_matches_factor, resolve};
 use crate::query::{
     At, Criterion, Dimension, EventCriterion, Occurrence, Output, PersonCriterion, Query, Sex, Step,
 };
@@ -21,20 +19,34 @@ use crate::validate::{age_bands_of, validate};
 
 const NO_DATE: i32 = i32::MAX;
 
-/// Source id meaning "unknown" in the packed meta column (14 bits: at most
-/// 16 383 distinct sources, far more than the register kinds there are).
-const NO_SOURCE: u16 = 0x3FFF;
-
-/// A date as the integer `yyyymmdd`.
-/// Dates whose `yyyymmdd` does not fit an `i32` (beyond year ±214 747)
-/// count as unknown.
+/// A date packed as `year << 9 | month << 5 | day` (month and day in the
+/// low 9 bits): integer order is date order, the year is `v >> 9`, and whole
+/// years of age are the year difference less one when the birthday (low 9
+/// bits) has not come yet ([`age_years`]). Every `NaiveDate` fits (chrono's
+/// years lie within ±262 143).
 fn ymd(d: NaiveDate) -> i32 {
-    let v = i64::from(d.year()) * 10_000 + i64::from(d.month()) * 100 + i64::from(d.day());
-    i32::try_from(v).unwrap_or(NO_YMD)
+    d.year()
+        .checked_mul(512)
+        .map_or(NO_YMD, |y| y | (d.month() << 5 | d.day()) as i32)
 }
 
-/// Unknown `yyyymmdd`.
+/// Unknown packed date (below every real one).
 const NO_YMD: i32 = i32::MIN;
+
+/// The year of a packed date.
+fn ymd_year(v: i32) -> i32 {
+    v >> 9
+}
+
+/// Whole years from packed `birth` to packed `on` (`None` when either is
+/// unknown or `on` is before `birth`); equals [`crate::codeset::age_on`].
+fn age_years(birth: i32, on: i32) -> Option<u32> {
+    if birth == NO_YMD || on == NO_YMD || on < birth {
+        return None;
+    }
+    let years = ymd_year(on) - ymd_year(birth) - i32::from((on & 511) < (birth & 511));
+    u32::try_from(years).ok()
+}
 
 fn day_number(d: NaiveDate) -> i32 {
     d.num_days_from_ce()
@@ -96,10 +108,13 @@ pub struct EngineBuilder {
     ev_code: Vec<u32>,
     ev_patient: Vec<u32>,
     ev_date: Vec<i32>,
-    ev_setting: Vec<u8>,
-    ev_provider: Vec<u32>,
-    ev_pregion: Vec<u32>,
-    ev_source: Vec<u32>,
+    /// Interned event contexts (builder ids), see [`Context`].
+    contexts: HashMap<Context, u32>,
+    context_list: Vec<Context>,
+    /// The last context looked up and its id (rows of one source row share
+    /// theirs).
+    last_context: Option<(Context, u32)>,
+    ev_context: Vec<u32>,
     ev_value: Vec<f64>,
     ev_cmp: Vec<u8>,
     ev_unit: Vec<u32>,
@@ -168,19 +183,22 @@ impl EngineBuilder {
         self.ev_code.push(code);
         self.ev_patient.push(p);
         self.ev_date.push(day_number(e.start));
-        self.ev_setting.push(setting_code(e.setting));
-        let prov = e
+        let provider = e
             .provider
             .as_deref()
             .map_or(u32::MAX, |s| self.providers.id(s));
-        self.ev_provider.push(prov);
-        let reg = e
+        let pregion = e
             .provider_region
             .as_deref()
             .map_or(u32::MAX, |s| self.regions.id(s));
-        self.ev_pregion.push(reg);
-        let src = self.sources.id(&e.source);
-        self.ev_source.push(src);
+        let source = self.sources.id(&e.source);
+        let ctx = self.context_id(Context {
+            provider,
+            pregion,
+            source,
+            setting: setting_code(e.setting),
+        });
+        self.ev_context.push(ctx);
         if e.domain == Domain::LabResult {
             self.ev_value.push(e.value.unwrap_or(f64::NAN));
             self.ev_cmp.push(cmp_code(e.comparator));
@@ -250,9 +268,24 @@ impl EngineBuilder {
         self.units.id(s)
     }
 
-    /// Number of distinct sources interned so far.
-    pub(crate) fn source_count(&self) -> usize {
-        self.sources.names.len()
+    /// Id of an event context (builder ids inside).
+    fn context_id(&mut self, c: Context) -> u32 {
+        if let Some((last, id)) = self.last_context
+            && last == c
+        {
+            return id;
+        }
+        let id = match self.contexts.get(&c) {
+            Some(id) => *id,
+            None => {
+                let id = self.context_list.len() as u32;
+                self.contexts.insert(c, id);
+                self.context_list.push(c);
+                id
+            }
+        };
+        self.last_context = Some((c, id));
+        id
     }
 
     /// Reserve room for `n` more events.
@@ -260,10 +293,7 @@ impl EngineBuilder {
         self.ev_code.reserve(n);
         self.ev_patient.reserve(n);
         self.ev_date.reserve(n);
-        self.ev_setting.reserve(n);
-        self.ev_provider.reserve(n);
-        self.ev_pregion.reserve(n);
-        self.ev_source.reserve(n);
+        self.ev_context.reserve(n);
         self.ev_value.reserve(n);
         self.ev_cmp.reserve(n);
         self.ev_unit.reserve(n);
@@ -286,10 +316,13 @@ impl EngineBuilder {
         self.ev_code.push(code);
         self.ev_patient.push(patient);
         self.ev_date.push(day);
-        self.ev_setting.push(setting_code(setting));
-        self.ev_provider.push(provider);
-        self.ev_pregion.push(pregion);
-        self.ev_source.push(source);
+        let ctx = self.context_id(Context {
+            provider,
+            pregion,
+            source,
+            setting: setting_code(setting),
+        });
+        self.ev_context.push(ctx);
         match lab {
             Some((v, c, u)) => {
                 self.ev_value.push(v);
@@ -340,10 +373,8 @@ impl EngineBuilder {
             ev_code,
             ev_patient,
             ev_date,
-            ev_setting,
-            ev_provider,
-            ev_pregion,
-            ev_source,
+            context_list,
+            ev_context,
             ev_value,
             ev_cmp,
             ev_unit,
@@ -429,17 +460,6 @@ impl EngineBuilder {
                 remap[id as usize]
             }
         };
-        let pick = |v: &[u32], remap: Option<&[u32]>| -> Vec<u32> {
-            perm.iter()
-                .map(|&i| {
-                    let x = v[i as usize];
-                    match remap {
-                        Some(r) => map(r, x),
-                        None => x,
-                    }
-                })
-                .collect()
-        };
         let patient_col: Vec<u32> = perm
             .iter()
             .map(|&i| premap[ev_patient[i as usize] as usize])
@@ -447,27 +467,31 @@ impl EngineBuilder {
         drop(ev_patient);
         let date_col: Vec<i32> = perm.iter().map(|&i| ev_date[i as usize]).collect();
         drop(ev_date);
-        let meta_col: Vec<u16> = perm
+        // Contexts with final provider / region / source ids, in sorted
+        // order (distinct builder contexts stay distinct: the remaps are
+        // one-to-one).
+        let remapped: Vec<Context> = context_list
             .iter()
-            .map(|&i| {
-                let src = map(&src_remap, ev_source[i as usize]);
-                let src = if src < u32::from(NO_SOURCE) {
-                    src as u16
-                } else {
-                    NO_SOURCE
-                };
-                (src << 2) | u16::from(ev_setting[i as usize] & 3)
+            .map(|c| Context {
+                provider: map(&prov_remap, c.provider),
+                pregion: map(&reg_remap, c.pregion),
+                source: map(&src_remap, c.source),
+                setting: c.setting,
             })
             .collect();
-        drop(ev_setting);
-        drop(ev_source);
-        let provider_col = pick(&ev_provider, Some(&prov_remap));
-        drop(ev_provider);
-        let pregion_col: Vec<u16> = perm
+        let mut xorder: Vec<u32> = (0..remapped.len() as u32).collect();
+        xorder.sort_by_key(|x| remapped[*x as usize]);
+        let mut xremap = vec![0u32; remapped.len()];
+        for (new, old) in xorder.iter().enumerate() {
+            xremap[*old as usize] = new as u32;
+        }
+        let contexts: Vec<Context> = xorder.iter().map(|x| remapped[*x as usize]).collect();
+        drop(remapped);
+        let context_col: Vec<u32> = perm
             .iter()
-            .map(|&i| u16::try_from(map(&reg_remap, ev_pregion[i as usize])).unwrap_or(u16::MAX))
+            .map(|&i| xremap[ev_context[i as usize] as usize])
             .collect();
-        drop(ev_pregion);
+        drop(ev_context);
         // Lab rows are contiguous: the lab domain's codes are adjacent.
         let first_lab = codes.partition_point(|c| c.domain < Domain::LabResult);
         let end_lab = codes.partition_point(|c| c.domain <= Domain::LabResult);
@@ -486,13 +510,13 @@ impl EngineBuilder {
 
         // Persons: later records replace earlier ones.
         let mut sex = vec![0u8; n];
-        let mut birth = vec![None; n];
-        let mut death = vec![None; n];
+        let mut birth_ymd = vec![NO_YMD; n];
+        let mut death_ymd = vec![NO_YMD; n];
         for (p, s, b, d) in persons {
             let p = premap[p as usize] as usize;
             sex[p] = s;
-            birth[p] = b;
-            death[p] = d;
+            birth_ymd[p] = b.map_or(NO_YMD, ymd);
+            death_ymd[p] = d.map_or(NO_YMD, ymd);
         }
         // Residences grouped per patient.
         let mut res: Vec<(u32, i32, i32, u16)> = residences
@@ -518,10 +542,8 @@ impl EngineBuilder {
             snapshot: snapshot.to_string(),
             patients,
             sex,
-            birth_ymd: birth.iter().map(|b| b.map_or(NO_YMD, ymd)).collect(),
-            death_ymd: death.iter().map(|d| d.map_or(NO_YMD, ymd)).collect(),
-            birth,
-            death,
+            birth_ymd,
+            death_ymd,
             res_off,
             res_from: res.iter().map(|r| r.1).collect(),
             res_to: res.iter().map(|r| r.2).collect(),
@@ -531,9 +553,8 @@ impl EngineBuilder {
             code_off,
             ev_patient: patient_col,
             ev_date: date_col,
-            ev_meta: meta_col,
-            ev_provider: provider_col,
-            ev_pregion: pregion_col,
+            ev_context: context_col,
+            contexts,
             providers,
             sources,
             lab_lo,
@@ -543,6 +564,20 @@ impl EngineBuilder {
             units,
         }
     }
+}
+
+/// Everything about an event besides its code, patient, day and lab value:
+/// provider, provider region, source and care setting. Events share few
+/// distinct contexts (a provider has one region and a few sources and
+/// settings), so each event holds one context id and the engine one table.
+/// Ids are interned strings (`u32::MAX` = absent); `setting` is
+/// [`setting_code`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Context {
+    provider: u32,
+    pregion: u32,
+    source: u32,
+    setting: u8,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -561,10 +596,8 @@ pub struct Engine {
     patients: Vec<Pseudonym>,
     /// 0 no person record, 1 unknown sex, 2 F, 3 M.
     sex: Vec<u8>,
-    birth: Vec<Option<NaiveDate>>,
-    death: Vec<Option<NaiveDate>>,
-    /// Birth and death dates as `yyyymmdd` ([`NO_YMD`] when unknown): whole
-    /// years of age are `(on - birth) / 10000`, and order is date order.
+    /// Birth and death dates packed by [`ymd`] ([`NO_YMD`] when unknown):
+    /// order is date order and whole years of age are [`age_years`].
     birth_ymd: Vec<i32>,
     death_ymd: Vec<i32>,
     res_off: Vec<u32>,
@@ -577,11 +610,10 @@ pub struct Engine {
     code_off: Vec<u32>,
     ev_patient: Vec<u32>,
     ev_date: Vec<i32>,
-    /// Source id << 2 | setting code (0 none, 1 inpatient, 2 outpatient,
-    /// 3 primary care); source [`NO_SOURCE`] when unknown.
-    ev_meta: Vec<u16>,
-    ev_provider: Vec<u32>,
-    ev_pregion: Vec<u16>,
+    /// Context id of each event: an index into `contexts`.
+    ev_context: Vec<u32>,
+    /// Distinct event contexts (final provider / region / source ids).
+    contexts: Vec<Context>,
     providers: Vec<String>,
     sources: Vec<String>,
     lab_lo: usize,
@@ -609,10 +641,9 @@ impl PatientDates {
 /// Row filter of an event criterion, precomputed against the dictionaries.
 struct RowFilter<'q> {
     ranges: Vec<(usize, usize)>,
-    setting_mask: Option<u8>,
-    providers: Option<Vec<bool>>,
-    pregions: Option<Vec<bool>>,
-    sources: Option<Vec<bool>>,
+    /// Per context id: does it pass the setting, provider, provider region
+    /// and source filters? `None` when the criterion has none of them.
+    contexts: Option<Vec<bool>>,
     value: Option<(&'q crate::query::ValueFilter, Vec<Option<f64>>)>,
     from: i32,
     to: i32,
@@ -677,29 +708,70 @@ impl Engine {
         self.ev_patient.len()
     }
 
-    /// Approximate resident bytes of the engine's arrays (strings and
-    /// dictionaries included).
+    /// Bytes the engine holds: the struct itself and the heap memory
+    /// reserved by every array (capacity, not length), strings and
+    /// dictionaries included. Allocator bookkeeping is not counted.
     pub fn resident_bytes(&self) -> usize {
         use std::mem::size_of;
-        let strings: usize = self
-            .codes
-            .iter()
-            .map(|c| c.system.len() + c.code.len() + size_of::<CodeKey>())
-            .chain(
-                [&self.regions, &self.providers, &self.sources, &self.units]
-                    .iter()
-                    .flat_map(|v| v.iter())
-                    .map(|s| s.len() + size_of::<String>()),
-            )
-            .sum();
-        let n = self.patients.len();
-        let e = self.ev_patient.len();
-        strings
-            + n * (size_of::<Pseudonym>() + 1 + 2 * size_of::<Option<NaiveDate>>() + 2 * 4 + 4)
-            + self.res_from.len() * (4 + 4 + 2)
-            + self.code_off.len() * 4
-            + e * (4 + 4 + 2 + 4 + 2)
-            + self.lab_value.len() * (8 + 1 + 2)
+        fn heap<T>(v: &Vec<T>) -> usize {
+            v.capacity() * size_of::<T>()
+        }
+        fn names(v: &Vec<String>) -> usize {
+            heap(v) + v.iter().map(String::capacity).sum::<usize>()
+        }
+        // Every field, so that a new one cannot be forgotten here.
+        let Engine {
+            snapshot,
+            patients,
+            sex,
+            birth_ymd,
+            death_ymd,
+            res_off,
+            res_from,
+            res_to,
+            res_region,
+            regions,
+            codes,
+            code_off,
+            ev_patient,
+            ev_date,
+            ev_context,
+            contexts,
+            providers,
+            sources,
+            lab_lo: _,
+            lab_value,
+            lab_cmp,
+            lab_unit,
+            units,
+        } = self;
+        size_of::<Engine>()
+            + snapshot.capacity()
+            + heap(patients)
+            + heap(sex)
+            + heap(birth_ymd)
+            + heap(death_ymd)
+            + heap(res_off)
+            + heap(res_from)
+            + heap(res_to)
+            + heap(res_region)
+            + names(regions)
+            + heap(codes)
+            + codes
+                .iter()
+                .map(|c| c.system.capacity() + c.code.capacity())
+                .sum::<usize>()
+            + heap(code_off)
+            + heap(ev_patient)
+            + heap(ev_date)
+            + heap(ev_context)
+            + heap(contexts)
+            + names(providers)
+            + names(sources)
+            + heap(lab_value)
+            + heap(lab_cmp)
+            + heap(lab_unit)
+            + names(units)
     }
 
     /// The dense-id set of the given pseudonyms (unknown ones are ignored).
@@ -754,6 +826,14 @@ impl Engine {
         self.ev_date.get(i).copied().unwrap_or(NO_DATE)
     }
 
+    /// Provider id of row `i` (`u32::MAX` = none).
+    fn provider_at(&self, i: usize) -> u32 {
+        self.ev_context
+            .get(i)
+            .and_then(|c| self.contexts.get(*c as usize))
+            .map_or(u32::MAX, |c| c.provider)
+    }
+
     fn row_filter<'q>(&self, e: &'q EventCriterion, lists: &CodeLists) -> RowFilter<'q> {
         let lo = self.codes.partition_point(|c| c.domain < e.domain);
         let hi = self.codes.partition_point(|c| c.domain <= e.domain);
@@ -782,15 +862,36 @@ impl Engine {
                 .as_ref()
                 .map(|w| names.iter().map(|n| w.contains(n)).collect::<Vec<bool>>())
         };
+        let setting_mask = e
+            .setting
+            .as_ref()
+            .map(|s| s.iter().fold(0u8, |m, x| m | (1 << setting_code(Some(*x)))));
+        let providers = allowed(&self.providers, &e.provider);
+        let pregions = allowed(&self.regions, &e.provider_region);
+        let sources = allowed(&self.sources, &e.source);
+        let any = setting_mask.is_some()
+            || providers.is_some()
+            || pregions.is_some()
+            || sources.is_some();
+        // An absent value (`u32::MAX`) passes no list.
+        let ok = |allowed: &Option<Vec<bool>>, id: u32| match allowed {
+            None => true,
+            Some(a) => a.get(id as usize).copied().unwrap_or(false),
+        };
+        let contexts = any.then(|| {
+            self.contexts
+                .iter()
+                .map(|c| {
+                    setting_mask.is_none_or(|m| c.setting != 0 && m & (1 << c.setting) != 0)
+                        && ok(&providers, c.provider)
+                        && ok(&pregions, c.pregion)
+                        && ok(&sources, c.source)
+                })
+                .collect()
+        });
         RowFilter {
             ranges,
-            setting_mask: e
-                .setting
-                .as_ref()
-                .map(|s| s.iter().fold(0u8, |m, x| m | (1 << setting_code(Some(*x))))),
-            providers: allowed(&self.providers, &e.provider),
-            pregions: allowed(&self.regions, &e.provider_region),
-            sources: allowed(&self.sources, &e.source),
+            contexts,
             value: e.value.as_ref().map(|v| {
                 let factors = self
                     .units
@@ -806,31 +907,11 @@ impl Engine {
 
     /// Does row `i` pass the attribute filters (not the date range)?
     fn row_ok(&self, f: &RowFilter<'_>, i: usize) -> bool {
-        if let Some(mask) = f.setting_mask {
-            let s = (self.ev_meta.get(i).copied().unwrap_or(0) & 3) as u8;
-            if s == 0 || mask & (1 << s) == 0 {
+        if let Some(ok) = &f.contexts {
+            let c = self.ev_context.get(i).copied().unwrap_or(u32::MAX);
+            if !ok.get(c as usize).copied().unwrap_or(false) {
                 return false;
             }
-        }
-        let ok = |allowed: &Option<Vec<bool>>, id: Option<usize>| match allowed {
-            None => true,
-            Some(a) => id.and_then(|id| a.get(id).copied()).unwrap_or(false),
-        };
-        let prov = self.ev_provider.get(i).copied().filter(|x| *x != u32::MAX);
-        if !ok(&f.providers, prov.map(|x| x as usize)) {
-            return false;
-        }
-        let reg = self.ev_pregion.get(i).copied().filter(|x| *x != u16::MAX);
-        if !ok(&f.pregions, reg.map(usize::from)) {
-            return false;
-        }
-        let src = self
-            .ev_meta
-            .get(i)
-            .map(|m| m >> 2)
-            .filter(|x| *x != NO_SOURCE);
-        if !ok(&f.sources, src.map(usize::from)) {
-            return false;
         }
         if let Some((v, factors)) = &f.value {
             let Some(j) = i.checked_sub(self.lab_lo) else {
@@ -935,27 +1016,26 @@ impl Engine {
     fn person_at(&self, p: u32, c: &PersonCriterion, day: Option<i32>) -> bool {
         let pi = p as usize;
         let sex = self.sex.get(pi).copied().unwrap_or(0);
-        let birth = self.birth.get(pi).copied().flatten();
-        let date = day.and_then(from_day_number);
+        let birth = self.birth_ymd.get(pi).copied().unwrap_or(NO_YMD);
+        let date = day.and_then(from_day_number).map(ymd);
         match c {
             PersonCriterion::Sex(s) => sex == if *s == Sex::F { 2 } else { 3 },
-            PersonCriterion::Age(a) => match (birth, date) {
-                (Some(b), Some(d)) => age_on(b, d).is_some_and(|age| {
-                    a.min.is_none_or(|m| age >= m) && a.max.is_none_or(|m| age <= m)
-                }),
-                _ => false,
-            },
-            PersonCriterion::BirthYear(y) => birth.is_some_and(|b| {
-                y.from.is_none_or(|f| b.year() >= f) && y.to.is_none_or(|t| b.year() <= t)
+            PersonCriterion::Age(a) => date.and_then(|d| age_years(birth, d)).is_some_and(|age| {
+                a.min.is_none_or(|m| age >= m) && a.max.is_none_or(|m| age <= m)
             }),
+            PersonCriterion::BirthYear(y) => {
+                birth != NO_YMD
+                    && y.from.is_none_or(|f| ymd_year(birth) >= f)
+                    && y.to.is_none_or(|t| ymd_year(birth) <= t)
+            }
             PersonCriterion::Region(r) => day
                 .and_then(|d| self.region_on(p, d))
                 .and_then(|id| self.regions.get(usize::from(id)))
                 .is_some_and(|name| r.regions.contains(name)),
             PersonCriterion::Alive(_) => {
                 let Some(d) = date else { return false };
-                let death = self.death.get(pi).copied().flatten();
-                sex != 0 && birth.is_none_or(|b| b <= d) && death.is_none_or(|x| x > d)
+                let death = self.death_ymd.get(pi).copied().unwrap_or(NO_YMD);
+                sex != 0 && (birth == NO_YMD || birth <= d) && (death == NO_YMD || death > d)
             }
         }
     }
@@ -1055,21 +1135,18 @@ impl Eval<'_> {
                 let Some(on) = on else {
                     return RoaringBitmap::new();
                 };
-                let (min, max) = (a.min.map(i64::from), a.max.map(i64::from));
+                let (min, max) = (a.min, a.max);
                 scan(&|p| {
-                    let b = birth(p);
-                    if b == NO_YMD || on < b {
-                        return false;
-                    }
-                    let age = (i64::from(on) - i64::from(b)) / 10_000;
-                    min.is_none_or(|m| age >= m) && max.is_none_or(|m| age <= m)
+                    age_years(birth(p), on).is_some_and(|age| {
+                        min.is_none_or(|m| age >= m) && max.is_none_or(|m| age <= m)
+                    })
                 })
             }
             PersonCriterion::BirthYear(y) => scan(&|p| {
                 let b = birth(p);
                 b != NO_YMD
-                    && y.from.is_none_or(|f| b.div_euclid(10_000) >= f)
-                    && y.to.is_none_or(|t| b.div_euclid(10_000) <= t)
+                    && y.from.is_none_or(|f| ymd_year(b) >= f)
+                    && y.to.is_none_or(|t| ymd_year(b) <= t)
             }),
             PersonCriterion::Alive(_) => {
                 let Some(on) = on else {
@@ -1471,7 +1548,7 @@ impl Eval<'_> {
             for i in a..b {
                 let p = self.e.ev_patient.get(i).copied().unwrap_or(0);
                 let Some(&day) = days.get(&p) else { continue };
-                let prov = self.e.ev_provider.get(i).copied().unwrap_or(u32::MAX);
+                let prov = self.e.provider_at(i);
                 if prov == u32::MAX || self.e.date_at(i) != day || !self.e.row_ok(&f, i) {
                     continue;
                 }
@@ -1501,13 +1578,10 @@ impl Eval<'_> {
                 _ => UNKNOWN,
             },
             Dimension::AgeBand => {
-                let birth = self.e.birth.get(p as usize).copied().flatten();
-                match (birth, when.and_then(from_day_number)) {
-                    (Some(b), Some(w)) => {
-                        age_on(b, w).map_or(UNKNOWN, |a| bands.partition_point(|x| *x <= a) as u32)
-                    }
-                    _ => UNKNOWN,
-                }
+                let birth = self.e.birth_ymd.get(p as usize).copied().unwrap_or(NO_YMD);
+                when.and_then(from_day_number)
+                    .and_then(|w| age_years(birth, ymd(w)))
+                    .map_or(UNKNOWN, |a| bands.partition_point(|x| *x <= a) as u32)
             }
             Dimension::Region => when
                 .and_then(|w| self.e.region_on(p, w))
@@ -1549,20 +1623,38 @@ impl Eval<'_> {
 #[cfg(test)]
 mod ymd_tests {
     use super::*;
+    use crate::codeset::age_on;
     use proptest::prelude::*;
 
+    fn check(birth: NaiveDate, on: NaiveDate) -> Result<(), TestCaseError> {
+        let (b, o) = (ymd(birth), ymd(on));
+        prop_assert_ne!(b, NO_YMD);
+        prop_assert_eq!(age_years(b, o), age_on(birth, on));
+        prop_assert_eq!(ymd_year(b), birth.year());
+        prop_assert_eq!(b.cmp(&o), birth.cmp(&on));
+        Ok(())
+    }
+
     proptest! {
-        /// Whole years from `yyyymmdd` integers equal `age_on` (leap days,
-        /// month ends and birthdays included).
+        /// Whole years from packed dates equal `age_on` (leap days, month
+        /// ends, birthdays and `on` before birth included); packed order is
+        /// date order and the year is exact.
         #[test]
-        fn ymd_age_equals_age_on(b in -40_000i64..40_000, gap in 0i64..40_000) {
+        fn packed_age_equals_age_on(b in -40_000i64..40_000, gap in -800i64..40_000) {
             let base = NaiveDate::from_ymd_opt(1960, 2, 29).unwrap();
             let birth = base + chrono::Duration::days(b);
             let on = birth + chrono::Duration::days(gap);
-            let fast = (i64::from(ymd(on)) - i64::from(ymd(birth))) / 10_000;
-            prop_assert_eq!(Some(fast as u32), age_on(birth, on));
-            prop_assert_eq!(ymd(birth).div_euclid(10_000), birth.year());
-            prop_assert_eq!(ymd(on) < ymd(birth), on < birth);
+            check(birth, on)?;
+        }
+
+        /// The same over chrono's whole date range.
+        #[test]
+        fn packed_dates_cover_every_date(
+            b in NaiveDate::MIN.num_days_from_ce()..=NaiveDate::MAX.num_days_from_ce(),
+            o in NaiveDate::MIN.num_days_from_ce()..=NaiveDate::MAX.num_days_from_ce(),
+        ) {
+            let (birth, on) = (from_day_number(b).unwrap(), from_day_number(o).unwrap());
+            check(birth, on)?;
         }
     }
 }

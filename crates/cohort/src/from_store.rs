@@ -157,7 +157,7 @@ impl Engine {
     /// [`EngineLoadError::Store`] when a file cannot be read,
     /// [`EngineLoadError::Corrupt`] when a column is missing or of the
     /// wrong type, an event names a person the persons table does not know,
-    /// a domain is unknown, or there are more than 16 382 sources.
+    /// or a domain is unknown.
     pub fn from_snapshot(snapshot: &Snapshot) -> Result<Engine, EngineLoadError> {
         let started = std::time::Instant::now();
         let dir = snapshot.dir().to_path_buf();
@@ -212,15 +212,6 @@ impl Engine {
         while let Some(batch) = batches.next_batch()? {
             let path = batches.current_path();
             add_batch(&mut b, &batch, &path, &by_person_id)?;
-        }
-        if b.source_count() > 0x3FFE {
-            return Err(corrupt(
-                &dir,
-                format!(
-                    "{} distinct sources; the engine handles at most 16 382",
-                    b.source_count()
-                ),
-            ));
         }
         let engine = b.finish(&snapshot.id().0);
         tracing::info!(

@@ -23,13 +23,16 @@
 //! per event); [`EngineBuilder`] / [`Engine::build`] take in-memory records.
 //!
 //! * **Dense patient ids** `0..n` in pseudonym order; per-patient arrays for
-//!   sex, birth and death dates, and residences (CSR: offsets + from / to /
-//!   region columns).
+//!   the pseudonym (for opt-outs), sex, birth and death dates, and
+//!   residences (CSR: offsets + from / to / region columns).
 //! * **Events sorted by (domain, system, code, patient, date)** (a counting
 //!   sort into code buckets, then each bucket by patient and day) in
-//!   columns: patient `u32`, day number `i32`, provider `u32`, provider
-//!   region `u16`, source and care setting packed in one `u16` — 16 bytes
-//!   per event. A dictionary of the
+//!   columns: patient `u32`, day number `i32` and context `u32` — 12 bytes
+//!   per event. A context is one distinct (provider, provider region,
+//!   source, care setting) combination; events share few of them, so the
+//!   engine keeps one small table and a criterion's setting / provider /
+//!   region / source filters become one precomputed pass-or-fail flag per
+//!   context (one lookup per row). A dictionary of the
 //!   distinct (domain, system, code) keys holds each key's row range, so a
 //!   code, an ICD-10 category or block, or an ATC level is a set of
 //!   contiguous ranges found by scanning the (small) dictionary; within a
@@ -49,8 +52,9 @@
 //!   distinct days, ages and residences at the index day per candidate); a
 //!   patient is in the cohort when one of their candidates survives.
 //! * **Person criteria on a fixed date** are straight scans over per-patient
-//!   arrays (birth and death dates also kept as `yyyymmdd` integers, so whole
-//!   years of age are one subtraction and a division).
+//!   arrays (birth and death dates kept only as packed integers
+//!   `year << 9 | month << 5 | day`: order is date order, and whole years of
+//!   age are a year difference less one before the birthday).
 //! * **Opt-outs**: [`Engine::exclusion`] turns pseudonyms into a bitmap that
 //!   is removed from the population before anything is counted.
 //!
