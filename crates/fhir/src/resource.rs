@@ -443,6 +443,9 @@ impl Mapper {
             value: None,
             comparator: None,
             unit: None,
+            value_system: None,
+            value_code: None,
+            value_text: None,
             quantity: None,
             setting: None,
             primary: None,
@@ -632,14 +635,15 @@ impl Mapper {
                 let has_value = r
                     .as_object()
                     .is_some_and(|o| o.keys().any(|k| k.starts_with("value")));
+                let domain = observation_domain(r);
                 if has_value || components.is_empty() {
                     let codes = coding::codes(&self.registry, r.get("code"), "Observation.code")?;
                     self.observation_events(
                         r,
                         "Observation",
+                        domain,
                         &codes,
-                        start,
-                        source,
+                        (start, source),
                         &mut rec.events,
                     )?;
                 }
@@ -647,7 +651,14 @@ impl Mapper {
                     let el = format!("Observation.component[{i}]");
                     let codes =
                         coding::codes(&self.registry, comp.get("code"), &format!("{el}.code"))?;
-                    self.observation_events(comp, &el, &codes, start, source, &mut rec.events)?;
+                    self.observation_events(
+                        comp,
+                        &el,
+                        domain,
+                        &codes,
+                        (start, source),
+                        &mut rec.events,
+                    )?;
                 }
             }
             "MedicationRequest"
@@ -658,7 +669,7 @@ impl Mapper {
                     "MedicationRequest" => (
                         &["cancelled", "entered-in-error", "draft"],
                         &[("authoredOn", None)],
-                        Domain::DispensedDrug,
+                        Domain::PrescribedDrug,
                     ),
                     "MedicationDispense" => (
                         &[
@@ -686,7 +697,7 @@ impl Mapper {
                             ("effectivePeriod", Some("start")),
                             ("dateAsserted", None),
                         ],
-                        Domain::DispensedDrug,
+                        Domain::PrescribedDrug,
                     ),
                 };
                 status_excluded(r, rt, excluded)?;
@@ -793,16 +804,46 @@ impl Mapper {
 
     /// The events of one Observation (or component): one per code, with the
     /// value (a Quantity needs a unit; values are converted to the
-    /// analyte's canonical unit where the hub knows the analyte).
+    /// analyte's canonical unit where the hub knows the analyte; a coded
+    /// value keeps its system and code, a string or boolean its text).
     fn observation_events(
         &self,
         o: &Value,
         element: &str,
+        domain: Domain,
         codes: &[Code],
-        start: NaiveDate,
-        source: &str,
+        (start, source): (NaiveDate, &str),
         out: &mut Vec<Event>,
     ) -> Result<(), Rejection> {
+        let mut coded: Option<Code> = None;
+        let mut text: Option<String> = None;
+        if let Some(cc) = o.get("valueCodeableConcept") {
+            let el = format!("{element}.valueCodeableConcept");
+            match coding::codes(&self.registry, Some(cc), &el) {
+                Ok(c) => coded = c.into_iter().next(),
+                // A concept with only a text: keep the text.
+                Err(_) if s(cc, "text").is_some() => text = s(cc, "text").map(str::to_owned),
+                Err(e) => return Err(e),
+            }
+        } else if let Some(v) = o.get("valueString") {
+            let t = v.as_str().ok_or_else(|| {
+                Rejection::new(
+                    reason::INVALID_VALUE,
+                    &format!("{element}.valueString"),
+                    "not a string",
+                )
+            })?;
+            text = Some(t.chars().take(MAX_VALUE_TEXT).collect());
+        } else if let Some(v) = o.get("valueBoolean") {
+            let b = v.as_bool().ok_or_else(|| {
+                Rejection::new(
+                    reason::INVALID_VALUE,
+                    &format!("{element}.valueBoolean"),
+                    "not true or false",
+                )
+            })?;
+            text = Some(b.to_string());
+        }
         let mut value: Option<(f64, Option<Comparator>, Option<String>)> = None;
         if let Some(q) = o.get("valueQuantity") {
             let el = format!("{element}.valueQuantity");
@@ -863,7 +904,12 @@ impl Mapper {
             value = Some((v, None, None));
         }
         for c in codes {
-            let mut e = self.event(Domain::LabResult, Some(c), start, source);
+            let mut e = self.event(domain, Some(c), start, source);
+            if let Some(v) = &coded {
+                e.value_system = Some(v.system.clone());
+                e.value_code = Some(v.code.clone());
+            }
+            e.value_text.clone_from(&text);
             if let Some((v, comparator, unit)) = &value {
                 e.comparator = *comparator;
                 match unit {
@@ -896,6 +942,43 @@ impl Mapper {
                 e,
             )),
         }
+    }
+}
+
+/// Longest `valueString` kept (characters); free text is not what the hub
+/// is for, and a long one is cut rather than rejected.
+const MAX_VALUE_TEXT: usize = 200;
+
+/// Observation categories whose observations are not lab results: they
+/// become [`Domain::Observation`] events (history, status, answers).
+const OBSERVATION_CATEGORIES: [&str; 4] = ["social-history", "survey", "exam", "activity"];
+
+/// The domain of an Observation from its `category` codes
+/// (`http://terminology.hl7.org/CodeSystem/observation-category`): social
+/// history, survey, exam and activity are observations; laboratory, vital
+/// signs and anything else (or no category) are lab results.
+fn observation_domain(r: &Value) -> Domain {
+    let categories = r
+        .get("category")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let codes = categories
+        .iter()
+        .filter_map(|c| c.get("coding").and_then(Value::as_array))
+        .flatten()
+        .filter_map(|c| s(c, "code"));
+    let mut observation = false;
+    for code in codes {
+        if code == "laboratory" {
+            return Domain::LabResult;
+        }
+        observation |= OBSERVATION_CATEGORIES.contains(&code);
+    }
+    if observation {
+        Domain::Observation
+    } else {
+        Domain::LabResult
     }
 }
 

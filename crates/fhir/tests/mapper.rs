@@ -155,3 +155,99 @@ proptest! {
         }
     }
 }
+
+fn clinical(r: &Value) -> halsohub_fhir::ClinicalRecord {
+    match Mapper::new().map(r) {
+        Ok(Mapped::Clinical(c)) => c,
+        other => panic!("not clinical: {other:?}"),
+    }
+}
+
+#[test]
+fn coded_string_and_boolean_values_are_kept() {
+    let obs = |category: &str, value: (&str, Value)| {
+        let mut o = json!({"resourceType": "Observation", "status": "final",
+            "subject": {"reference": "Patient/1"}, "effectiveDateTime": "2021-06-01",
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": category}]}],
+            "code": {"coding": [{"system": "http://loinc.org", "code": "72166-2"}]}});
+        o[value.0] = value.1;
+        o
+    };
+    // Smoking status: a social-history observation with a SNOMED CT answer.
+    let c = clinical(&obs(
+        "social-history",
+        (
+            "valueCodeableConcept",
+            json!({"coding": [{"system": "http://snomed.info/sct", "code": "8517006"}], "text": "Ex-smoker"}),
+        ),
+    ));
+    let e = &c.events[0];
+    assert_eq!(e.domain.as_str(), "observation");
+    assert_eq!(
+        (e.value_system.as_deref(), e.value_code.as_deref()),
+        (Some("snomedct"), Some("8517006"))
+    );
+    assert_eq!(e.value, None);
+    // A lab result with a coded answer (a culture: positive) stays a lab result.
+    let c = clinical(&obs(
+        "laboratory",
+        (
+            "valueCodeableConcept",
+            json!({"coding": [{"system": "http://snomed.info/sct", "code": "10828004"}]}),
+        ),
+    ));
+    assert_eq!(c.events[0].domain.as_str(), "lab_result");
+    assert_eq!(c.events[0].value_code.as_deref(), Some("10828004"));
+    // A concept with only a text keeps the text.
+    let c = clinical(&obs(
+        "survey",
+        ("valueCodeableConcept", json!({"text": "Weekly"})),
+    ));
+    assert_eq!(c.events[0].value_text.as_deref(), Some("Weekly"));
+    assert_eq!(c.events[0].value_code, None);
+    let c = clinical(&obs("exam", ("valueString", json!("clear lungs"))));
+    assert_eq!(c.events[0].value_text.as_deref(), Some("clear lungs"));
+    let long = "x".repeat(1000);
+    let c = clinical(&obs("exam", ("valueString", json!(long))));
+    assert_eq!(c.events[0].value_text.as_ref().map(String::len), Some(200));
+    let c = clinical(&obs("vital-signs", ("valueBoolean", json!(false))));
+    assert_eq!(c.events[0].domain.as_str(), "lab_result");
+    assert_eq!(c.events[0].value_text.as_deref(), Some("false"));
+    for (key, bad) in [("valueBoolean", json!("yes")), ("valueString", json!(3))] {
+        let err = Mapper::new().map(&obs("exam", (key, bad))).unwrap_err();
+        assert_eq!(err.reason, reason::INVALID_VALUE, "{key}");
+        assert!(err.detail.contains(key), "{err:?}");
+    }
+}
+
+#[test]
+fn requests_and_statements_are_prescriptions_not_dispensings() {
+    let med = |rt: &str, date: (&str, &str)| {
+        let mut r = json!({"resourceType": rt, "status": "active",
+            "subject": {"reference": "Patient/1"},
+            "medicationCodeableConcept": {"coding": [{"system": "http://www.whocc.no/atc", "code": "A10BA02"}]}});
+        r[date.0] = json!(date.1);
+        r
+    };
+    let domain = |r: Value| clinical(&r).events[0].domain.as_str();
+    assert_eq!(
+        domain(med("MedicationRequest", ("authoredOn", "2020-02-02"))),
+        "prescribed_drug"
+    );
+    assert_eq!(
+        domain(med(
+            "MedicationStatement",
+            ("effectiveDateTime", "2020-02-02")
+        )),
+        "prescribed_drug"
+    );
+    let mut d = med("MedicationDispense", ("whenHandedOver", "2020-02-02"));
+    d["status"] = json!("completed");
+    assert_eq!(domain(d), "dispensed_drug");
+    let mut a = med(
+        "MedicationAdministration",
+        ("effectiveDateTime", "2020-02-02"),
+    );
+    a["status"] = json!("completed");
+    assert_eq!(domain(a), "administered_drug");
+}
