@@ -17,6 +17,8 @@ use crate::reference::{period_label, periods};
 use crate::result::{Cell, EvalError, FunnelStep, MAX_CELLS, OutputResult, SeriesPoint};
 use crate::validate::{age_bands_of, validate};
 
+mod members;
+
 const NO_DATE: i32 = i32::MAX;
 
 /// A date packed as `year << 9 | month << 5 | day` (month and day in the

@@ -22,7 +22,9 @@
 //! Codes keep their system: URIs of halsohub's systems map onto them
 //! (ICD-10 → `icd10se`, ICD-10-CM, ICD-10-GM → `icd10gm`, ATC incl. the
 //! German BfArM edition, KVÅ, NPU, LOINC, SNOMED CT); any other system is
-//! kept as its (lower-cased) URI with the code as written.
+//! kept as its (lower-cased) URI with the code as written. [`uri`] is the
+//! inverse for writers: the URI to write for a halsohub system so that it
+//! reads back as the same system.
 
 pub mod coding;
 mod date;
@@ -31,6 +33,7 @@ mod resolve;
 mod resource;
 pub mod stream;
 mod types;
+pub mod uri;
 mod version;
 
 pub use coding::{Code, ICD10GM};

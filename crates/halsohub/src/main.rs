@@ -46,6 +46,9 @@ enum Command {
     /// Inspect or export a store.
     #[command(subcommand)]
     Store(cmd::store::StoreCmd),
+    /// Export a cohort's or a permit's data under project pseudonyms: OMOP
+    /// CDM 5.4 (CSV or Parquet) or FHIR R4 bulk NDJSON.
+    Export(cmd::export::ExportArgs),
     /// Manage staff and applicant accounts in the state database.
     #[command(subcommand)]
     User(cmd::staff::UserCmd),
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Command::Ingest(a) => cmd::ingest::run(a, &home),
         Command::Count(a) => cmd::count::run(a, &home),
         Command::Store(c) => cmd::store::run(c),
+        Command::Export(a) => cmd::export::run(a, &home),
         Command::User(c) => runtime()?.block_on(cmd::staff::run_user(c, &home)),
         Command::Token(c) => runtime()?.block_on(cmd::staff::run_token(c, &home)),
         Command::Cases(c) => runtime()?.block_on(cmd::cases::run(c, &home)),

@@ -3,6 +3,7 @@
 pub mod cases;
 pub mod count;
 pub mod demo;
+pub mod export;
 pub mod ingest;
 pub mod keys;
 pub mod staff;

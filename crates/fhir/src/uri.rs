@@ -1,0 +1,80 @@
+//! The other direction of [`coding`](crate::coding): the FHIR system URI to
+//! write for a halsohub code system, chosen so that this crate's reader maps
+//! it back onto the same system, and the `Encounter.class` code for a care
+//! setting. Used by exports (`halsohub-export`).
+
+use halsohub_codes::System;
+use halsohub_store::Setting;
+
+use crate::coding::ICD10GM;
+
+/// UCUM, the system of `Quantity.system` for units.
+pub const UCUM: &str = "http://unitsofmeasure.org";
+
+/// HL7 v3 ActCode, the system of `Encounter.class`.
+pub const ACT_CODE: &str = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
+
+/// The `Coding.system` URI for a halsohub system id (`Event::system`):
+/// the canonical URI of ICD-10, ATC, LOINC and SNOMED CT, Socialstyrelsen's
+/// OID for KVÅ, the NPU URI, BfArM's URI for ICD-10-GM; any other system id
+/// is written as it is (the reader keeps unknown systems as their
+/// lower-cased URI, so it comes back unchanged).
+pub fn system_uri(system: &str) -> &str {
+    if system == ICD10GM {
+        return "http://fhir.de/CodeSystem/bfarm/icd-10-gm";
+    }
+    match System::parse(system) {
+        Some(System::Kva) => "urn:oid:1.2.752.116.1.3.2.1.4",
+        Some(System::Npu) => "http://npu-terminology.org",
+        Some(s) => s.fhir_uri().unwrap_or(system),
+        None => system,
+    }
+}
+
+/// The `Encounter.class` code (v3 ActCode) for a care setting: `IMP`
+/// (inpatient encounter) for inpatient care, `AMB` (ambulatory) for
+/// outpatient and primary care — ActCode has no code for primary care, so
+/// the reader reads both back as outpatient care.
+pub fn class_code(setting: Setting) -> &'static str {
+    match setting {
+        Setting::Inpatient => "IMP",
+        Setting::Outpatient | Setting::PrimaryCare => "AMB",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coding::target;
+    use crate::resource::setting_of_class;
+
+    #[test]
+    fn every_system_comes_back_as_itself() {
+        let mut ids: Vec<String> = System::KNOWN.iter().map(|s| s.id().to_owned()).collect();
+        ids.push(ICD10GM.to_owned());
+        ids.push("http://www.nlm.nih.gov/research/umls/rxnorm".to_owned());
+        ids.push("urn:oid:1.2.3.4".to_owned());
+        for id in ids {
+            let uri = system_uri(&id);
+            assert_eq!(target(uri).id(), id, "{id} written as {uri}");
+        }
+        assert_eq!(system_uri("icd10se"), "http://hl7.org/fhir/sid/icd-10");
+        assert_eq!(system_uri("kva"), "urn:oid:1.2.752.116.1.3.2.1.4");
+    }
+
+    #[test]
+    fn classes_come_back_as_their_setting() {
+        assert_eq!(
+            setting_of_class(class_code(Setting::Inpatient)),
+            Some(Setting::Inpatient)
+        );
+        assert_eq!(
+            setting_of_class(class_code(Setting::Outpatient)),
+            Some(Setting::Outpatient)
+        );
+        assert_eq!(
+            setting_of_class(class_code(Setting::PrimaryCare)),
+            Some(Setting::Outpatient)
+        );
+    }
+}
