@@ -94,6 +94,20 @@ impl Coder {
         }
     }
 
+    /// The normalised code of any system and whether it is in a loaded
+    /// list, or what is wrong with its shape (without echoing the code).
+    pub(crate) fn code_in(&self, system: &System, raw: &str) -> Result<(String, bool), String> {
+        match self.registry.resolve(system, raw) {
+            Ok(Lookup::Known(e)) => Ok((e.code().to_owned(), true)),
+            Ok(Lookup::NotInList(c) | Lookup::NoList(c)) => Ok((c, false)),
+            Err(e) => Err(format!(
+                "not a valid {} code ({})",
+                system.name(),
+                e.problem
+            )),
+        }
+    }
+
     /// The value in the analyte's canonical unit, and that unit. For a lab
     /// code whose analyte the hub does not know, the value is kept in the
     /// written unit (normalised to UCUM when possible). A known analyte in a

@@ -69,6 +69,17 @@ pub enum IngestError {
         /// The file.
         path: PathBuf,
     },
+    /// A file that cannot be read as an OMOP CDM table: `--format omop` on
+    /// a file whose name is no CDM table, or a CDM table halsohub does not
+    /// read given on its own (in a CDM folder such tables are skipped with
+    /// a note).
+    #[error("{path}: cannot be read as an OMOP CDM table: {reason}")]
+    NotOmop {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// `--format` named a format whose columns the header lacks.
     #[error("{path}: not a {format} file: the header lacks the column(s) {missing}")]
     FormatMismatch {

@@ -29,6 +29,9 @@ pub enum Format {
     /// HL7 FHIR R4 JSON: a Bundle (or single resource) document, or bulk
     /// NDJSON; plain or gzipped.
     Fhir,
+    /// An OMOP CDM 5.3/5.4 table file (`PERSON.csv.gz`, `concept.tsv`,
+    /// ...): the table comes from the file name, confirmed by the header.
+    Omop,
 }
 
 /// Static description of a delimited register format.
@@ -41,7 +44,7 @@ pub(crate) struct Spec {
 
 impl Format {
     /// Every format, in the order they are listed.
-    pub const ALL: [Format; 10] = [
+    pub const ALL: [Format; 11] = [
         Format::Population,
         Format::IdChanges,
         Format::ParInpatient,
@@ -52,6 +55,7 @@ impl Format {
         Format::AdministeredDrugs,
         Format::Lab,
         Format::Fhir,
+        Format::Omop,
     ];
 
     /// The delimited register formats, in the order they are tried.
@@ -81,6 +85,7 @@ impl Format {
             Format::AdministeredDrugs => "administered_drugs",
             Format::Lab => "lab",
             Format::Fhir => "fhir",
+            Format::Omop => "omop",
         }
     }
 
@@ -107,7 +112,7 @@ impl Format {
             Format::PrimaryCare => &PRIMARY_CARE,
             Format::AdministeredDrugs => &ADMINISTERED,
             Format::Lab => &LAB,
-            Format::Fhir => &FHIR,
+            Format::Fhir | Format::Omop => &FHIR,
         }
     }
 
@@ -197,8 +202,9 @@ static LAB: Spec = Spec {
     ],
 };
 
-/// FHIR is not delimited; its spec has no columns and is never matched
-/// against a header.
+/// FHIR (and OMOP, which has its own table definitions in
+/// `halsohub-omop`) are not register files; their spec has no columns and
+/// is never matched against a register header.
 static FHIR: Spec = Spec {
     delimiter: b'\n',
     columns: &[],
@@ -219,6 +225,8 @@ pub(crate) struct Layout {
     /// bulk export's `Patient.ndjson`, `Medication.ndjson`): read before the
     /// other files, which may refer to its resources.
     pub fhir_shared: bool,
+    /// For OMOP: the table and the delimiter.
+    pub omop: Option<crate::readers::omop::OmopLayout>,
 }
 
 fn normalise_name(raw: &[u8]) -> String {
@@ -251,6 +259,7 @@ fn layout_for(format: Format, names: &[String]) -> Result<Layout, Vec<&'static s
             width: names.len(),
             fhir: None,
             fhir_shared: false,
+            omop: None,
         })
     } else {
         Err(missing)
@@ -283,7 +292,22 @@ pub(crate) fn detect(
             width: 0,
             fhir: Some(shape),
             fhir_shared,
+            omop: None,
         });
+    }
+    if forced.is_none() || forced == Some(Format::Omop) {
+        let detected = crate::readers::omop::detect(path, header, forced == Some(Format::Omop));
+        if let Some(r) = detected {
+            let omop = r?;
+            return Ok(Layout {
+                format: Format::Omop,
+                index: Vec::new(),
+                width: 0,
+                fhir: None,
+                fhir_shared: false,
+                omop: Some(omop),
+            });
+        }
     }
     if let Some(format) = forced {
         let names = split(header, format.spec().delimiter);

@@ -1,8 +1,8 @@
 //! Ingest: the only way data enters a halsohub store.
 //!
 //! [`ingest`] reads source files (the Swedish register formats of
-//! `docs/formats.md`; one [`Format`] per file, detected from its header or
-//! forced), and for every row either produces validated, normalised,
+//! `docs/formats.md`: the register formats, FHIR and OMOP CDM tables; one
+//! [`Format`] per file, detected from its content or forced), and for every row either produces validated, normalised,
 //! pseudonymised records for the store (events, persons, residences, id
 //! changes) or a quarantine record with a reason code, the file and line,
 //! and a detail naming the field. Raw identity numbers stop here: they are
@@ -24,6 +24,9 @@
 //! 4. FHIR NDJSON files that start with a Patient or Medication (a bulk
 //!    export's `Patient.ndjson`, `Medication.ndjson`) are read next, so
 //!    that the other FHIR files can refer to their resources;
+//!    then OMOP CDM reference tables per folder: `cdm_source` first, then
+//!    `concept` and `person` (those already in the store are read again
+//!    for this context only, writing nothing);
 //! 5. the other files are streamed in parallel (rayon), rows batched to the
 //!    store's [`LoadWriter`](halsohub_store::LoadWriter);
 //! 6. persons, aliases and sources are written and the load is committed as
@@ -112,6 +115,8 @@ struct FileOutcome {
     persons: FastMap<Pseudonym, Person>,
     aliases: Vec<(u64, Pseudonym, Pseudonym)>,
     fhir_export: Option<readers::fhir::Directory>,
+    omop_export: Option<readers::omop::Export>,
+    notes: Vec<String>,
 }
 
 fn display(path: &std::path::Path) -> String {
@@ -129,11 +134,16 @@ fn read_file(
     cancel: &AtomicBool,
     progress: &dyn Progress,
     directory: &readers::fhir::Directory,
+    omop: &readers::omop::Directory,
+    discard: bool,
 ) -> Result<FileOutcome, IngestError> {
     let started = Instant::now();
     let ids = IdCache::new(pseudonymiser, &options.identity, aliases);
-    let sink = Sink::new(writer, cancel, options.batch_rows);
-    let mut ctx = FileCtx::new(s, display(&s.path), ids, coder, sink, directory);
+    let mut sink = Sink::new(writer, cancel, options.batch_rows);
+    if discard {
+        sink = sink.discarding();
+    }
+    let mut ctx = FileCtx::new(s, display(&s.path), ids, coder, sink, directory, omop);
     let mut state = RawState::new();
     {
         let mut rows = input::open_rows(s, &mut state, progress)?;
@@ -166,6 +176,8 @@ fn read_file(
         persons: ctx.persons,
         aliases: ctx.aliases,
         fhir_export: ctx.fhir_export,
+        omop_export: ctx.omop_export,
+        notes: ctx.notes,
     })
 }
 
@@ -188,7 +200,8 @@ pub fn ingest(
     progress: &dyn Progress,
 ) -> Result<LoadReport, IngestError> {
     let started = Instant::now();
-    let (files, notes) = input::collect_files(paths)?;
+    let (files, mut notes) = input::collect_files(paths)?;
+    let files = readers::omop::skip_unread(files, &mut notes, options.format);
     let total: u64 = files
         .iter()
         .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
@@ -209,9 +222,19 @@ pub fn ingest(
     };
     let mut seen: FastMap<String, String> = FastMap::default();
     let mut todo: Vec<Sniffed> = Vec::new();
+    // OMOP reference tables already in the store: read again for their
+    // folder's context only (a new table of the folder needs them).
+    let mut context_only: Vec<Sniffed> = Vec::new();
     for s in sniffed {
         let path = display(&s.path);
         if store.has_source(&s.sha256)? {
+            if s.layout
+                .omop
+                .as_ref()
+                .is_some_and(|o| readers::omop::stage(o.table) < 2)
+            {
+                context_only.push(s.clone());
+            }
             report.skipped.push(SkippedFile {
                 path,
                 sha256: s.sha256,
@@ -237,6 +260,8 @@ pub fn ingest(
     let writer = Mutex::new(store.begin_load()?);
     let cancel = AtomicBool::new(false);
 
+    let empty_omop = readers::omop::Directory::default();
+
     // Phase 3: id change files, in order.
     let mut aliases = Aliases::default();
     let mut outcomes: Vec<(usize, FileOutcome)> = Vec::new();
@@ -255,6 +280,8 @@ pub fn ingest(
             &cancel,
             progress,
             &readers::fhir::Directory::default(),
+            &empty_omop,
+            false,
         )?;
         let mut rejected = Vec::new();
         for &(line, old, new) in &out.aliases {
@@ -317,6 +344,8 @@ pub fn ingest(
                 &cancel,
                 progress,
                 &empty,
+                &empty_omop,
+                false,
             );
             (i, r)
         })
@@ -330,11 +359,67 @@ pub fn ingest(
         outcomes.push((i, o));
     }
 
+    // Phase 3c: OMOP reference tables, per stage: cdm_source (the data
+    // holder, which scopes person pseudonyms), then concept and person.
+    // Those already in the store are read for their context only.
+    let omop_stage = |s: &Sniffed| {
+        s.layout
+            .omop
+            .as_ref()
+            .map(|o| readers::omop::stage(o.table))
+    };
+    let mut omop = readers::omop::Directory::default();
+    for stage in [0u8, 1] {
+        let jobs: Vec<(Option<usize>, &Sniffed)> = todo
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| omop_stage(s) == Some(stage))
+            .map(|(i, s)| (Some(i), s))
+            .chain(
+                context_only
+                    .iter()
+                    .filter(|s| omop_stage(s) == Some(stage))
+                    .map(|s| (None, s)),
+            )
+            .collect();
+        let results: Vec<(Option<usize>, &Sniffed, Result<FileOutcome, IngestError>)> = jobs
+            .par_iter()
+            .map(|&(i, s)| {
+                let r = read_file(
+                    s,
+                    pseudonymiser,
+                    options,
+                    &aliases,
+                    &coder,
+                    &writer,
+                    &cancel,
+                    progress,
+                    &directory,
+                    &omop,
+                    i.is_none(),
+                );
+                (i, s, r)
+            })
+            .collect();
+        for (i, s, r) in results {
+            let mut o = r?;
+            if let Some(e) = o.omop_export.take() {
+                omop.add(readers::omop::folder_key(&s.path), e);
+            }
+            if let Some(i) = i {
+                outcomes.push((i, o));
+            }
+        }
+    }
+
     // Phase 4: everything else, in parallel, largest files first.
     let mut order: Vec<usize> = (0..todo.len())
         .filter(|&i| {
-            todo.get(i)
-                .is_some_and(|s| s.layout.format != Format::IdChanges && !s.layout.fhir_shared)
+            todo.get(i).is_some_and(|s| {
+                s.layout.format != Format::IdChanges
+                    && !s.layout.fhir_shared
+                    && omop_stage(s).is_none_or(|st| st >= 2)
+            })
         })
         .collect();
     order.sort_by_key(|&i| std::cmp::Reverse(todo.get(i).map_or(0, |s| s.bytes)));
@@ -352,6 +437,8 @@ pub fn ingest(
                 &cancel,
                 progress,
                 &directory,
+                &omop,
+                false,
             );
             if r.is_err() {
                 cancel.store(true, Ordering::Relaxed);
@@ -387,6 +474,9 @@ pub fn ingest(
         for (_, p) in o.persons.drain() {
             merge_person(&mut persons, p);
         }
+    }
+    for (_, o) in &mut outcomes {
+        report.notes.append(&mut o.notes);
     }
     for (_, o) in &outcomes {
         report.totals.add(&o.report);

@@ -95,3 +95,37 @@ pub(crate) fn identity_reason(e: &IdError) -> &'static str {
         _ => "invalid_identity.other",
     }
 }
+
+/// Reason codes of OMOP CDM rows (`omop.*`; see `docs/formats.md`).
+pub mod omop {
+    /// The file lacks a column halsohub needs to read the row.
+    pub const MISSING_COLUMN: &str = "omop.missing_column";
+    /// A value halsohub needs is empty.
+    pub const MISSING_VALUE: &str = "omop.missing_value";
+    /// An id, concept id or number that is not a number.
+    pub const INVALID_NUMBER: &str = "omop.invalid_number";
+    /// Not a date, or an impossible one.
+    pub const INVALID_DATE: &str = "omop.invalid_date";
+    /// An end date before the start date (death before birth).
+    pub const PERIOD_ENDS_BEFORE_START: &str = "omop.period_ends_before_start";
+    /// A `person_id` that the folder's person table does not hold.
+    pub const UNKNOWN_PERSON: &str = "omop.unknown_person";
+    /// About a person whose person row was rejected.
+    pub const PERSON_REJECTED: &str = "omop.person_rejected";
+    /// A `person_id` (person, death) or `concept_id` (concept) seen
+    /// earlier in the file.
+    pub const DUPLICATE_ID: &str = "omop.duplicate_id";
+    /// Neither the concept id nor the source concept id names a concept
+    /// (both 0 or empty).
+    pub const MISSING_CONCEPT: &str = "omop.missing_concept";
+    /// A concept-table code whose shape or check digit is wrong for its
+    /// system.
+    pub const INVALID_CODE: &str = "omop.invalid_code";
+    /// A numeric value without a unit, for an analyte whose values need
+    /// one.
+    pub const VALUE_WITHOUT_UNIT: &str = "omop.value_without_unit";
+    /// A unit that cannot be converted to the analyte's canonical unit.
+    pub const INCOMPATIBLE_UNIT: &str = "omop.incompatible_unit";
+    /// An `operator_concept_id` that is not one of <, <=, =, >=, >.
+    pub const UNKNOWN_OPERATOR: &str = "omop.unknown_operator";
+}

@@ -6,9 +6,11 @@
 //! batches for the store and the file's counters. The register formats
 //! share the delimited-text engine [`Delimited`] and differ only in their
 //! row mapping (`register.rs`); FHIR has its own reader (`fhir.rs`) over
-//! `halsohub-fhir`; other families (OMOP) plug in as further `Reader`s.
+//! `halsohub-fhir`; OMOP CDM tables have theirs (`omop.rs`) over
+//! `halsohub-omop`.
 
 pub(crate) mod fhir;
+pub(crate) mod omop;
 pub(crate) mod register;
 
 use std::borrow::Cow;
@@ -56,6 +58,7 @@ pub(crate) fn reader_for(format: Format) -> &'static dyn Reader {
         | Format::AdministeredDrugs
         | Format::Lab => &Delimited,
         Format::Fhir => &fhir::FhirReader,
+        Format::Omop => &omop::OmopReader,
     }
 }
 
@@ -64,6 +67,9 @@ pub(crate) struct Sink<'a> {
     writer: &'a Mutex<LoadWriter>,
     cancel: &'a AtomicBool,
     batch: usize,
+    /// Read for context only (an OMOP reference table already in the
+    /// store): nothing reaches the writer.
+    discard: bool,
     events: Vec<Event>,
     quarantine: Vec<QuarantineRecord>,
     residences: Vec<Residence>,
@@ -75,10 +81,17 @@ impl<'a> Sink<'a> {
             writer,
             cancel,
             batch: batch.max(1),
+            discard: false,
             events: Vec::with_capacity(batch.max(1)),
             quarantine: Vec::new(),
             residences: Vec::new(),
         }
+    }
+
+    /// A sink that drops everything (see `discard`).
+    pub(crate) fn discarding(mut self) -> Self {
+        self.discard = true;
+        self
     }
 
     fn full(&self) -> bool {
@@ -93,6 +106,12 @@ impl<'a> Sink<'a> {
             return Err(IngestError::Cancelled);
         }
         if self.events.is_empty() && self.quarantine.is_empty() && self.residences.is_empty() {
+            return Ok(());
+        }
+        if self.discard {
+            self.events.clear();
+            self.quarantine.clear();
+            self.residences.clear();
             return Ok(());
         }
         let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
@@ -117,6 +136,8 @@ pub(crate) struct FileCtx<'a> {
     pub format: Format,
     /// Display path, as recorded in the quarantine.
     pub display: String,
+    /// The file's path (OMOP tables find their folder's context by it).
+    pub path: &'a std::path::Path,
     pub encoding: Encoding,
     pub layout: &'a Layout,
     pub ids: IdCache<'a>,
@@ -137,6 +158,12 @@ pub(crate) struct FileCtx<'a> {
     pub fhir_directory: &'a fhir::Directory,
     /// What a shared FHIR file offers the later files.
     pub fhir_export: Option<fhir::Directory>,
+    /// The OMOP folders' reference data (source, concepts, persons).
+    pub omop: &'a omop::Directory,
+    /// What an OMOP reference table offers the folder's other tables.
+    pub omop_export: Option<omop::Export>,
+    /// Notes for the load report (e.g. extra or missing OMOP columns).
+    pub notes: Vec<String>,
 }
 
 /// What one accepted row produced; reused between rows.
@@ -173,10 +200,12 @@ impl<'a> FileCtx<'a> {
         coder: &'a Coder,
         sink: Sink<'a>,
         fhir_directory: &'a fhir::Directory,
+        omop: &'a omop::Directory,
     ) -> Self {
         FileCtx {
             format: sniffed.layout.format,
             display: display.clone(),
+            path: &sniffed.path,
             encoding: sniffed.encoding,
             layout: &sniffed.layout,
             ids,
@@ -190,6 +219,9 @@ impl<'a> FileCtx<'a> {
             row: RowOut::default(),
             fhir_directory,
             fhir_export: None,
+            omop,
+            omop_export: None,
+            notes: Vec::new(),
         }
     }
 
@@ -478,7 +510,7 @@ impl Reader for Delimited {
     }
 }
 
-fn read_error(display: &str, line: u64, e: std::io::Error) -> IngestError {
+pub(crate) fn read_error(display: &str, line: u64, e: std::io::Error) -> IngestError {
     if let Some(t) = e.get_ref().and_then(|x| x.downcast_ref::<LineTooLong>()) {
         return IngestError::Read {
             path: display.into(),

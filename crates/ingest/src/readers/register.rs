@@ -47,10 +47,10 @@ pub(crate) fn map_row(
         Format::AdministeredDrugs => m.administered(holder_region),
         Format::Lab => m.lab(holder_region),
         // FHIR files have their own reader and never reach this mapping.
-        Format::Fhir => Err(Reject::new(
+        Format::Fhir | Format::Omop => Err(Reject::new(
             reject::WRONG_COLUMN_COUNT,
             "row",
-            "a FHIR file read as a register file",
+            "a FHIR or OMOP file read as a register file",
         )),
     }
 }
