@@ -2,18 +2,27 @@
 //! calendar helpers that both evaluators share (so that they agree on what
 //! "age", "matches" and "converted value" mean).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Datelike, NaiveDate};
+use halsohub_codes::System;
 use halsohub_store::Comparator;
 
 use crate::query::{CodeSet, ValueFilter};
 
-/// Code systems a query may name.
-pub const KNOWN_SYSTEMS: [&str; 6] = ["icd10se", "atc", "kva", "npu", "loinc", "snomedct"];
+/// Code systems a query may always name. Others may be named when the
+/// hub holds codes of them ([`CodeLists::add_systems`]).
+pub const KNOWN_SYSTEMS: [&str; 9] = [
+    "icd10se", "icd10cm", "icd10gm", "icd10", "atc", "kva", "npu", "loinc", "snomedct",
+];
+
+/// The editions of ICD-10 (Swedish, US clinical modification, German
+/// modification, WHO): one code shape, one hierarchy (blocks, categories).
+pub const ICD10_SYSTEMS: [&str; 4] = ["icd10se", "icd10cm", "icd10gm", "icd10"];
 
 /// Systems with a hierarchy that `descendants: true` can use.
-pub const HIERARCHICAL_SYSTEMS: [&str; 3] = ["icd10se", "atc", "kva"];
+pub const HIERARCHICAL_SYSTEMS: [&str; 6] =
+    ["icd10se", "icd10cm", "icd10gm", "icd10", "atc", "kva"];
 
 /// Normalise a written code the way ingest stores it: trimmed, upper case,
 /// without dots and spaces (`e11.9` → `E119`).
@@ -65,11 +74,22 @@ impl Matcher {
     }
 }
 
-/// Named code lists a query may refer to with `{"list": "name"}`. Each list
-/// is a union of explicit code sets (no nested lists).
+/// Named code lists a query may refer to with `{"list": "name"}`, and the
+/// code systems beyond [`KNOWN_SYSTEMS`] that a query may name (those the
+/// hub holds codes of). Each list is a union of explicit code sets (no
+/// nested lists), with a title. [`CodeLists::builtin`] has the hub's own
+/// lists; [`CodeLists::load`] adds a list file's (`crate::lists`).
 #[derive(Debug, Clone, Default)]
 pub struct CodeLists {
-    lists: BTreeMap<String, Vec<CodeSet>>,
+    lists: BTreeMap<String, NamedList>,
+    systems: BTreeSet<String>,
+}
+
+/// One named list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NamedList {
+    pub title: String,
+    pub sets: Vec<CodeSet>,
 }
 
 impl CodeLists {
@@ -81,17 +101,77 @@ impl CodeLists {
     /// Add or replace list `name`. Sets that themselves name a list are
     /// ignored when resolving.
     pub fn insert(&mut self, name: &str, sets: Vec<CodeSet>) {
-        self.lists.insert(name.to_string(), sets);
+        self.insert_titled(name, "", sets);
+    }
+
+    /// Add or replace list `name` with its title; true when it replaced one.
+    pub fn insert_titled(&mut self, name: &str, title: &str, sets: Vec<CodeSet>) -> bool {
+        self.lists
+            .insert(
+                name.to_string(),
+                NamedList {
+                    title: title.to_string(),
+                    sets,
+                },
+            )
+            .is_some()
     }
 
     /// The sets of list `name`.
     pub fn get(&self, name: &str) -> Option<&[CodeSet]> {
-        self.lists.get(name).map(Vec::as_slice)
+        self.lists.get(name).map(|l| l.sets.as_slice())
+    }
+
+    /// Every list, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &NamedList)> {
+        self.lists.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Allow queries to name these code systems too (the systems of the
+    /// codes a snapshot holds: `icd10cm` from an OMOP source, a FHIR
+    /// system URI, ...).
+    pub fn add_systems<S: AsRef<str>>(&mut self, systems: impl IntoIterator<Item = S>) {
+        for s in systems {
+            let s = s.as_ref();
+            if !s.is_empty() && !KNOWN_SYSTEMS.contains(&s) {
+                self.systems.insert(s.to_string());
+            }
+        }
+    }
+
+    /// May a query name `system`?
+    pub fn knows_system(&self, system: &str) -> bool {
+        KNOWN_SYSTEMS.contains(&system) || self.systems.contains(system)
+    }
+
+    /// The systems a query may name: the built-in ones, then the others.
+    pub fn systems(&self) -> Vec<&str> {
+        KNOWN_SYSTEMS
+            .iter()
+            .copied()
+            .chain(self.systems.iter().map(String::as_str))
+            .collect()
     }
 }
 
 /// Why a code in a query cannot be used.
 pub(crate) fn check_code(system: &str, code: &str, descendants: bool) -> Result<Pattern, String> {
+    if !KNOWN_SYSTEMS.contains(&system) {
+        // Another system's codes are stored as written (trimmed): match so.
+        let t = code.trim();
+        if t.is_empty() {
+            return Err("empty code".into());
+        }
+        if t.chars().any(char::is_control) {
+            return Err(format!("code {code:?} holds a control character"));
+        }
+        if descendants {
+            return Err(format!(
+                "{system} has no hierarchy here; list its codes explicitly (descendants: false)"
+            ));
+        }
+        return Ok(Pattern::Exact(t.to_string()));
+    }
     let c = normalise_code(code);
     if c.is_empty() {
         return Err("empty code".into());
@@ -99,12 +179,14 @@ pub(crate) fn check_code(system: &str, code: &str, descendants: bool) -> Result<
     if !c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-') {
         return Err(format!("code {code:?} has characters no {system} code has"));
     }
-    if let Some((lo, hi)) = c.split_once('-') {
-        if system != "icd10se" {
-            return Err(format!(
-                "code ranges like {code:?} exist only in icd10se (blocks such as E10-E14)"
-            ));
-        }
+    // A dash is a range of categories in ICD-10, and part of the code
+    // elsewhere (LOINC `4548-4`).
+    let range = if ICD10_SYSTEMS.contains(&system) {
+        c.split_once('-')
+    } else {
+        None
+    };
+    if let Some((lo, hi)) = range {
         if !descendants {
             return Err(format!(
                 "the block {code:?} is a range of categories; set \"descendants\": true"
@@ -129,7 +211,7 @@ pub(crate) fn check_code(system: &str, code: &str, descendants: bool) -> Result<
     let atc_ok = matches!(c.len(), 1 | 3 | 4 | 5 | 7)
         && c.chars().next().is_some_and(|ch| ch.is_ascii_alphabetic());
     match system {
-        "icd10se" if !icd_ok => {
+        s if ICD10_SYSTEMS.contains(&s) && !icd_ok => {
             return Err(format!(
                 "{code:?} is not an ICD-10 code (a letter, two digits, then optional detail)"
             ));
@@ -141,11 +223,18 @@ pub(crate) fn check_code(system: &str, code: &str, descendants: bool) -> Result<
         }
         _ => {}
     }
-    Ok(if descendants {
-        Pattern::Prefix(c)
-    } else {
-        Pattern::Exact(c)
-    })
+    if descendants {
+        return Ok(Pattern::Prefix(c));
+    }
+    // One code: normalised and checked exactly as ingest does (check
+    // digits, shapes), so a code that no event can carry is an error.
+    let rules = match system {
+        "icd10gm" | "icd10" => System::Icd10Cm,
+        s => System::parse(s).unwrap_or(System::Other(s.to_string())),
+    };
+    halsohub_codes::normalise(&rules, code)
+        .map(Pattern::Exact)
+        .map_err(|e| format!("{system} code {:?}: {}", e.code, e.problem))
 }
 
 fn is_icd_category(s: &str) -> bool {

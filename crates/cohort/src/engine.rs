@@ -18,6 +18,7 @@ use crate::result::{Cell, EvalError, FunnelStep, MAX_CELLS, OutputResult, Series
 use crate::validate::{age_bands_of, validate};
 
 mod members;
+mod vocabulary;
 
 const NO_DATE: i32 = i32::MAX;
 

@@ -65,15 +65,17 @@ pub mod canonical;
 pub mod codeset;
 pub mod engine;
 mod from_store;
+pub mod lists;
 pub mod query;
 pub mod reference;
 pub mod result;
 pub mod validate;
 
 pub use canonical::{canonical_json, canonicalise, query_hash};
-pub use codeset::CodeLists;
+pub use codeset::{CodeLists, NamedList};
 pub use engine::{Engine, EngineBuilder, Exclusion};
 pub use from_store::EngineLoadError;
+pub use lists::{ListError, Loaded};
 pub use query::*;
 pub use result::*;
 pub use validate::{QueryError, QueryErrorKind, parse_json, parse_value, parse_yaml, validate};

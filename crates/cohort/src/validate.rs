@@ -5,10 +5,10 @@
 use chrono::Datelike;
 use halsohub_store::Domain;
 
-use crate::codeset::{CodeLists, KNOWN_SYSTEMS, check_code};
+use crate::codeset::{CodeLists, check_code};
 use crate::query::{
-    At, Criterion, DEFAULT_AGE_BANDS, Dimension, EventCriterion, Interval, Occurrence, Output,
-    PersonCriterion, QUERY_VERSION, Query, Step,
+    At, CodeSet, Criterion, DEFAULT_AGE_BANDS, Dimension, EventCriterion, Interval, Occurrence,
+    Output, PersonCriterion, QUERY_VERSION, Query, Step,
 };
 
 /// Largest `at_least`.
@@ -44,6 +44,9 @@ pub struct QueryError {
     pub path: String,
     pub message: String,
 }
+
+/// At most this many code systems are named in an unknown-system error.
+const MAX_LISTED_SYSTEMS: usize = 24;
 
 fn invalid(path: &str, message: impl Into<String>) -> QueryError {
     QueryError {
@@ -400,8 +403,17 @@ fn event(
                 "an empty code set matches nothing; leave \"codes\" out to match any code",
             ));
         }
+        code_sets(sets, &format!("{p}.codes"), lists)?;
+    }
+    event_rest(e, p, has_index)
+}
+
+/// Check code sets (a criterion's `codes`, or a list file's): each is a
+/// known list, or codes of a system a query may name; `p` is their path.
+pub(crate) fn code_sets(sets: &[CodeSet], p: &str, lists: &CodeLists) -> Result<(), QueryError> {
+    {
         for (i, set) in sets.iter().enumerate() {
-            let sp = format!("{p}.codes[{i}]");
+            let sp = format!("{p}[{i}]");
             match (&set.list, &set.system, &set.codes) {
                 (Some(name), None, None) => {
                     if set.descendants {
@@ -427,13 +439,20 @@ fn event(
                     }
                 }
                 (None, Some(system), Some(codes)) => {
-                    if !KNOWN_SYSTEMS.contains(&system.as_str()) {
+                    if !lists.knows_system(system) {
+                        let known = lists.systems();
+                        let more = known.len().saturating_sub(MAX_LISTED_SYSTEMS);
+                        let mut shown = known
+                            .into_iter()
+                            .take(MAX_LISTED_SYSTEMS)
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        if more > 0 {
+                            shown.push_str(&format!(" and {more} more"));
+                        }
                         return Err(invalid(
                             &format!("{sp}.system"),
-                            format!(
-                                "unknown code system {system:?}; known: {}",
-                                KNOWN_SYSTEMS.join(", ")
-                            ),
+                            format!("unknown code system {system:?}; known: {shown}"),
                         ));
                     }
                     if codes.is_empty() {
@@ -462,6 +481,11 @@ fn event(
             }
         }
     }
+    Ok(())
+}
+
+/// The rest of an event criterion, after its code sets.
+fn event_rest(e: &EventCriterion, p: &str, has_index: bool) -> Result<(), QueryError> {
     if let Some(v) = &e.value {
         let vp = format!("{p}.value");
         if e.domain != Domain::LabResult {

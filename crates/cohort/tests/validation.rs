@@ -283,3 +283,54 @@ fn same_meaning_same_hash() {
     assert_eq!(h(&s1, "count"), h(&s2, "count"));
     assert_ne!(h(&s1, "funnel"), h(&s2, "funnel"));
 }
+
+fn codes_query(sets: &str) -> String {
+    format!(
+        r#"{{"version": 1, "criteria": [{{"include": {{"event": {{"domain": "lab_result", "codes": {sets}}}}}}}], "output": {{"type": "count"}}}}"#
+    )
+}
+
+#[test]
+fn codes_are_checked_by_their_system_rules() {
+    // LOINC codes carry a dash and a check digit.
+    ok(&codes_query(
+        r#"[{"system": "loinc", "codes": ["4548-4", "2160-0"]}]"#,
+    ));
+    let e = err(&codes_query(
+        r#"[{"system": "loinc", "codes": ["4548-5"]}]"#,
+    ));
+    assert_eq!(e.path, "$.criteria[0].include.event.codes[0].codes[0]");
+    assert!(e.message.contains("check digit"), "{e}");
+    // Every ICD-10 edition has blocks and categories.
+    for system in ["icd10cm", "icd10gm", "icd10"] {
+        ok(&codes_query(&format!(
+            r#"[{{"system": "{system}", "codes": ["E10-E14", "K92.2"], "descendants": true}}]"#
+        )));
+    }
+    // Other systems only when the hub holds codes of them, and then as
+    // written.
+    let rxnorm = r#"[{"system": "rxnorm", "codes": ["1118"]}]"#;
+    let e = err(&codes_query(rxnorm));
+    assert_eq!(e.path, "$.criteria[0].include.event.codes[0].system");
+    assert!(e.message.contains("icd10cm"), "{e}");
+    let mut l = lists();
+    l.add_systems(["rxnorm", "http://example.org/local"]);
+    parse_json(&codes_query(rxnorm), &l).unwrap();
+    let local = r#"[{"system": "http://example.org/local", "codes": ["ab.c"]}]"#;
+    let q = parse_json(&codes_query(local), &l).unwrap();
+    assert!(format!("{q:?}").contains("ab.c"));
+    let e = parse_json(
+        &codes_query(r#"[{"system": "rxnorm", "codes": ["1118"], "descendants": true}]"#),
+        &l,
+    )
+    .unwrap_err();
+    assert!(e.message.contains("no hierarchy"), "{e}");
+}
+
+#[test]
+fn builtin_lists_answer_queries() {
+    let q = format!(
+        r#"{{"version": 1, "criteria": [{{"include": {{"event": {{"domain": "diagnosis", "codes": [{{"list": "type2_diabetes"}}]}}}}}}], "output": {{"type": "count"}}}}"#
+    );
+    parse_json(&q, &CodeLists::builtin()).unwrap();
+}

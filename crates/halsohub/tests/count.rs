@@ -442,3 +442,61 @@ fn every_count_is_in_the_query_log() {
     assert_eq!(last.channel, "cli");
     assert_eq!(last.query_hash, p.query_hash);
 }
+
+#[test]
+fn named_code_lists_builtin_and_from_files() {
+    let hub = hub_with_store();
+    let store = hub.path("store");
+    let store = store.to_str().unwrap();
+    let query = |name: &str, codes: &str| {
+        let p = hub.path(&format!("{name}.json"));
+        std::fs::write(
+            &p,
+            format!(
+                r#"{{"version": 1, "criteria": [{{"include": {{"event": {{"domain": "diagnosis", "codes": {codes}}}}}}}], "output": {{"type": "count"}}}}"#
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let explicit = query(
+        "explicit",
+        r#"[{"system": "icd10se", "codes": ["E11"], "descendants": true}]"#,
+    );
+    let builtin = query("builtin", r#"[{"list": "type2_diabetes"}]"#);
+    let mine = query("mine", r#"[{"list": "my_t2d"}]"#);
+    let n = |v: Value| v["result"]["count"].clone();
+    let expected = n(count_json(&hub, &explicit, &["--exact"]));
+    assert!(expected.as_u64().unwrap() > 0);
+    assert_eq!(n(count_json(&hub, &builtin, &["--exact"])), expected);
+
+    // Without the file the list is unknown, with it the count is the same.
+    let err = hub.fails(&["count", "--store", store, mine.to_str().unwrap()]);
+    assert!(err.contains("unknown code list \"my_t2d\""), "{err}");
+    let lists = hub.path("lists.yaml");
+    std::fs::write(
+        &lists,
+        "version: 1\nlists:\n  my_t2d:\n    title: T2D\n    codes:\n      - {system: icd10se, codes: [E11], descendants: true}\n",
+    )
+    .unwrap();
+    let with = ["--exact", "--code-lists", lists.to_str().unwrap()];
+    assert_eq!(n(count_json(&hub, &mine, &with)), expected);
+
+    // A bad list file names itself and the JSON path.
+    let bad = hub.path("bad-lists.json");
+    std::fs::write(
+        &bad,
+        r#"{"version": 1, "lists": {"x": {"codes": [{"system": "atc", "codes": ["11"]}]}}}"#,
+    )
+    .unwrap();
+    let err = hub.fails(&[
+        "count",
+        "--store",
+        store,
+        explicit.to_str().unwrap(),
+        "--code-lists",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(err.contains("bad-lists.json"), "{err}");
+    assert!(err.contains("$.lists.x.codes[0].codes[0]"), "{err}");
+}

@@ -262,9 +262,10 @@ pub(crate) fn conform(
     for f in schema.fields() {
         match batch.column_by_name(f.name()) {
             Some(c) => cols.push(c.clone()),
-            None if f.is_nullable() => {
-                cols.push(arrow::array::new_null_array(f.data_type(), batch.num_rows()))
-            }
+            None if f.is_nullable() => cols.push(arrow::array::new_null_array(
+                f.data_type(),
+                batch.num_rows(),
+            )),
             None => return Err(corrupt(path, format!("column `{}` is missing", f.name()))),
         }
     }
@@ -792,9 +793,7 @@ mod tests {
             assert_eq!(back.value_text, None);
             assert_eq!(back.value, Some(54.0));
         }
-        let (_, back) = events_from_batch(&full, path, &patient)
-            .unwrap()
-            .remove(0);
+        let (_, back) = events_from_batch(&full, path, &patient).unwrap().remove(0);
         assert_eq!(back, e);
         // A required column cannot be made up.
         let no_code: Vec<usize> = (0..old.num_columns())

@@ -49,6 +49,8 @@ pub struct CountArgs {
     /// The state database whose query log records the run.
     #[command(flatten)]
     pub db: DatabaseArgs,
+    #[command(flatten)]
+    pub lists: crate::cmd::lists::CodeListArgs,
 }
 
 const EXACT_NOTICE: &str = "EXACT numbers, unprotected: for the local data steward only; do not pass them on to anyone without a permit";
@@ -138,11 +140,10 @@ fn answer(
 ) -> Result<String> {
     let text = std::fs::read_to_string(&args.query)
         .with_context(|| format!("reading query file {}", args.query.display()))?;
-    let lists = CodeLists::new();
-    let query = parse_query(&args.query, &text, &lists)
+    // Fail fast on a malformed file; the meaning (code systems the snapshot
+    // holds, named lists) is checked once the engine is built.
+    parse_syntax(&args.query, &text)
         .with_context(|| format!("query file {}", args.query.display()))?;
-    log.query_hash = Some(halsohub_cohort::query_hash(&query));
-    log.output_kind = Some(output_kind(&query.output).to_string());
 
     // The key is needed for protected output (noise is keyed by it); load
     // it before the (possibly long) engine build so a missing key fails fast.
@@ -160,6 +161,11 @@ fn answer(
     log.snapshot = Some(snapshot.id().to_string());
     let engine = Engine::from_snapshot(&snapshot)
         .with_context(|| format!("reading snapshot {}", snapshot.id()))?;
+    let lists = crate::cmd::lists::load(&args.lists, &engine)?;
+    let query = parse_query(&args.query, &text, &lists)
+        .with_context(|| format!("query file {}", args.query.display()))?;
+    log.query_hash = Some(halsohub_cohort::query_hash(&query));
+    log.output_kind = Some(output_kind(&query.output).to_string());
     let result = engine
         .run(&query, &lists, &Exclusion::default())
         .with_context(|| format!("query file {}", args.query.display()))?;
@@ -200,17 +206,34 @@ fn answer(
     }
 }
 
-/// JSON or YAML by extension, else by content.
-fn parse_query(path: &Path, text: &str, lists: &CodeLists) -> Result<Query> {
+/// Is the file JSON or YAML at all (by extension, else by content)?
+fn parse_syntax(path: &Path, text: &str) -> Result<()> {
+    if is_json(path, text) {
+        serde_json::from_str::<Value>(text).context("not valid JSON")?;
+    } else {
+        serde_yaml_ng::from_str::<Value>(text).context("not valid YAML")?;
+    }
+    Ok(())
+}
+
+fn is_json(path: &Path, text: &str) -> bool {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
-    let q = match ext.as_deref() {
-        Some("json") => parse_json(text, lists),
-        Some("yaml" | "yml") => parse_yaml(text, lists),
-        _ if text.trim_start().starts_with('{') => parse_json(text, lists),
-        _ => parse_yaml(text, lists),
+    match ext.as_deref() {
+        Some("json") => true,
+        Some("yaml" | "yml") => false,
+        _ => text.trim_start().starts_with('{'),
+    }
+}
+
+/// JSON or YAML by extension, else by content.
+fn parse_query(path: &Path, text: &str, lists: &CodeLists) -> Result<Query> {
+    let q = if is_json(path, text) {
+        parse_json(text, lists)
+    } else {
+        parse_yaml(text, lists)
     };
     Ok(q?)
 }

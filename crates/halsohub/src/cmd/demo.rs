@@ -141,6 +141,7 @@ pub fn run(args: DemoArgs, home: &Path) -> Result<()> {
             snapshot: None,
             query: query.clone(),
             db: args.db.clone(),
+            lists: crate::cmd::lists::CodeListArgs::default(),
         },
         home,
     )?;

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod export;
 pub mod ingest;
 pub mod keys;
+pub mod lists;
 pub mod staff;
 pub mod store;
 pub mod synth;

@@ -175,6 +175,8 @@ pub struct ServeArgs {
     /// `halsohub cases sweep` from cron).
     #[arg(long, default_value = "15m", value_name = "DURATION", value_parser = parse_interval)]
     pub sweep_interval: Interval,
+    #[command(flatten)]
+    pub lists: crate::cmd::lists::CodeListArgs,
 }
 
 /// A sweep interval; `None` when sweeping is off.
@@ -225,6 +227,7 @@ impl ServeArgs {
             quota_per_minute: QuotaPolicy::default().per_minute,
             quota_per_week: QuotaPolicy::default().per_week,
             sweep_interval: Interval(Some(std::time::Duration::from_secs(15 * 60))),
+            lists: crate::cmd::lists::CodeListArgs::default(),
         }
     }
 }
@@ -237,6 +240,7 @@ fn feasibility_service(
     key_path: &Path,
     profile: &str,
     quota: QuotaPolicy,
+    lists: &crate::cmd::lists::CodeListArgs,
 ) -> Result<Feasibility> {
     let profile = Profile::builtin(profile)
         .filter(|p| !p.is_exact())
@@ -272,6 +276,7 @@ fn feasibility_service(
         engine.event_count(),
         started.elapsed().as_secs_f64()
     );
+    let lists = crate::cmd::lists::load(lists, &engine)?;
     let serving = engine.snapshot().to_string();
     let snapshots = store
         .snapshots()
@@ -284,6 +289,7 @@ fn feasibility_service(
     Ok(Feasibility::new(engine, secret)
         .with_profile(profile)?
         .with_quota(quota)
+        .with_code_lists(lists)
         .with_snapshots(snapshots))
 }
 
@@ -466,9 +472,10 @@ pub async fn run_serve(args: ServeArgs, home: &Path) -> Result<()> {
             per_minute: args.quota_per_minute,
             per_week: args.quota_per_week,
         };
+        let lists = args.lists.clone();
         // Building the engine reads the whole snapshot: off the async workers.
         let service = tokio::task::spawn_blocking(move || {
-            feasibility_service(&store, &key_path, &profile, quota)
+            feasibility_service(&store, &key_path, &profile, quota, &lists)
         })
         .await
         .context("the engine build task failed")??;
