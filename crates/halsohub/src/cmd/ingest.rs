@@ -27,15 +27,16 @@ pub struct IngestArgs {
     pub reference_date: Option<NaiveDate>,
     /// Read every file as this format instead of detecting it from its
     /// header or content (population, id_changes, par_inpatient,
-    /// par_outpatient, primary_care, prescribed_drugs, hospital_drugs, lab,
-    /// cause_of_death, fhir).
+    /// par_outpatient, primary_care, prescribed_drugs, administered_drugs,
+    /// lab, cause_of_death, fhir, omop).
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
     /// Print the load report as JSON instead of text.
     #[arg(long)]
     pub json: bool,
     /// Source files or directories (searched recursively; .gz is read):
-    /// register extracts, FHIR R4 Bundles or bulk NDJSON.
+    /// register extracts, FHIR R4 Bundles or bulk NDJSON, OMOP CDM 5.3/5.4
+    /// folders of table files (PERSON.csv.gz, concept.csv, ...).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 }
