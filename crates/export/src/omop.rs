@@ -186,6 +186,13 @@ fn days(d: NaiveDate) -> i32 {
     d.num_days_from_ce() - 719_163
 }
 
+/// Required columns left empty when the hub does not know the value
+/// rather than written with an invented one: `year_of_birth` of a person
+/// without a known birth date (docs/export.md).
+fn unknown_allowed(column: &str) -> bool {
+    column == "year_of_birth"
+}
+
 /// `s` cut to at most `n` characters.
 fn cut(s: &str, n: u32) -> &str {
     match s.char_indices().nth(n as usize) {
@@ -204,7 +211,13 @@ impl TableOut {
             })?;
         let schema: SchemaRef = Arc::new(Schema::new(
             cols.iter()
-                .map(|c| Field::new(c.name, arrow_type(c.kind), !c.required))
+                .map(|c| {
+                    Field::new(
+                        c.name,
+                        arrow_type(c.kind),
+                        !c.required || unknown_allowed(c.name),
+                    )
+                })
                 .collect::<Vec<_>>(),
         ));
         let ext = if parquet { "parquet" } else { "csv" };
@@ -263,7 +276,7 @@ impl TableOut {
     fn end_row(&mut self) -> Result<(), ExportError> {
         for ((c, b), v) in self.cols.iter().zip(&mut self.builders).zip(&mut self.row) {
             let v = std::mem::replace(v, Val::Null);
-            if c.required && v == Val::Null {
+            if c.required && v == Val::Null && !unknown_allowed(c.name) {
                 return Err(write_err(
                     &self.path,
                     format!("required column `{}` has no value", c.name),
@@ -570,11 +583,6 @@ impl OmopWriter {
         t.set("gender_source_concept_id", Val::Int(0))?;
         t.set("race_source_concept_id", Val::Int(0))?;
         t.set("ethnicity_source_concept_id", Val::Int(0))?;
-        if p.birth.is_none() {
-            // year_of_birth is required; a person without one cannot be
-            // written as a CDM person (documented in docs/export.md).
-            t.set("year_of_birth", Val::Int(0))?;
-        }
         t.end_row()?;
 
         // Observation period: first to last event (and death).
@@ -595,7 +603,12 @@ impl OmopWriter {
         }
 
         let links = encounter_links(events);
-        let mut visit_ids: Vec<Option<i64>> = vec![None; events.len()];
+        // Visit ids first: events of a day sort before its encounter.
+        let mut visit_ids: Vec<Option<i64>> = Vec::with_capacity(events.len());
+        for e in events {
+            let id = (e.domain == Domain::Encounter).then(|| self.id(Table::VisitOccurrence));
+            visit_ids.push(id);
+        }
         let mut death: Option<(NaiveDate, Option<&Ev>)> = p.death.map(|d| (d, None));
         for (i, e) in events.iter().enumerate() {
             let visit = links
@@ -610,10 +623,9 @@ impl OmopWriter {
             let unit = e.unit.map(|u| strings.get(u)).filter(|u| !u.is_empty());
             match e.domain {
                 Domain::Encounter => {
-                    let id = self.id(Table::VisitOccurrence);
-                    if let Some(slot) = visit_ids.get_mut(i) {
-                        *slot = Some(id);
-                    }
+                    let Some(id) = visit_ids.get(i).copied().flatten() else {
+                        continue;
+                    };
                     let concept = e
                         .setting
                         .map_or(0, |s| self.concepts.fixed(visit_of_setting(s)));

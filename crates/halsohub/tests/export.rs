@@ -413,3 +413,128 @@ fn bad_requests_get_clear_errors_and_leave_nothing() {
         .collect();
     assert!(leftovers.is_empty());
 }
+
+/// `query` with one more step: a known year of birth (the CDM requires
+/// `year_of_birth`, so the OMOP round trip compares persons who have one).
+fn with_known_birth(hub: &Hub, name: &str) -> PathBuf {
+    let mut q: Value =
+        serde_json::from_str(&std::fs::read_to_string(bench_query(name)).unwrap()).unwrap();
+    let step = serde_json::json!({"label": "known year of birth",
+        "include": {"person": {"birth_year": {"from": 1800, "to": 2100}}}});
+    match q.get_mut("criteria").and_then(Value::as_array_mut) {
+        Some(c) => c.push(step),
+        None => q["criteria"] = Value::Array(vec![step]),
+    }
+    let path = hub.path(&format!("born-{name}"));
+    std::fs::write(&path, q.to_string()).unwrap();
+    path
+}
+
+#[test]
+fn omop_export_loads_in_duckdb_with_cdm_names_and_round_trips() {
+    let hub = hub_with_store(1200);
+    let csv = hub.path("omop-csv");
+    let summary = export(&hub, "omop-csv", "proj-o", &csv, &[]);
+    assert!(summary["persons"].as_u64().unwrap() >= 1200, "{summary}");
+    assert_no_identity(&hub, &csv);
+    let parquet = hub.path("omop-parquet");
+    let psummary = export(&hub, "omop-parquet", "proj-o", &parquet, &[]);
+    assert_no_identity(&hub, &parquet);
+    let rows = |v: &Value| -> Vec<(String, u64)> {
+        v["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["table"].as_str().unwrap().to_string(),
+                    f["rows"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(rows(&summary), rows(&psummary));
+
+    // person_source_value holds the project pseudonym; another project's
+    // differ.
+    let sources = |dir: &Path| -> HashSet<String> {
+        let text = std::fs::read_to_string(dir.join("person.csv")).unwrap();
+        hex_words(&text)
+    };
+    let other = hub.path("omop-other");
+    export(&hub, "omop-csv", "proj-p", &other, &[]);
+    let (a, b) = (sources(&csv), sources(&other));
+    assert_eq!(a.len() as u64, summary["persons"].as_u64().unwrap());
+    assert!(a.is_disjoint(&b));
+
+    // DuckDB reads every table under its official CDM 5.4 name with the
+    // official columns in order, and the row counts of the summary.
+    if let Some(python) = common::duckdb_python() {
+        for (dir, read) in [(&csv, "read_csv"), (&parquet, "read_parquet")] {
+            let mut script = String::from("import duckdb\ncon = duckdb.connect()\n");
+            for f in summary["files"].as_array().unwrap() {
+                let table = f["table"].as_str().unwrap();
+                let ext = if read == "read_csv" { "csv" } else { "parquet" };
+                let path = dir.join(format!("{table}.{ext}"));
+                let opts = if read == "read_csv" {
+                    ", header=true"
+                } else {
+                    ""
+                };
+                script.push_str(&format!(
+                    "con.execute(\"create table {table} as select * from {read}('{}'{opts})\")\n\
+                     cols = [r[0] for r in con.execute(\"select column_name from information_schema.columns where table_name = '{table}' order by ordinal_position\").fetchall()]\n\
+                     n = con.execute(\"select count(*) from {table}\").fetchone()[0]\n\
+                     print('{table}', n, ','.join(cols))\n",
+                    s(&path)
+                ));
+            }
+            let printed = common::duckdb(&python, &script);
+            let lines: Vec<&str> = printed.lines().collect();
+            assert_eq!(lines.len(), summary["files"].as_array().unwrap().len());
+            for (line, f) in lines.iter().zip(summary["files"].as_array().unwrap()) {
+                let mut parts = line.split(' ');
+                let table = parts.next().unwrap();
+                let rows: u64 = parts.next().unwrap().parse().unwrap();
+                let cols = parts.next().unwrap_or("");
+                assert_eq!(table, f["table"].as_str().unwrap());
+                assert_eq!(rows, f["rows"].as_u64().unwrap(), "{table} rows ({read})");
+                let official: Vec<&str> = halsohub_omop::Table::from_name(table)
+                    .and_then(|t| t.columns(halsohub_omop::CdmVersion::V5_4))
+                    .unwrap()
+                    .iter()
+                    .map(|c| c.name)
+                    .collect();
+                assert_eq!(cols, official.join(","), "{table} columns ({read})");
+            }
+        }
+    }
+
+    // Round trip through the OMOP reader, for the persons the CDM can hold
+    // (a known year of birth).
+    let born = hub.path("born.json");
+    std::fs::write(
+        &born,
+        r#"{"version": 1, "criteria": [{"include": {"person": {"birth_year": {"from": 1800, "to": 2100}}}}], "output": {"type": "count"}}"#,
+    )
+    .unwrap();
+    let cohort = hub.path("omop-born");
+    export(&hub, "omop-csv", "proj-o", &cohort, &["--cohort", s(&born)]);
+    let fresh = hub.path("fresh-omop");
+    let report = ingest(&hub, &fresh, &cohort);
+    assert_eq!(
+        report["totals"]["rows_rejected"], 0,
+        "rows quarantined on re-ingest: {}",
+        report["totals"]["rejected_by_reason"]
+    );
+    let store = hub.path("store");
+    for q in FHIR_QUERIES {
+        let path = with_known_birth(&hub, q);
+        let before = count(&hub, &store, &path);
+        let after = count(&hub, &fresh, &path);
+        assert_eq!(
+            before, after,
+            "{q}: counts differ after the OMOP round trip"
+        );
+    }
+}
