@@ -137,14 +137,17 @@ impl std::fmt::Debug for Feasibility {
 
 impl Feasibility {
     /// The service over `engine` with the default profile (`feasibility`:
-    /// "<5", rounding to 5), the default quota and no named code lists.
+    /// "<5", rounding to 5), the default quota and the built-in named code
+    /// lists (over the engine's code systems).
     /// `noise_secret` keys deterministic noise (derive it from the hub key;
     /// it is only read by profiles that add noise).
     pub fn new(engine: Engine, noise_secret: Vec<u8>) -> Feasibility {
         let snapshot = engine.snapshot().to_string();
+        let mut lists = CodeLists::builtin();
+        lists.add_systems(engine.systems());
         Feasibility {
             engine: Arc::new(engine),
-            lists: Arc::new(CodeLists::new()),
+            lists: Arc::new(lists),
             profile: Profile::feasibility(),
             noise_secret,
             quota: QuotaPolicy::default(),
@@ -217,6 +220,11 @@ impl Feasibility {
     /// The store's snapshots.
     pub fn snapshots(&self) -> &[SnapshotInfo] {
         &self.snapshots
+    }
+
+    /// The named code lists and code systems queries may use.
+    pub fn code_lists(&self) -> &CodeLists {
+        &self.lists
     }
 }
 

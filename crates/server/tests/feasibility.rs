@@ -361,7 +361,28 @@ async fn roles_are_checked_on_every_feasibility_endpoint() {
             let (s, v) = h.query(role, &q).await;
             let (s2, _) = h.get(Some(role), "/api/v1/snapshots").await;
             let (s3, _) = h.get(Some(role), "/api/v1/codes/icd10se?q=E11").await;
-            for (what, status) in [("feasibility", s), ("snapshots", s2), ("codes", s3)] {
+            let (s4, lists) = h.get(Some(role), "/api/v1/code-lists").await;
+            if allowed {
+                let names: Vec<&str> = lists["lists"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| l["name"].as_str().unwrap())
+                    .collect();
+                assert!(names.contains(&"type2_diabetes"), "{lists}");
+                assert!(
+                    lists["systems"]
+                        .as_array()
+                        .unwrap()
+                        .contains(&json!("icd10se"))
+                );
+            }
+            for (what, status) in [
+                ("feasibility", s),
+                ("snapshots", s2),
+                ("codes", s3),
+                ("code lists", s4),
+            ] {
                 if allowed {
                     assert_eq!(status, StatusCode::OK, "{role} may use {what}: {v}");
                 } else {
@@ -369,7 +390,11 @@ async fn roles_are_checked_on_every_feasibility_endpoint() {
                 }
             }
         }
-        for path in ["/api/v1/snapshots", "/api/v1/codes/atc?q=A10"] {
+        for path in [
+            "/api/v1/snapshots",
+            "/api/v1/codes/atc?q=A10",
+            "/api/v1/code-lists",
+        ] {
             assert_eq!(h.get(None, path).await.0, StatusCode::UNAUTHORIZED);
         }
         let (s, _, _) = h
@@ -849,6 +874,7 @@ async fn openapi_lists_exactly_the_routed_operations() {
         "Number",
         "SnapshotList",
         "CodeSearch",
+        "CodeListIndex",
     ] {
         assert!(doc["components"]["schemas"].get(s).is_some(), "schema {s}");
     }
@@ -883,6 +909,7 @@ async fn openapi_lists_exactly_the_routed_operations() {
         ("POST", "/api/v1/feasibility"),
         ("GET", "/api/v1/snapshots"),
         ("GET", "/api/v1/codes/{system}"),
+        ("GET", "/api/v1/code-lists"),
         ("GET", "/api/v1/query-log"),
     ] {
         assert!(

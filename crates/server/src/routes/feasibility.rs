@@ -26,6 +26,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(post_feasibility))
         .routes(routes!(list_snapshots))
         .routes(routes!(search_codes))
+        .routes(routes!(list_code_lists))
         .routes(routes!(read_query_log))
 }
 
@@ -259,6 +260,58 @@ async fn list_snapshots(
     Ok(Json(SnapshotList {
         serving: f.snapshot().to_string(),
         snapshots: f.snapshots().to_vec(),
+    }))
+}
+
+/// The named code lists and the code systems a query may use.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CodeListIndex {
+    /// Code systems a query may name: the built-in ones, then those the
+    /// served snapshot holds codes of.
+    systems: Vec<String>,
+    /// Every named list, by name.
+    lists: Vec<NamedCodeList>,
+}
+
+/// One named code list, for `{"list": "name"}` in a query.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct NamedCodeList {
+    name: String,
+    title: String,
+    /// The code sets of the list, as written in a query.
+    #[schema(value_type = Vec<Object>)]
+    codes: Vec<serde_json::Value>,
+}
+
+/// The named code lists (`{"list": "name"}`) and code systems queries may
+/// use on the served snapshot.
+#[utoipa::path(get, path = "/api/v1/code-lists", tag = "feasibility", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "code lists and systems", body = CodeListIndex),
+        (status = 401, description = "no credentials", content_type = "application/problem+json"),
+        (status = 403, description = "the caller's roles may not query", content_type = "application/problem+json"),
+        (status = 503, description = "the server has no store", content_type = "application/problem+json")))]
+async fn list_code_lists(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<CodeListIndex>, Problem> {
+    check_role(&caller)?;
+    let f = service(&state)?;
+    let lists = f.code_lists();
+    Ok(Json(CodeListIndex {
+        systems: lists.systems().into_iter().map(str::to_string).collect(),
+        lists: lists
+            .iter()
+            .map(|(name, l)| NamedCodeList {
+                name: name.to_string(),
+                title: l.title.clone(),
+                codes: l
+                    .sets
+                    .iter()
+                    .filter_map(|s| serde_json::to_value(s).ok())
+                    .collect(),
+            })
+            .collect(),
     }))
 }
 
