@@ -821,9 +821,10 @@ impl Mapper {
             let el = format!("{element}.valueCodeableConcept");
             match coding::codes(&self.registry, Some(cc), &el) {
                 Ok(c) => coded = c.into_iter().next(),
-                // A concept with only a text: keep the text.
-                Err(_) if s(cc, "text").is_some() => text = s(cc, "text").map(str::to_owned),
-                Err(e) => return Err(e),
+                // A value concept with no usable coding (text only, or codes
+                // that fail their system's check) keeps its text, if any:
+                // the observation itself (its code and date) still stands.
+                Err(_) => text = s(cc, "text").map(|t| t.chars().take(MAX_VALUE_TEXT).collect()),
             }
         } else if let Some(v) = o.get("valueString") {
             let t = v.as_str().ok_or_else(|| {

@@ -195,7 +195,7 @@ fn bundle_references_resolve_forward_contained_and_by_url() {
     assert_eq!(mr.len(), 1);
     assert_eq!(
         (mr[0].domain, mr[0].system.as_str(), mr[0].code.as_str()),
-        (Domain::DispensedDrug, "atc", "A10BA02")
+        (Domain::PrescribedDrug, "atc", "A10BA02")
     );
     assert_eq!(mr[0].quantity, Some(2.0));
     let ma = find("fhir_medication_administration");
@@ -436,7 +436,7 @@ fn bulk_export_files_refer_to_each_other() {
     let ev = events(dir.path());
     let drug = ev
         .iter()
-        .find(|(_, e)| e.domain == Domain::DispensedDrug)
+        .find(|(_, e)| e.domain == Domain::PrescribedDrug)
         .unwrap();
     assert_eq!(drug.1.code, "C09AA05");
     let diag_a = ev

@@ -301,12 +301,14 @@ fn synthea_blaze_loads_with_every_rejection_explained() {
     // 20 of the 120 are deceased (deceasedDateTime): one death event each.
     assert_eq!(t.events_by_domain["death"], 20);
     // Every Condition (1,597), Encounter (4,769), Procedure (3,608),
-    // MedicationRequest (5,087) and MedicationAdministration (326) is
-    // stored: one event each (one code each in Synthea).
+    // MedicationRequest (5,087, prescriptions: not dispensings) and
+    // MedicationAdministration (326) is stored: one event each (one code
+    // each in Synthea).
     assert_eq!(t.events_by_domain["diagnosis"], 1_597);
     assert_eq!(t.events_by_domain["encounter"], 4_769);
     assert_eq!(t.events_by_domain["procedure"], 3_608);
-    assert_eq!(t.events_by_domain["dispensed_drug"], 5_087);
+    assert_eq!(t.events_by_domain["prescribed_drug"], 5_087);
+    assert!(!t.events_by_domain.contains_key("dispensed_drug"));
     assert_eq!(t.events_by_domain["administered_drug"], 326);
 
     let why = rejected(&r);
@@ -328,6 +330,24 @@ fn synthea_blaze_loads_with_every_rejection_explained() {
     assert_eq!(why["fhir.value_without_unit"], 2);
     assert_eq!(why.values().sum::<u64>(), t.rows_rejected, "{why:?}");
     assert_eq!(why.len(), 4, "{why:?}");
+
+    // Coded answers are kept: Synthea's tobacco smoking status (LOINC
+    // 72166-2, category social-history) answers in SNOMED CT (never smoked,
+    // ex-smoker, ...): an observation with its coded value.
+    let snapshot = Store::open(dir.path()).unwrap().snapshot(None).unwrap();
+    let smoking: Vec<_> = snapshot
+        .events()
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e)
+        .filter(|e| e.system == "loinc" && e.code == "72166-2")
+        .collect();
+    assert!(smoking.len() > 100, "{}", smoking.len());
+    assert!(smoking.iter().all(|e| {
+        e.domain == Domain::Observation
+            && e.value_system.as_deref() == Some("snomedct")
+            && e.value_code.is_some()
+    }));
 
     // Patients per SNOMED CT condition code: store vs the JSON walk.
     let stored = stored_patients_by_code(dir.path(), "snomedct");
