@@ -50,9 +50,23 @@ impl Target {
     }
 }
 
+/// Terminologies halsohub has no rules for but names by a short id, the
+/// same id an OMOP source's vocabulary gets (`halsohub-omop`), so that one
+/// drug from a FHIR record and an OMOP table carries one system: (canonical
+/// URI, id).
+pub(crate) const NAMED_SYSTEMS: [(&str, &str); 4] = [
+    ("http://www.nlm.nih.gov/research/umls/rxnorm", "rxnorm"),
+    ("http://hl7.org/fhir/sid/ndc", "ndc"),
+    ("http://hl7.org/fhir/sid/cvx", "cvx"),
+    ("http://hl7.org/fhir/sid/icd-9-cm", "icd9cm"),
+];
+
 /// Maps a FHIR `Coding.system` URI.
 pub(crate) fn target(uri: &str) -> Target {
     let key = uri.trim().trim_end_matches('/').to_ascii_lowercase();
+    if let Some((_, id)) = NAMED_SYSTEMS.iter().find(|(u, _)| *u == key) {
+        return Target::Other((*id).to_owned());
+    }
     match key.as_str() {
         "http://fhir.de/codesystem/bfarm/icd-10-gm"
         | "http://fhir.de/codesystem/dimdi/icd-10-gm" => {
@@ -235,9 +249,15 @@ mod tests {
         assert_eq!(target("http://www.whocc.no/atc").id(), "atc");
         assert_eq!(target("urn:oid:1.2.752.116.1.3.2.1.4").id(), "kva");
         assert_eq!(target("http://npu-terminology.org").id(), "npu");
+        // Named like OMOP's vocabularies; other systems keep their URI.
         assert_eq!(
             target("http://www.nlm.nih.gov/research/umls/rxnorm").id(),
-            "http://www.nlm.nih.gov/research/umls/rxnorm"
+            "rxnorm"
+        );
+        assert_eq!(target("http://hl7.org/fhir/sid/cvx").id(), "cvx");
+        assert_eq!(
+            target("http://example.org/Drugs/").id(),
+            "http://example.org/drugs"
         );
     }
 

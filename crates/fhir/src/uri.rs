@@ -6,7 +6,7 @@
 use halsohub_codes::System;
 use halsohub_store::Setting;
 
-use crate::coding::ICD10GM;
+use crate::coding::{ICD10GM, NAMED_SYSTEMS};
 
 /// UCUM, the system of `Quantity.system` for units.
 pub const UCUM: &str = "http://unitsofmeasure.org";
@@ -22,6 +22,9 @@ pub const ACT_CODE: &str = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
 pub fn system_uri(system: &str) -> &str {
     if system == ICD10GM {
         return "http://fhir.de/CodeSystem/bfarm/icd-10-gm";
+    }
+    if let Some((uri, _)) = NAMED_SYSTEMS.iter().find(|(_, id)| *id == system) {
+        return uri;
     }
     match System::parse(system) {
         Some(System::Kva) => "urn:oid:1.2.752.116.1.3.2.1.4",
@@ -52,7 +55,8 @@ mod tests {
     fn every_system_comes_back_as_itself() {
         let mut ids: Vec<String> = System::KNOWN.iter().map(|s| s.id().to_owned()).collect();
         ids.push(ICD10GM.to_owned());
-        ids.push("http://www.nlm.nih.gov/research/umls/rxnorm".to_owned());
+        ids.extend(["rxnorm", "ndc", "cvx", "icd9cm"].map(str::to_owned));
+        ids.push("http://example.org/local-drugs".to_owned());
         ids.push("urn:oid:1.2.3.4".to_owned());
         for id in ids {
             let uri = system_uri(&id);
