@@ -432,27 +432,7 @@ impl Mapper {
             Some(c) => (c.system.clone(), c.code.clone(), c.known),
             None => (String::new(), String::new(), true),
         };
-        Event {
-            patient: placeholder(),
-            domain,
-            system,
-            code,
-            code_known: known,
-            start,
-            end: None,
-            value: None,
-            comparator: None,
-            unit: None,
-            value_system: None,
-            value_code: None,
-            value_text: None,
-            quantity: None,
-            setting: None,
-            primary: None,
-            provider: None,
-            provider_region: None,
-            source: source.to_owned(),
-        }
+        Event::new(placeholder(), domain, (system, code, known), start, source)
     }
 
     fn clinical(&self, rt: &'static str, r: &Value) -> Result<ClinicalRecord, Rejection> {

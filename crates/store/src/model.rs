@@ -172,6 +172,52 @@ pub struct Event {
     pub source: String,
 }
 
+impl Event {
+    /// An event of `domain` on `start` with the given code (`system` and
+    /// `code` empty for an uncoded one), and nothing else set: no end,
+    /// value, quantity, setting, provider or region.
+    pub fn new(
+        patient: Pseudonym,
+        domain: Domain,
+        (system, code, code_known): (String, String, bool),
+        start: NaiveDate,
+        source: &str,
+    ) -> Event {
+        Event {
+            patient,
+            domain,
+            system,
+            code,
+            code_known,
+            start,
+            end: None,
+            value: None,
+            comparator: None,
+            unit: None,
+            value_system: None,
+            value_code: None,
+            value_text: None,
+            quantity: None,
+            setting: None,
+            primary: None,
+            provider: None,
+            provider_region: None,
+            source: source.to_owned(),
+        }
+    }
+
+    /// An uncoded event (`system` and `code` empty), e.g. a death.
+    pub fn uncoded(patient: Pseudonym, domain: Domain, start: NaiveDate, source: &str) -> Event {
+        Event::new(
+            patient,
+            domain,
+            (String::new(), String::new(), true),
+            start,
+            source,
+        )
+    }
+}
+
 /// What the population register says about a person. Later loads replace
 /// earlier values field by field when the new value is present.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -255,27 +255,9 @@ fn handle(
                 death_date,
             });
             if let Some(d) = death_date {
-                ctx.row.events.push(Event {
-                    patient,
-                    domain: Domain::Death,
-                    system: String::new(),
-                    code: String::new(),
-                    code_known: true,
-                    start: d,
-                    end: None,
-                    value: None,
-                    comparator: None,
-                    unit: None,
-                    value_system: None,
-                    value_code: None,
-                    value_text: None,
-                    quantity: None,
-                    setting: None,
-                    primary: None,
-                    provider: None,
-                    provider_region: None,
-                    source: "fhir_patient".to_owned(),
-                });
+                ctx.row
+                    .events
+                    .push(Event::uncoded(patient, Domain::Death, d, "fhir_patient"));
             }
             ctx.accept(line)
         }

@@ -672,27 +672,7 @@ fn event(
         Some(c) => (c.system.to_string(), c.code.clone(), c.known),
         None => (String::new(), String::new(), true),
     };
-    Event {
-        patient,
-        domain,
-        system,
-        code,
-        code_known: known,
-        start,
-        end: None,
-        value: None,
-        comparator: None,
-        unit: None,
-        value_system: None,
-        value_code: None,
-        value_text: None,
-        quantity: None,
-        setting: None,
-        primary: None,
-        provider: None,
-        provider_region: None,
-        source: source.to_owned(),
-    }
+    Event::new(patient, domain, (system, code, known), start, source)
 }
 
 impl Mapper<'_> {

@@ -150,27 +150,7 @@ impl Mapper<'_, '_, '_> {
             }
             None => (String::new(), String::new(), true),
         };
-        Event {
-            patient,
-            domain,
-            system,
-            code,
-            code_known: known,
-            start,
-            end: None,
-            value: None,
-            comparator: None,
-            unit: None,
-            value_system: None,
-            value_code: None,
-            value_text: None,
-            quantity: None,
-            setting: None,
-            primary: None,
-            provider: None,
-            provider_region: None,
-            source: self.source.to_owned(),
-        }
+        Event::new(patient, domain, (system, code, known), start, self.source)
     }
 
     fn push(&mut self, e: Event) {
