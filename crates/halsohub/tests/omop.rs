@@ -15,16 +15,7 @@ fn s(p: &std::path::Path) -> &str {
 }
 
 fn eunomia() -> Option<PathBuf> {
-    let root = std::env::var("HALSOHUB_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    let p = root.join("omop-eunomia-gibleed");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("skipping: {} not found", p.display());
-        None
-    }
+    common::shared_data("omop-eunomia-gibleed")
 }
 
 #[test]

@@ -389,17 +389,9 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
 /// (the conformance details are tested in the ingest crate).
 #[test]
 fn ingest_reads_fhir_bundles_through_the_same_command() {
-    let root = std::env::var("HALSOHUB_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from("/work/shared/data"));
-    let mii = root.join("fhir-mii-kds-testdata");
-    if !mii.is_dir() {
-        eprintln!(
-            "NOTICE: {} not found; FHIR end-to-end check skipped (set HALSOHUB_SHARED_DATA)",
-            mii.display()
-        );
+    let Some(mii) = common::shared_data("fhir-mii-kds-testdata") else {
         return;
-    }
+    };
     let hub = Hub::new();
     hub.ok(&["keys", "init"]);
     let store = hub.path("store");

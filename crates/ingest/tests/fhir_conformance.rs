@@ -21,16 +21,7 @@ use halsohub_store::{Domain, Store};
 use serde_json::Value;
 
 fn data_dir(set: &str) -> Option<PathBuf> {
-    let root = std::env::var("HALSOHUB_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from("/work/shared/data"));
-    let p = root.join(set);
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("skipping: {} not found", p.display());
-        None
-    }
+    shared_data(set)
 }
 
 /// Every Bundle of a set as JSON values (whole files: fine for tests).

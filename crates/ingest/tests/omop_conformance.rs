@@ -20,16 +20,7 @@ use common::*;
 use halsohub_store::{Domain, Store};
 
 fn data_dir(set: &str) -> Option<PathBuf> {
-    let root = std::env::var("HALSOHUB_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from("/work/shared/data"));
-    let p = root.join(set);
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("skipping: {} not found", p.display());
-        None
-    }
+    shared_data(set)
 }
 
 /// Every row of a gzipped table as column name (lower-case) → value.

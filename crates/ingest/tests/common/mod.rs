@@ -54,3 +54,23 @@ pub fn current(dir: &Path) -> Option<String> {
     }
     Store::open(dir).unwrap().current().unwrap().map(|s| s.0)
 }
+
+/// A third-party data set of `shared/data` (see its SOURCE.md):
+/// `$HALSOHUB_SHARED_DATA/SET`, else the `shared/data` beside the
+/// repository (as CI lays it out). `None`, with a printed notice, when it
+/// is not there: the test is then skipped.
+pub fn shared_data(set: &str) -> Option<PathBuf> {
+    let root = std::env::var("HALSOHUB_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    let p = root.join(set);
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!(
+            "NOTICE: {} not found; test skipped (set HALSOHUB_SHARED_DATA)",
+            p.display()
+        );
+        None
+    }
+}
