@@ -223,7 +223,11 @@ pub(crate) struct Ev {
 /// Per-row values of a dictionary column, mapped once per batch.
 struct DictMap<T> {
     keys: Option<DictionaryArray<Int32Type>>,
-    values: Vec<Option<T>>,
+    /// Per dictionary value: the mapped value, or why it cannot be mapped
+    /// (an error only when a row uses it: dictionaries may hold values no
+    /// row refers to).
+    values: Vec<Result<Option<T>, String>>,
+    name: String,
 }
 
 impl<T: Copy> DictMap<T> {
@@ -231,12 +235,13 @@ impl<T: Copy> DictMap<T> {
         b: &RecordBatch,
         name: &str,
         path: &Path,
-        mut map: impl FnMut(&str) -> Result<T, ExportError>,
+        mut map: impl FnMut(&str) -> Result<Option<T>, String>,
     ) -> Result<DictMap<T>, ExportError> {
         let Some(col) = b.column_by_name(name) else {
             return Ok(DictMap {
                 keys: None,
                 values: Vec::new(),
+                name: name.to_owned(),
             });
         };
         let want = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
@@ -257,24 +262,35 @@ impl<T: Copy> DictMap<T> {
         let mut values = Vec::with_capacity(strings.len());
         for i in 0..strings.len() {
             values.push(if strings.is_valid(i) {
-                Some(map(strings.value(i))?)
+                map(strings.value(i))
             } else {
-                None
+                Ok(None)
             });
         }
         Ok(DictMap {
             keys: Some(dict),
             values,
+            name: name.to_owned(),
         })
     }
 
-    fn get(&self, row: usize) -> Option<T> {
-        let keys = self.keys.as_ref()?;
+    /// The value of `row`; an error names the column and the value.
+    fn get(&self, row: usize, path: &Path) -> Result<Option<T>, ExportError> {
+        let Some(keys) = self.keys.as_ref() else {
+            return Ok(None);
+        };
         if keys.is_null(row) {
-            return None;
+            return Ok(None);
         }
-        let k = usize::try_from(keys.keys().value(row)).ok()?;
-        self.values.get(k).copied().flatten()
+        let k = usize::try_from(keys.keys().value(row)).unwrap_or(usize::MAX);
+        match self.values.get(k) {
+            Some(Ok(v)) => Ok(*v),
+            Some(Err(why)) => Err(corrupt(path, format!("column `{}`: {why}", self.name))),
+            None => Err(corrupt(
+                path,
+                format!("column `{}`: dictionary key out of range", self.name),
+            )),
+        }
     }
 }
 
@@ -335,15 +351,24 @@ pub(crate) fn read_events(
             continue;
         }
         let domain = DictMap::new(&b, "domain", &path, |s| {
-            Domain::parse(s).ok_or_else(|| corrupt(&path, format!("unknown domain `{s}`")))
+            Domain::parse(s)
+                .map(Some)
+                .ok_or_else(|| format!("unknown domain `{s}`"))
         })?;
-        let setting = DictMap::new(&b, "setting", &path, |s| {
-            Setting::parse(s).ok_or_else(|| corrupt(&path, format!("unknown setting `{s}`")))
+        // An empty setting or comparator is an absent one.
+        let setting = DictMap::new(&b, "setting", &path, |s| match s {
+            "" => Ok(None),
+            _ => Setting::parse(s)
+                .map(Some)
+                .ok_or_else(|| format!("unknown setting `{s}`")),
         })?;
-        let comparator = DictMap::new(&b, "comparator", &path, |s| {
-            Comparator::parse(s).ok_or_else(|| corrupt(&path, format!("unknown comparator `{s}`")))
+        let comparator = DictMap::new(&b, "comparator", &path, |s| match s {
+            "" => Ok(None),
+            _ => Comparator::parse(s)
+                .map(Some)
+                .ok_or_else(|| format!("unknown comparator `{s}`")),
         })?;
-        let mut text = |name: &str| DictMap::new(&b, name, &path, |s| Ok(strings.id(s)));
+        let mut text = |name: &str| DictMap::new(&b, name, &path, |s| Ok(Some(strings.id(s))));
         let system = text("system")?;
         let code = text("code")?;
         let unit = text("unit")?;
@@ -360,7 +385,7 @@ pub(crate) fn read_events(
         let quantity = prim::<Float64Array>(&b, "quantity", &path)?;
         let primary = prim::<BooleanArray>(&b, "is_primary", &path)?;
         for (i, person) in rows {
-            let Some(d) = domain.get(i) else {
+            let Some(d) = domain.get(i, &path)? else {
                 return Err(corrupt(&path, format!("row {i}: no domain")));
             };
             let s = start
@@ -375,22 +400,22 @@ pub(crate) fn read_events(
             out.push(Ev {
                 person,
                 domain: d,
-                system: system.get(i).unwrap_or(0),
-                code: code.get(i).unwrap_or(0),
+                system: system.get(i, &path)?.unwrap_or(0),
+                code: code.get(i, &path)?.unwrap_or(0),
                 start: s,
                 end: opt(end, i, |a, i| a.value(i)).and_then(date_of),
                 value: opt(value, i, |a, i| a.value(i)).filter(|v| v.is_finite()),
-                comparator: comparator.get(i),
-                unit: unit.get(i),
-                value_system: value_system.get(i),
-                value_code: value_code.get(i),
-                value_text: value_text.get(i),
+                comparator: comparator.get(i, &path)?,
+                unit: unit.get(i, &path)?,
+                value_system: value_system.get(i, &path)?,
+                value_code: value_code.get(i, &path)?,
+                value_text: value_text.get(i, &path)?,
                 quantity: opt(quantity, i, |a, i| a.value(i)).filter(|v| v.is_finite()),
-                setting: setting.get(i),
+                setting: setting.get(i, &path)?,
                 primary: opt(primary, i, |a, i| a.value(i)),
-                provider: provider.get(i),
-                provider_region: provider_region.get(i),
-                source: source.get(i).unwrap_or(0),
+                provider: provider.get(i, &path)?,
+                provider_region: provider_region.get(i, &path)?,
+                source: source.get(i, &path)?.unwrap_or(0),
             });
         }
     }
