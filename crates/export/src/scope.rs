@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashSet};
 use chrono::NaiveDate;
 use halsohub_cohort::{CodeLists, Engine, Query};
 use halsohub_identity::Pseudonym;
-use halsohub_store::{Domain, Snapshot};
+use halsohub_store::Domain;
 
 use crate::error::ExportError;
 
@@ -93,15 +93,14 @@ impl Scope {
 }
 
 /// The members of a cohort: the persons meeting every criterion of `query`
-/// on `snapshot` (built with the cohort engine, as `halsohub count` counts
-/// them), without the `exclude`d ones.
+/// on the snapshot `engine` was built from (`Engine::from_snapshot`, as
+/// `halsohub count` counts them), without the `exclude`d ones.
 pub fn cohort_members(
-    snapshot: &Snapshot,
+    engine: &Engine,
     query: &Query,
     lists: &CodeLists,
     exclude: &HashSet<Pseudonym>,
 ) -> Result<BTreeSet<Pseudonym>, ExportError> {
-    let engine = Engine::from_snapshot(snapshot)?;
     let exclusion = engine.exclusion(exclude.iter());
     let members = engine.cohort(query, lists, &exclusion)?;
     Ok(members.into_iter().collect())

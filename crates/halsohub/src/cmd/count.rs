@@ -207,7 +207,7 @@ fn answer(
 }
 
 /// Is the file JSON or YAML at all (by extension, else by content)?
-fn parse_syntax(path: &Path, text: &str) -> Result<()> {
+pub(crate) fn parse_syntax(path: &Path, text: &str) -> Result<()> {
     if is_json(path, text) {
         serde_json::from_str::<Value>(text).context("not valid JSON")?;
     } else {
@@ -229,7 +229,7 @@ fn is_json(path: &Path, text: &str) -> bool {
 }
 
 /// JSON or YAML by extension, else by content.
-fn parse_query(path: &Path, text: &str, lists: &CodeLists) -> Result<Query> {
+pub(crate) fn parse_query(path: &Path, text: &str, lists: &CodeLists) -> Result<Query> {
     let q = if is_json(path, text) {
         parse_json(text, lists)
     } else {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
-use halsohub_cohort::{CodeLists, Query, parse_json, parse_yaml};
+use halsohub_cohort::Engine;
 use halsohub_export::{Format, Patients, Period, Progress, Request, Scope};
 use halsohub_identity::{Pseudonym, Pseudonymiser};
 use halsohub_store::{Domain, SnapshotId, Store};
@@ -66,6 +66,8 @@ pub struct ExportArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub lists: crate::cmd::lists::CodeListArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -118,9 +120,13 @@ pub fn run(args: ExportArgs, home: &Path) -> Result<()> {
     let snapshot = store.snapshot(id.as_ref()).context("opening snapshot")?;
     let (patients, basis) = match &query {
         None => (Patients::All, None),
-        Some((path, q)) => {
-            let lists = CodeLists::new();
-            let members = halsohub_export::cohort_members(&snapshot, q, &lists, &exclude)
+        Some((path, text)) => {
+            let engine = Engine::from_snapshot(&snapshot)
+                .with_context(|| format!("reading snapshot {}", snapshot.id()))?;
+            let lists = crate::cmd::lists::load(&args.lists, &engine)?;
+            let q = &crate::cmd::count::parse_query(path, text, &lists)
+                .with_context(|| format!("cohort query {}", path.display()))?;
+            let members = halsohub_export::cohort_members(&engine, q, &lists, &exclude)
                 .with_context(|| format!("evaluating cohort {}", path.display()))?;
             (
                 Patients::Only(members),
@@ -215,22 +221,15 @@ fn read_pseudonyms(path: &Path) -> Result<HashSet<Pseudonym>> {
     Ok(out)
 }
 
-fn read_query(path: &Path) -> Result<(PathBuf, Query)> {
+/// The cohort query file's text, checked to be JSON or YAML at all; its
+/// meaning is checked once the engine (and so the snapshot's code systems)
+/// is there.
+fn read_query(path: &Path) -> Result<(PathBuf, String)> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading cohort query {}", path.display()))?;
-    let lists = CodeLists::new();
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    let q = match ext.as_deref() {
-        Some("json") => parse_json(&text, &lists),
-        Some("yaml" | "yml") => parse_yaml(&text, &lists),
-        _ if text.trim_start().starts_with('{') => parse_json(&text, &lists),
-        _ => parse_yaml(&text, &lists),
-    }
-    .with_context(|| format!("cohort query {}", path.display()))?;
-    Ok((path.to_path_buf(), q))
+    crate::cmd::count::parse_syntax(path, &text)
+        .with_context(|| format!("cohort query {}", path.display()))?;
+    Ok((path.to_path_buf(), text))
 }
 
 #[cfg(test)]
