@@ -30,7 +30,8 @@ pub enum Format {
     /// NDJSON; plain or gzipped.
     Fhir,
     /// An OMOP CDM 5.3/5.4 table file (`PERSON.csv.gz`, `concept.tsv`,
-    /// ...): the table comes from the file name, confirmed by the header.
+    /// `person.parquet`, ...): the table comes from the file name,
+    /// confirmed by the header (a Parquet file's schema).
     Omop,
 }
 
@@ -225,7 +226,7 @@ pub(crate) struct Layout {
     /// bulk export's `Patient.ndjson`, `Medication.ndjson`): read before the
     /// other files, which may refer to its resources.
     pub fhir_shared: bool,
-    /// For OMOP: the table and the delimiter.
+    /// For OMOP: the table and the delimiter, or Parquet.
     pub omop: Option<crate::readers::omop::OmopLayout>,
 }
 
@@ -333,6 +334,32 @@ pub(crate) fn detect(
         path: path.to_path_buf(),
         header: crate::scrub::scrub(&String::from_utf8_lossy(header), 120),
         known: known_names(),
+    })
+}
+
+/// Choose the format of a Parquet file (the `PAR1` magic): only OMOP CDM
+/// tables are read from Parquet.
+pub(crate) fn detect_parquet(
+    path: &std::path::Path,
+    forced: Option<Format>,
+) -> Result<Layout, IngestError> {
+    if let Some(f) = forced.filter(|f| *f != Format::Omop) {
+        return Err(IngestError::Read {
+            path: path.to_path_buf(),
+            line: 1,
+            message: format!(
+                "Parquet data (the PAR1 magic) cannot be read as {f}: only OMOP CDM tables are read from Parquet"
+            ),
+        });
+    }
+    let omop = crate::readers::omop::detect_parquet(path, forced.is_some())?;
+    Ok(Layout {
+        format: Format::Omop,
+        index: Vec::new(),
+        width: 0,
+        fhir: None,
+        fhir_shared: false,
+        omop: Some(omop),
     })
 }
 

@@ -1,5 +1,6 @@
-//! Opening a source file: SHA-256 of its bytes, gzip by magic bytes,
-//! encoding (UTF-8, else Windows-1252), byte-order mark, header line.
+//! Opening a source file: SHA-256 of its bytes, gzip (and Parquet) by
+//! magic bytes, encoding (UTF-8, else Windows-1252), byte-order mark,
+//! header line.
 //!
 //! A file is read twice. The first pass ([`sniff`]) hashes it, decompresses
 //! it, decides its encoding and reads its header; it finds every file-level
@@ -21,6 +22,9 @@ use crate::format::{Format, Layout, detect};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 const GZIP_MAGIC: &[u8] = b"\x1F\x8B";
+/// A Parquet file starts (and ends) with it; only OMOP tables are read
+/// from Parquet, by their own reader.
+const PARQUET_MAGIC: &[u8] = b"PAR1";
 /// Longest line accepted (bounded memory on garbage without line ends).
 pub(crate) const MAX_LINE: usize = 1 << 20;
 const BUF: usize = 256 * 1024;
@@ -145,11 +149,12 @@ impl Decoded<'_> {
     }
 }
 
-fn is_gzip(path: &Path) -> Result<bool, IngestError> {
+/// The first (up to) four bytes of a file.
+fn magic(path: &Path) -> Result<Vec<u8>, IngestError> {
     let mut f = File::open(path).map_err(|e| IngestError::io(path, e))?;
-    let mut magic = [0u8; 2];
+    let mut magic = [0u8; 4];
     let mut got = 0;
-    while got < 2 {
+    while got < magic.len() {
         let n = f
             .read(magic.get_mut(got..).unwrap_or_default())
             .map_err(|e| IngestError::io(path, e))?;
@@ -158,7 +163,7 @@ fn is_gzip(path: &Path) -> Result<bool, IngestError> {
         }
         got += n;
     }
-    Ok(got == 2 && magic.as_slice() == GZIP_MAGIC)
+    Ok(magic.get(..got).unwrap_or_default().to_vec())
 }
 
 fn open_decoded<'a>(
@@ -206,7 +211,9 @@ pub(crate) fn sniff(
     forced: Option<Format>,
     progress: &dyn Progress,
 ) -> Result<Sniffed, IngestError> {
-    let gzip = is_gzip(path)?;
+    let magic = magic(path)?;
+    let gzip = magic.starts_with(GZIP_MAGIC);
+    let parquet = magic.starts_with(PARQUET_MAGIC);
     let mut state = RawState::new();
     let mut header: Vec<u8> = Vec::new();
     let mut header_done = false;
@@ -265,6 +272,19 @@ pub(crate) fn sniff(
         return Err(IngestError::Empty {
             path: path.to_path_buf(),
             reason: "no bytes",
+        });
+    }
+    if parquet {
+        // Binary: no header line or text encoding; the reader casts its
+        // columns to UTF-8 text.
+        return Ok(Sniffed {
+            path: path.to_path_buf(),
+            bytes,
+            sha256,
+            gzip: false,
+            bom: false,
+            encoding: Encoding::Utf8,
+            layout: crate::format::detect_parquet(path, forced)?,
         });
     }
     let bom = header.starts_with(BOM);
@@ -376,7 +396,10 @@ pub(crate) fn open_rows<'a>(
             return Err(IngestError::Changed { path: path.clone() });
         }
     }
-    let limit = if sniffed.layout.format == Format::Fhir {
+    // FHIR's reader bounds memory itself; Parquet is binary (its reader
+    // reads the file by path and only hashes this stream).
+    let parquet = sniffed.layout.omop.as_ref().is_some_and(|o| o.parquet);
+    let limit = if sniffed.layout.format == Format::Fhir || parquet {
         usize::MAX
     } else {
         MAX_LINE

@@ -1,5 +1,7 @@
-//! The OMOP CDM reader: one table file (CSV or TSV, plain or gzipped) of a
-//! CDM 5.3/5.4 folder, with the table definitions of `halsohub-omop`.
+//! The OMOP CDM reader: one table file (CSV or TSV, plain or gzipped, or
+//! Parquet) of a CDM 5.3/5.4 folder, with the table definitions of
+//! `halsohub-omop`. Parquet columns are cast to text and their rows go
+//! through the same row code as CSV records ([`TableRows`]).
 //!
 //! Tables depend on each other, so a folder is read in stages (see
 //! `lib.rs`): `cdm_source` first (it names the data holder, which scopes
@@ -16,6 +18,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arrow::array::{Array, AsArray, StringArray};
+use arrow::datatypes::DataType;
 use chrono::NaiveDate;
 use csv::ByteRecord;
 use halsohub_codes::{System, UnitError, units};
@@ -26,6 +30,7 @@ use halsohub_omop::concept::{
 };
 use halsohub_omop::{CdmVersion, HeaderMatch, OMOP_CONCEPT_SYSTEM, Table, system_for_vocabulary};
 use halsohub_store::{Comparator, Domain, Event, Person};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::{FastMap, FastSet, FileCtx, Reader};
 use crate::error::IngestError;
@@ -39,6 +44,8 @@ pub(crate) struct OmopLayout {
     pub table: Table,
     /// `,` (quoted CSV) or tab (unquoted, as Athena's vocabulary files).
     pub delimiter: u8,
+    /// A Parquet file (the `PAR1` magic), not delimited text.
+    pub parquet: bool,
 }
 
 /// Why halsohub does not read a table, or `None` for the tables it reads.
@@ -174,9 +181,52 @@ pub(crate) fn detect(
     let by_name_only =
         table.columns(CdmVersion::V5_4).is_none() && table.columns(CdmVersion::V5_3).is_none();
     if forced || m.confirms() || by_name_only {
-        Some(Ok(OmopLayout { table, delimiter }))
+        Some(Ok(OmopLayout {
+            table,
+            delimiter,
+            parquet: false,
+        }))
     } else {
         None
+    }
+}
+
+/// Recognises a Parquet file (the `PAR1` magic) as an OMOP table: its name
+/// names a CDM table (`person.parquet`, ...) and its schema's column names
+/// confirm it as a CSV header would; `forced` needs only the name. Only
+/// OMOP tables are read from Parquet, so anything else is an error naming
+/// the file. Reads the file's footer (a damaged file fails here).
+pub(crate) fn detect_parquet(path: &Path, forced: bool) -> Result<OmopLayout, IngestError> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let Some(table) = Table::from_file_name(name) else {
+        return Err(IngestError::NotOmop {
+            path: path.to_path_buf(),
+            reason: "a Parquet file is read only as an OMOP CDM table, and the file name names none (person.parquet, CONDITION_OCCURRENCE.parquet, ...)".to_owned(),
+        });
+    };
+    let names = parquet_columns(path)?;
+    let m = HeaderMatch::new(table, &names);
+    let by_name_only =
+        table.columns(CdmVersion::V5_4).is_none() && table.columns(CdmVersion::V5_3).is_none();
+    if forced || m.confirms() || by_name_only {
+        Ok(OmopLayout {
+            table,
+            delimiter: b',',
+            parquet: true,
+        })
+    } else {
+        let shown: Vec<String> = names
+            .iter()
+            .take(8)
+            .map(|n| crate::scrub::scrub(n, 40))
+            .collect();
+        Err(IngestError::NotOmop {
+            path: path.to_path_buf(),
+            reason: format!(
+                "its Parquet columns ({}) do not confirm the CDM {table} table; --format omop reads it by its name",
+                shown.join(", ")
+            ),
+        })
     }
 }
 
@@ -450,42 +500,221 @@ impl Reader for OmopReader {
                 ),
             });
         }
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .delimiter(layout.delimiter)
-            .quoting(layout.delimiter == b',')
-            .buffer_capacity(256 * 1024)
-            .from_reader(input);
-        let mut record = ByteRecord::new();
-        let display = ctx.display.clone();
-        let csv_error = |e: csv::Error, line: u64| -> IngestError {
-            let line = e.position().map_or(line, csv::Position::line);
-            match e.into_kind() {
-                csv::ErrorKind::Io(io) => super::read_error(&display, line, io),
-                other => IngestError::Read {
-                    path: display.clone().into(),
-                    line,
-                    message: format!("not readable as CSV: {other:?}"),
-                },
-            }
-        };
+        if layout.parquet {
+            // Parquet needs seeking: the file is opened again by its path;
+            // `input` is then read to its end only for the hash the caller
+            // compares with the first pass.
+            read_parquet(table, ctx)?;
+            std::io::copy(input, &mut std::io::sink())
+                .map(|_| ())
+                .map_err(|e| IngestError::io(Path::new(&ctx.display), e))
+        } else {
+            read_delimited(&layout, input, ctx)
+        }
+    }
+}
+
+/// Reads a CSV/TSV table: the header record, then one [`TableRows::row`]
+/// per record (its line number is the record's first line).
+fn read_delimited(
+    layout: &OmopLayout,
+    input: &mut dyn Read,
+    ctx: &mut FileCtx<'_>,
+) -> Result<(), IngestError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(layout.delimiter)
+        .quoting(layout.delimiter == b',')
+        .buffer_capacity(256 * 1024)
+        .from_reader(input);
+    let mut record = ByteRecord::new();
+    let display = ctx.display.clone();
+    let csv_error = |e: csv::Error, line: u64| -> IngestError {
+        let line = e.position().map_or(line, csv::Position::line);
+        match e.into_kind() {
+            csv::ErrorKind::Io(io) => super::read_error(&display, line, io),
+            other => IngestError::Read {
+                path: display.clone().into(),
+                line,
+                message: format!("not readable as CSV: {other:?}"),
+            },
+        }
+    };
+    match rdr.read_byte_record(&mut record) {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(IngestError::Read {
+                path: ctx.display.clone().into(),
+                line: 1,
+                message: "the header line is missing".to_owned(),
+            });
+        }
+        Err(e) => return Err(csv_error(e, 1)),
+    }
+    let names: Vec<String> = record
+        .iter()
+        .map(|f| decode(f, ctx.encoding).into_owned())
+        .collect();
+    let omop = ctx.omop;
+    let mut rows = TableRows::new(layout.table, &names, layout.delimiter, omop, ctx);
+    let mut last_line = 1u64;
+    loop {
         match rdr.read_byte_record(&mut record) {
             Ok(true) => {}
-            Ok(false) => {
-                return Err(IngestError::Read {
-                    path: ctx.display.clone().into(),
-                    line: 1,
-                    message: "the header line is missing".to_owned(),
-                });
-            }
-            Err(e) => return Err(csv_error(e, 1)),
+            Ok(false) => break,
+            Err(e) => return Err(csv_error(e, last_line + 1)),
         }
-        let names: Vec<String> = record
+        let line = record.position().map_or(last_line + 1, csv::Position::line);
+        last_line = line;
+        if record.len() == 1
+            && record
+                .get(0)
+                .is_some_and(|f| f.iter().all(u8::is_ascii_whitespace))
+        {
+            continue; // a blank line
+        }
+        rows.row(line, &record, ctx)?;
+    }
+    rows.finish(ctx);
+    Ok(())
+}
+
+/// Rows per Parquet record batch (bounded memory).
+const PARQUET_BATCH: usize = 8 * 1024;
+
+/// A Parquet file that cannot be decoded: a file-level error naming it.
+fn parquet_damaged(path: &Path, what: impl std::fmt::Display) -> IngestError {
+    IngestError::NotOmop {
+        path: path.to_path_buf(),
+        reason: format!("Parquet data is damaged or truncated: {what}"),
+    }
+}
+
+/// Runs a call into the Parquet decoder, which is not hardened against
+/// every malformed input: a panic in it becomes `Err` (a file-level error)
+/// instead of taking the load down.
+fn guarded<T, E: std::fmt::Display>(f: impl FnOnce() -> Result<T, E>) -> Result<T, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(Ok(t)) => Ok(t),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("the Parquet decoder failed on it".to_owned()),
+    }
+}
+
+/// Opens a Parquet file by path (the reader seeks to the footer) and reads
+/// its metadata and schema.
+fn open_parquet(
+    path: &Path,
+    display: &Path,
+) -> Result<ParquetRecordBatchReaderBuilder<std::fs::File>, IngestError> {
+    let file = std::fs::File::open(path).map_err(|e| IngestError::io(display, e))?;
+    guarded(|| ParquetRecordBatchReaderBuilder::try_new(file))
+        .map_err(|m| parquet_damaged(display, m))
+}
+
+/// The column names of a Parquet file's schema (checks its footer too).
+pub(crate) fn parquet_columns(path: &Path) -> Result<Vec<String>, IngestError> {
+    let builder = open_parquet(path, path)?;
+    Ok(builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect())
+}
+
+/// Reads a Parquet table batch by batch: every column cast to text (nulls
+/// empty), each row through [`TableRows::row`] with its 1-based row number
+/// as its line.
+fn read_parquet(table: Table, ctx: &mut FileCtx<'_>) -> Result<(), IngestError> {
+    let display = PathBuf::from(&ctx.display);
+    let builder = open_parquet(ctx.path, &display)?;
+    let names: Vec<String> = builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let mut reader = guarded(|| builder.with_batch_size(PARQUET_BATCH).build())
+        .map_err(|m| parquet_damaged(&display, m))?;
+    let omop = ctx.omop;
+    let mut rows = TableRows::new(table, &names, b',', omop, ctx);
+    let mut record = ByteRecord::new();
+    let mut line = 0u64;
+    loop {
+        let batch = match guarded(|| reader.next().transpose()) {
+            Ok(Some(b)) => b,
+            Ok(None) => break,
+            Err(m) => {
+                return Err(parquet_damaged(
+                    &display,
+                    format_args!("reading from row {}: {m}", line + 1),
+                ));
+            }
+        };
+        let texts = batch
+            .columns()
             .iter()
-            .map(|f| decode(f, ctx.encoding).into_owned())
-            .collect();
-        let header = HeaderMatch::new(table, &names);
+            .zip(&names)
+            .map(|(c, name)| {
+                arrow::compute::cast(c, &DataType::Utf8).map_err(|e| IngestError::NotOmop {
+                    path: display.clone(),
+                    reason: format!(
+                        "Parquet column {} of type {} cannot be read as text: {e}",
+                        crate::scrub::scrub(name, 40),
+                        c.data_type()
+                    ),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let texts: Vec<&StringArray> = texts
+            .iter()
+            .map(|a| {
+                a.as_string_opt::<i32>()
+                    .ok_or_else(|| parquet_damaged(&display, "a column cast to text is not text"))
+            })
+            .collect::<Result<_, _>>()?;
+        for r in 0..batch.num_rows() {
+            line += 1;
+            record.clear();
+            for a in &texts {
+                if r < a.len() && a.is_valid(r) {
+                    record.push_field(a.value(r).as_bytes());
+                } else {
+                    record.push_field(b"");
+                }
+            }
+            rows.row(line, &record, ctx)?;
+        }
+    }
+    rows.finish(ctx);
+    Ok(())
+}
+
+/// The row loop shared by CSV and Parquet: the header's match and notes,
+/// the table mapping, duplicate rows; one call per data row.
+struct TableRows<'f> {
+    header: HeaderMatch,
+    /// Columns halsohub needs that the header lacks.
+    missing: Vec<&'static str>,
+    delimiter: u8,
+    mapper: Mapper<'f>,
+    rows_seen: FastSet<u64>,
+    joined: Vec<u8>,
+}
+
+impl<'f> TableRows<'f> {
+    /// Matches the header `names` (the CSV header line, or the Parquet
+    /// schema's fields) and notes its extra, lacking and repeated columns.
+    fn new(
+        table: Table,
+        names: &[String],
+        delimiter: u8,
+        omop: &'f Directory,
+        ctx: &mut FileCtx<'_>,
+    ) -> Self {
+        let header = HeaderMatch::new(table, names);
         let missing: Vec<&'static str> = needed(table)
             .iter()
             .copied()
@@ -524,95 +753,98 @@ impl Reader for OmopReader {
                 header.duplicates.join(", ")
             ));
         }
-
         let key = folder_key(ctx.path);
-        let omop = ctx.omop;
         let folder = omop.folder(&key);
         let scope = folder
             .and_then(|f| f.scope.clone())
             .unwrap_or_else(|| folder_scope(&key));
-        let mut m = Mapper {
-            table,
-            folder,
-            scope,
-            source: source_name(table),
-            seen: FastSet::default(),
-            reused_keys: 0,
-            concepts: FastMap::default(),
-            persons: FastMap::default(),
-            source_scope: None,
-            systems: FastMap::default(),
+        TableRows {
+            header,
+            missing,
+            delimiter,
+            mapper: Mapper {
+                table,
+                folder,
+                scope,
+                source: source_name(table),
+                seen: FastSet::default(),
+                reused_keys: 0,
+                concepts: FastMap::default(),
+                persons: FastMap::default(),
+                source_scope: None,
+                systems: FastMap::default(),
+            },
+            rows_seen: FastSet::default(),
+            joined: Vec::with_capacity(256),
+        }
+    }
+
+    /// One data row (`line`: its CSV line, or its Parquet row number).
+    fn row(
+        &mut self,
+        line: u64,
+        record: &ByteRecord,
+        ctx: &mut FileCtx<'_>,
+    ) -> Result<(), IngestError> {
+        let table = self.mapper.table;
+        ctx.report.rows_read += 1;
+        if record.len() != self.header.width {
+            let r = Reject::new(
+                reject::WRONG_COLUMN_COUNT,
+                "row",
+                format!(
+                    "expected {} fields separated by {:?} (as the header), found {}",
+                    self.header.width,
+                    self.delimiter as char,
+                    record.len()
+                ),
+            );
+            return ctx.reject(line, r, None);
+        }
+        self.joined.clear();
+        for f in record.iter() {
+            self.joined.extend_from_slice(f);
+            self.joined.push(0x1f);
+        }
+        if !self
+            .rows_seen
+            .insert(twox_hash::XxHash3_64::oneshot(&self.joined))
+        {
+            let r = Reject::new(
+                reject::DUPLICATE_ROW,
+                "row",
+                "exact duplicate of an earlier row of this file",
+            );
+            return ctx.reject(line, r, None);
+        }
+        if let Some(col) = self.missing.first() {
+            let r = Reject::new(
+                why::MISSING_COLUMN,
+                col,
+                format!("the file has no such column (the {table} table needs it)"),
+            );
+            return ctx.reject(line, r, None);
+        }
+        let row = Row {
+            record,
+            header: &self.header,
+            encoding: ctx.encoding,
         };
-        let mut rows_seen: FastSet<u64> = FastSet::default();
-        let mut joined: Vec<u8> = Vec::with_capacity(256);
-        let mut last_line = 1u64;
-        loop {
-            match rdr.read_byte_record(&mut record) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => return Err(csv_error(e, last_line + 1)),
-            }
-            let line = record.position().map_or(last_line + 1, csv::Position::line);
-            last_line = line;
-            if record.len() == 1
-                && record
-                    .get(0)
-                    .is_some_and(|f| f.iter().all(u8::is_ascii_whitespace))
-            {
-                continue; // a blank line
-            }
-            ctx.report.rows_read += 1;
-            if record.len() != header.width {
-                let r = Reject::new(
-                    reject::WRONG_COLUMN_COUNT,
-                    "row",
-                    format!(
-                        "expected {} fields separated by {:?} (as the header), found {}",
-                        header.width,
-                        layout.delimiter as char,
-                        record.len()
-                    ),
-                );
-                ctx.reject(line, r, None)?;
-                continue;
-            }
-            joined.clear();
-            for f in record.iter() {
-                joined.extend_from_slice(f);
-                joined.push(0x1f);
-            }
-            if !rows_seen.insert(twox_hash::XxHash3_64::oneshot(&joined)) {
-                let r = Reject::new(
-                    reject::DUPLICATE_ROW,
-                    "row",
-                    "exact duplicate of an earlier row of this file",
-                );
-                ctx.reject(line, r, None)?;
-                continue;
-            }
-            if let Some(col) = missing.first() {
-                let r = Reject::new(
-                    why::MISSING_COLUMN,
-                    col,
-                    format!("the file has no such column (the {table} table needs it)"),
-                );
-                ctx.reject(line, r, None)?;
-                continue;
-            }
-            let row = Row {
-                record: &record,
-                header: &header,
-                encoding: ctx.encoding,
-            };
-            ctx.row.clear();
-            match m.map(&row, ctx) {
-                Ok(()) => ctx.accept(line)?,
-                Err(r) => {
-                    let who = ctx.row.patient;
-                    ctx.reject(line, r, who)?;
-                }
+        ctx.row.clear();
+        match self.mapper.map(&row, ctx) {
+            Ok(()) => ctx.accept(line),
+            Err(r) => {
+                let who = ctx.row.patient;
+                ctx.reject(line, r, who)
             }
         }
+    }
+
+    /// After the last row: the note on reused keys and the export of a
+    /// reference table.
+    fn finish(mut self, ctx: &mut FileCtx<'_>) {
+        let m = &mut self.mapper;
+        let table = m.table;
         if m.reused_keys > 0 {
             ctx.notes.push(format!(
                 "{}: {} row(s) reuse the {} of an earlier row with other content; the CDM key is not unique, but halsohub does not use it, so the rows are kept",
@@ -627,7 +859,6 @@ impl Reader for OmopReader {
             Table::Person => Some(Export::Persons(std::mem::take(&mut m.persons))),
             _ => None,
         };
-        Ok(())
     }
 }
 
@@ -1222,7 +1453,8 @@ mod tests {
             l,
             Some(Ok(OmopLayout {
                 table: Table::Person,
-                delimiter: b','
+                delimiter: b',',
+                parquet: false,
             }))
         ));
         let l = detect(
