@@ -1059,7 +1059,11 @@ impl Mapper<'_> {
         ctx.row.century_guessed = guessed;
         let sex = sex_of_gender(row.concept("gender_concept_id")?);
         let birth = match row.get("birth_datetime") {
-            Some(t) => row.date_of("birth_datetime", &t)?,
+            Some(t) => Some(row.date_of("birth_datetime", &t)?),
+            // The CDM requires a year of birth, but a holder that does not
+            // know it (and a halsohub export of such a person) leaves it
+            // empty: the person and their events are kept, birth unknown.
+            None if row.get("year_of_birth").is_none() => None,
             None => {
                 let year = row.required_int("year_of_birth")?;
                 let month = row.int("month_of_birth")?;
@@ -1076,19 +1080,19 @@ impl Mapper<'_> {
                 let date = ok
                     .then(|| NaiveDate::from_ymd_opt(year as i32, m as u32, d as u32))
                     .flatten();
-                date.ok_or_else(|| {
+                Some(date.ok_or_else(|| {
                     Reject::new(
                         why::INVALID_DATE,
                         "year_of_birth",
                         format!("{year}-{m:02}-{d:02} (year, month_of_birth, day_of_birth) is not a date"),
                     )
-                })?
+                })?)
             }
         };
         ctx.row.person = Some(Person {
             patient,
             sex,
-            birth_date: Some(birth),
+            birth_date: birth,
             death_date: None,
         });
         self.persons.insert(id, Some(patient));
