@@ -24,8 +24,9 @@ use crate::error::{ExportError, io};
 /// system.
 pub const PROJECT_IDENTIFIER_SYSTEM: &str = "urn:halsohub:project-pseudonym:";
 /// Extension on Encounter: the halsohub care setting (`inpatient`,
-/// `outpatient`, `primary_care`), which `Encounter.class` cannot say fully.
-pub const CARE_SETTING_EXTENSION: &str = "urn:halsohub:fhir:StructureDefinition:care-setting";
+/// `outpatient`, `primary_care`), which `Encounter.class` cannot say fully;
+/// the FHIR reader takes the setting from it before the class.
+pub use halsohub_fhir::uri::CARE_SETTING_EXTENSION;
 /// Extension on Encounter: the region (län code) of the care provider.
 pub const PROVIDER_REGION_EXTENSION: &str = "urn:halsohub:fhir:StructureDefinition:provider-region";
 /// Extension on every clinical resource: the halsohub source kind that
@@ -224,6 +225,11 @@ impl FhirWriter {
         if let Some(d) = p.death {
             r.insert("deceasedDateTime".into(), date(d));
         }
+        // One home address per residence period: `state` the län code (the
+        // sub-unit of the country), `district` the kommun code, `country`
+        // ISO 3166 `SE`. halsohub's FHIR reader trusts exactly this shape
+        // (a Swedish home address whose state is a län code) and reads it
+        // back as the residence.
         if !p.residences.is_empty() {
             let addresses: Vec<Value> = p
                 .residences

@@ -17,7 +17,9 @@
 //!   [`reason`].
 //! * [`Resolver`] resolves references (`Patient/x`, `urn:uuid:` full URLs,
 //!   absolute URLs; contained `#id` medications are resolved by the mapper)
-//!   within one Bundle or file, generic over the caller's patient handle.
+//!   within one Bundle or file, generic over the caller's patient handle,
+//!   and through an [`External`] directory across files (a bulk export's
+//!   Patient, Medication and Encounter files).
 //!
 //! Codes keep their system: URIs of halsohub's systems map onto them
 //! (ICD-10 → `icd10se`, ICD-10-CM, ICD-10-GM → `icd10gm`, ATC incl. the
@@ -38,8 +40,9 @@ mod version;
 
 pub use coding::{Code, ICD10GM};
 pub use reason::Rejection;
-pub use resolve::{External, NoExternal, Resolution, Resolver};
+pub use resolve::{External, NoExternal, Parts, Resolution, Resolver};
 pub use resource::{
-    ClinicalRecord, Deceased, Mapped, Mapper, MedicationRecord, PATIENT_ID_SCOPE, PERSONNUMMER_OID,
-    PatientIdentity, PatientRecord, SAMORDNINGSNUMMER_OID, Subject, SwedishNumber,
+    ClinicalRecord, Deceased, LAN_CODES, Mapped, Mapper, MedicationRecord, PATIENT_ID_SCOPE,
+    PERSONNUMMER_OID, PatientIdentity, PatientRecord, ResidencePeriod, SAMORDNINGSNUMMER_OID,
+    Subject, SwedishNumber,
 };

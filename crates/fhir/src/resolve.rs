@@ -36,14 +36,30 @@ pub enum Resolution<P> {
     Rejected(Rejection),
 }
 
-/// Resources known outside the current file (e.g. the Patient and
-/// Medication files of a bulk export, read first), consulted when a
-/// reference is not found in the file. Keys as in [`Resolver`].
+/// Resources known outside the current file (e.g. the Patient,
+/// Medication and Encounter files of a bulk export, read first), consulted
+/// when a reference is not found in the file. Keys as in [`Resolver`].
 pub trait External<P> {
     /// The patient under `key`: `Some(None)` when it was rejected.
     fn patient(&self, key: &str) -> Option<Option<P>>;
     /// The medication codes under `key`.
     fn medication(&self, key: &str) -> Option<Vec<Code>>;
+    /// The care setting of the Encounter under `key`: `Some(None)` when
+    /// the Encounter is known but says no setting. None by default.
+    fn encounter(&self, _key: &str) -> Option<Option<Setting>> {
+        None
+    }
+}
+
+/// Everything a [`Resolver`] registered, by key, for sharing with later
+/// files ([`Resolver::into_parts`]).
+#[derive(Debug)]
+pub struct Parts<P> {
+    /// `None`: the Patient was rejected.
+    pub patients: Vec<(String, Option<P>)>,
+    pub medications: Vec<(String, Vec<Code>)>,
+    /// Encounters and their care setting.
+    pub encounters: Vec<(String, Option<Setting>)>,
 }
 
 /// No resources outside the file.
@@ -163,14 +179,14 @@ impl<P: Copy> Resolver<P> {
         self.patients.len()
     }
 
-    /// Everything registered, for sharing with later files: patients and
-    /// medications by key.
-    #[allow(clippy::type_complexity)]
-    pub fn into_parts(self) -> (Vec<(String, Option<P>)>, Vec<(String, Vec<Code>)>) {
-        (
-            self.patients.into_iter().collect(),
-            self.medications.into_iter().collect(),
-        )
+    /// Everything registered, for sharing with later files: patients,
+    /// medications and encounters by key.
+    pub fn into_parts(self) -> Parts<P> {
+        Parts {
+            patients: self.patients.into_iter().collect(),
+            medications: self.medications.into_iter().collect(),
+            encounters: self.encounters.into_iter().collect(),
+        }
     }
 
     /// Resolves `rec`'s subject (through `identity` when it is given by
@@ -258,11 +274,19 @@ impl<P: Copy> Resolver<P> {
                 None => return Resolution::Pending,
             },
         };
+        let ext_encounter = |r: &str| {
+            external
+                .encounter(r)
+                .or_else(|| tail(r).and_then(|t| external.encounter(&t)))
+        };
         let setting = rec
             .encounter
             .as_deref()
-            .and_then(|r| Self::find(&self.encounters, r))
-            .copied()
+            .and_then(|r| {
+                Self::find(&self.encounters, r)
+                    .copied()
+                    .or_else(|| ext_encounter(r))
+            })
             .flatten();
         Resolution::Ready {
             patient,

@@ -75,9 +75,34 @@ pub struct PatientRecord {
     pub sex: Option<char>,
     pub birth_date: Option<NaiveDate>,
     pub deceased: Deceased,
+    /// Periods of residence in a Swedish region, from `Patient.address`
+    /// (see [`Mapper::map`]'s rules: a home address in Sweden whose
+    /// `state` is a län code).
+    pub residences: Vec<ResidencePeriod>,
     /// Dates with an unknown month or day that were imputed.
     pub imputed_dates: u32,
 }
+
+/// A period of residence read from a `Patient.address`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResidencePeriod {
+    /// Län code, two digits (`Address.state`).
+    pub region: String,
+    /// Kommun code, four digits (`Address.district`), when given as one.
+    pub municipality: Option<String>,
+    /// `Address.period.start` (else the birth date).
+    pub from: NaiveDate,
+    /// Exclusive end: the day after `Address.period.end` (FHIR periods
+    /// are inclusive); `None` while still living there.
+    pub to: Option<NaiveDate>,
+}
+
+/// The two-digit Swedish län codes (current counties), as the population
+/// register writes them.
+pub const LAN_CODES: [&str; 21] = [
+    "01", "03", "04", "05", "06", "07", "08", "09", "10", "12", "13", "14", "17", "18", "19", "20",
+    "21", "22", "23", "24", "25",
+];
 
 /// A Medication resource: the codes other resources refer to.
 #[derive(Debug, Clone, PartialEq)]
@@ -264,6 +289,70 @@ fn status_excluded(r: &Value, rt: &str, excluded: &[&str]) -> Result<(), Rejecti
     Ok(())
 }
 
+/// A residence period from one `Patient.address`, when the address can be
+/// trusted to name a Swedish region: a home (or unspecified use) physical
+/// (or both, or unspecified type) address whose `country` is Sweden or
+/// absent and whose `state` is a two-digit län code. `district` is read as
+/// the kommun code when it is four digits. The period runs from
+/// `period.start` (else the birth date) to the day after `period.end`.
+/// Anything else (a foreign or postal address, a state name, an unreadable
+/// or reversed period) gives no residence; the Patient is still read.
+fn residence_of(
+    a: &Value,
+    birth_date: Option<NaiveDate>,
+    dates: &mut Dates,
+) -> Option<ResidencePeriod> {
+    if !matches!(s(a, "use"), None | Some("home")) {
+        return None;
+    }
+    if !matches!(s(a, "type"), None | Some("physical" | "both")) {
+        return None;
+    }
+    if let Some(country) = a.get("country") {
+        let c = country.as_str()?.trim().to_ascii_lowercase();
+        if !matches!(c.as_str(), "se" | "swe" | "sweden" | "sverige") {
+            return None;
+        }
+    }
+    let region = s(a, "state")?.trim();
+    if !LAN_CODES.contains(&region) {
+        return None;
+    }
+    let municipality = s(a, "district")
+        .map(str::trim)
+        .filter(|d| d.len() == 4 && d.bytes().all(|b| b.is_ascii_digit()))
+        .map(str::to_owned);
+    let period = a.get("period");
+    let mut at = |k: &str| {
+        dates
+            .at(period.and_then(|p| p.get(k)), "Patient.address.period")
+            .ok()
+    };
+    let start = at("start")?;
+    let end = at("end")?;
+    let from = start.or(birth_date)?;
+    if end.is_some_and(|e| e < from) {
+        return None;
+    }
+    Some(ResidencePeriod {
+        region: region.to_owned(),
+        municipality,
+        from,
+        to: end.map(|e| e.succ_opt().unwrap_or(e)),
+    })
+}
+
+/// Care setting from an Encounter's halsohub care-setting extension
+/// ([`uri::CARE_SETTING_EXTENSION`](crate::uri::CARE_SETTING_EXTENSION)),
+/// which says primary care where `Encounter.class` cannot.
+fn setting_of_extension(r: &Value) -> Option<Setting> {
+    r.get("extension")
+        .and_then(Value::as_array)?
+        .iter()
+        .filter(|e| s(e, "url") == Some(crate::uri::CARE_SETTING_EXTENSION))
+        .find_map(|e| s(e, "valueCode").and_then(Setting::parse))
+}
+
 /// Care setting from `Encounter.class` (v3 ActCode).
 pub(crate) fn setting_of_class(code: &str) -> Option<Setting> {
     match code {
@@ -389,12 +478,21 @@ impl Mapper {
                 "death before birth",
             ));
         }
+        let residences = r
+            .get("address")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|a| residence_of(a, birth_date, &mut dates))
+            .collect();
         Ok(PatientRecord {
             id,
             identity,
             sex,
             birth_date,
             deceased,
+            residences,
             imputed_dates: dates.imputed,
         })
     }
@@ -510,10 +608,11 @@ impl Mapper {
                     "Encounter.period.end",
                 )?;
                 check_period(start, end, "Encounter.period")?;
-                let setting = r
-                    .get("class")
-                    .and_then(|c| s(c, "code"))
-                    .and_then(setting_of_class);
+                let setting = setting_of_extension(r).or_else(|| {
+                    r.get("class")
+                        .and_then(|c| s(c, "code"))
+                        .and_then(setting_of_class)
+                });
                 let codes = r
                     .get("type")
                     .and_then(Value::as_array)

@@ -14,6 +14,12 @@ pub const UCUM: &str = "http://unitsofmeasure.org";
 /// HL7 v3 ActCode, the system of `Encounter.class`.
 pub const ACT_CODE: &str = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
 
+/// Extension on Encounter: the halsohub care setting (`inpatient`,
+/// `outpatient`, `primary_care`, as `valueCode`), which `Encounter.class`
+/// cannot say fully (v3 ActCode has no primary-care class). The reader
+/// takes the setting from it before the class.
+pub const CARE_SETTING_EXTENSION: &str = "urn:halsohub:fhir:StructureDefinition:care-setting";
+
 /// The `Coding.system` URI for a halsohub system id (`Event::system`):
 /// the canonical URI of ICD-10, ATC, LOINC and SNOMED CT, Socialstyrelsen's
 /// OID for KVÅ, the NPU URI, BfArM's URI for ICD-10-GM; any other system id
@@ -37,7 +43,8 @@ pub fn system_uri(system: &str) -> &str {
 /// The `Encounter.class` code (v3 ActCode) for a care setting: `IMP`
 /// (inpatient encounter) for inpatient care, `AMB` (ambulatory) for
 /// outpatient and primary care — ActCode has no code for primary care, so
-/// the reader reads both back as outpatient care.
+/// from the class alone the reader reads both as outpatient care; writers
+/// add [`CARE_SETTING_EXTENSION`] to say which.
 pub fn class_code(setting: Setting) -> &'static str {
     match setting {
         Setting::Inpatient => "IMP",

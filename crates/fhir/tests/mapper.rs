@@ -30,6 +30,64 @@ fn condition_in_icd10gm_and_snomed_gives_two_codes() {
 }
 
 #[test]
+fn encounter_setting_from_the_care_setting_extension_before_the_class() {
+    let m = Mapper::new();
+    let enc = |class: &str, ext: Option<&str>| {
+        let mut r = json!({"resourceType": "Encounter", "subject": {"reference": "Patient/1"},
+            "period": {"start": "2020-01-01"},
+            "class": {"system": halsohub_fhir::uri::ACT_CODE, "code": class}});
+        if let Some(v) = ext {
+            r["extension"] =
+                json!([{"url": halsohub_fhir::uri::CARE_SETTING_EXTENSION, "valueCode": v}]);
+        }
+        let Mapped::Clinical(c) = m.map(&r).unwrap() else {
+            panic!("not clinical")
+        };
+        assert_eq!(c.events[0].setting, c.setting);
+        c.setting
+    };
+    use halsohub_store::Setting;
+    assert_eq!(enc("AMB", None), Some(Setting::Outpatient));
+    assert_eq!(enc("AMB", Some("primary_care")), Some(Setting::PrimaryCare));
+    assert_eq!(enc("AMB", Some("inpatient")), Some(Setting::Inpatient));
+    assert_eq!(enc("IMP", Some("bogus")), Some(Setting::Inpatient));
+    assert_eq!(enc("XYZ", None), None);
+}
+
+#[test]
+fn swedish_home_addresses_with_a_lan_code_are_residences() {
+    let m = Mapper::new();
+    let r = json!({"resourceType": "Patient", "id": "x", "birthDate": "1980-02-03",
+    "address": [
+        {"use": "home", "type": "physical", "state": "14", "district": "1480",
+         "country": "SE", "period": {"start": "2001-05-06", "end": "2003-12-31"}},
+        // No start: from birth.
+        {"state": "01", "district": "Solna", "country": "Sverige"},
+        {"use": "home", "state": "14", "country": "US"},
+        {"use": "work", "state": "14"},
+        {"use": "home", "state": "99"},
+        {"use": "home", "state": "14", "period": {"start": "not a date"}},
+        "not an object",
+    ]});
+    let Mapped::Patient(p) = m.map(&r).unwrap() else {
+        panic!("not a patient")
+    };
+    let d = |y, mo, dd| chrono::NaiveDate::from_ymd_opt(y, mo, dd).unwrap();
+    let got: Vec<_> = p
+        .residences
+        .iter()
+        .map(|r| (r.region.as_str(), r.municipality.as_deref(), r.from, r.to))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("14", Some("1480"), d(2001, 5, 6), Some(d(2004, 1, 1))),
+            ("01", None, d(1980, 2, 3), None),
+        ]
+    );
+}
+
+#[test]
 fn patient_identity_prefers_swedish_numbers_and_redacts_them() {
     let m = Mapper::new();
     let r = json!({"resourceType": "Patient", "id": "x", "identifier": [

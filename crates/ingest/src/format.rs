@@ -222,10 +222,12 @@ pub(crate) struct Layout {
     pub width: usize,
     /// For FHIR: whether the file is one JSON document or NDJSON.
     pub fhir: Option<halsohub_fhir::stream::Shape>,
-    /// For FHIR NDJSON whose first resource is a Patient or Medication (a
-    /// bulk export's `Patient.ndjson`, `Medication.ndjson`): read before the
-    /// other files, which may refer to its resources.
-    pub fhir_shared: bool,
+    /// For FHIR NDJSON whose first resource is one other files refer to,
+    /// the stage in which it is read before them: 0 for a Patient or
+    /// Medication (a bulk export's `Patient.ndjson`, `Medication.ndjson`),
+    /// 1 for an Encounter (`Encounter.ndjson`, whose subjects are in the
+    /// stage-0 files). `None`: read with everything else.
+    pub fhir_shared: Option<u8>,
     /// For OMOP: the table and the delimiter, or Parquet.
     pub omop: Option<crate::readers::omop::OmopLayout>,
 }
@@ -259,7 +261,7 @@ fn layout_for(format: Format, names: &[String]) -> Result<Layout, Vec<&'static s
             index,
             width: names.len(),
             fhir: None,
-            fhir_shared: false,
+            fhir_shared: None,
             omop: None,
         })
     } else {
@@ -285,8 +287,11 @@ pub(crate) fn detect(
             });
         };
         let first = halsohub_fhir::stream::first_resource_type(header);
-        let fhir_shared = shape == halsohub_fhir::stream::Shape::Ndjson
-            && matches!(first.as_deref(), Some("Patient" | "Medication"));
+        let fhir_shared = match (shape, first.as_deref()) {
+            (halsohub_fhir::stream::Shape::Ndjson, Some("Patient" | "Medication")) => Some(0),
+            (halsohub_fhir::stream::Shape::Ndjson, Some("Encounter")) => Some(1),
+            _ => None,
+        };
         return Ok(Layout {
             format: Format::Fhir,
             index: Vec::new(),
@@ -305,7 +310,7 @@ pub(crate) fn detect(
                 index: Vec::new(),
                 width: 0,
                 fhir: None,
-                fhir_shared: false,
+                fhir_shared: None,
                 omop: Some(omop),
             });
         }
@@ -358,7 +363,7 @@ pub(crate) fn detect_parquet(
         index: Vec::new(),
         width: 0,
         fhir: None,
-        fhir_shared: false,
+        fhir_shared: None,
         omop: Some(omop),
     })
 }

@@ -22,8 +22,10 @@
 //! 3. id change files are read first, so that every later row of a person
 //!    whose number changed gets the pseudonym of the newest number;
 //! 4. FHIR NDJSON files that start with a Patient or Medication (a bulk
-//!    export's `Patient.ndjson`, `Medication.ndjson`) are read next, so
-//!    that the other FHIR files can refer to their resources;
+//!    export's `Patient.ndjson`, `Medication.ndjson`) are read next, then
+//!    those that start with an Encounter (`Encounter.ndjson`, referring to
+//!    the Patients), so that the other FHIR files can refer to their
+//!    resources (an event's care setting comes from its Encounter);
 //!    then OMOP CDM reference tables per folder: `cdm_source` first, then
 //!    `concept` and `person` (those already in the store are read again
 //!    for this context only, writing nothing);
@@ -325,38 +327,45 @@ pub fn ingest(
         outcomes.push((i, out));
     }
 
-    // Phase 3b: FHIR files other files may refer to (a bulk export's
-    // Patient and Medication NDJSON), in parallel.
-    let empty = readers::fhir::Directory::default();
-    let shared: Vec<(usize, Result<FileOutcome, IngestError>)> = (0..todo.len())
-        .filter(|&i| todo.get(i).is_some_and(|s| s.layout.fhir_shared))
-        .collect::<Vec<_>>()
-        .par_iter()
-        .filter_map(|&i| todo.get(i).map(|s| (i, s)))
-        .map(|(i, s)| {
-            let r = read_file(
-                s,
-                pseudonymiser,
-                options,
-                &aliases,
-                &coder,
-                &writer,
-                &cancel,
-                progress,
-                &empty,
-                &empty_omop,
-                false,
-            );
-            (i, r)
-        })
-        .collect();
+    // Phase 3b: FHIR files other files may refer to, per stage, each in
+    // parallel: a bulk export's Patient and Medication NDJSON, then its
+    // Encounter NDJSON (whose subjects are in the first stage's files).
     let mut directory = readers::fhir::Directory::default();
-    for (i, r) in shared {
-        let mut o = r?;
-        if let Some(d) = o.fhir_export.take() {
-            directory.merge(d);
+    for stage in [0u8, 1] {
+        let shared: Vec<(usize, Result<FileOutcome, IngestError>)> = (0..todo.len())
+            .filter(|&i| {
+                todo.get(i)
+                    .is_some_and(|s| s.layout.fhir_shared == Some(stage))
+            })
+            .collect::<Vec<_>>()
+            .par_iter()
+            .filter_map(|&i| todo.get(i).map(|s| (i, s)))
+            .map(|(i, s)| {
+                let r = read_file(
+                    s,
+                    pseudonymiser,
+                    options,
+                    &aliases,
+                    &coder,
+                    &writer,
+                    &cancel,
+                    progress,
+                    &directory,
+                    &empty_omop,
+                    false,
+                );
+                (i, r)
+            })
+            .collect();
+        let mut found = readers::fhir::Directory::default();
+        for (i, r) in shared {
+            let mut o = r?;
+            if let Some(d) = o.fhir_export.take() {
+                found.merge(d);
+            }
+            outcomes.push((i, o));
         }
-        outcomes.push((i, o));
+        directory.merge(found);
     }
 
     // Phase 3c: OMOP reference tables, per stage: cdm_source (the data
@@ -417,7 +426,7 @@ pub fn ingest(
         .filter(|&i| {
             todo.get(i).is_some_and(|s| {
                 s.layout.format != Format::IdChanges
-                    && !s.layout.fhir_shared
+                    && s.layout.fhir_shared.is_none()
                     && omop_stage(s).is_none_or(|st| st >= 2)
             })
         })

@@ -448,3 +448,106 @@ fn bulk_export_files_refer_to_each_other() {
     );
     assert_eq!(r.patients_seen, 2);
 }
+
+#[test]
+fn bulk_export_encounters_give_settings_and_addresses_give_residences() {
+    // Encounter.ndjson is read after Patient.ndjson and before the other
+    // files: a Condition in another file gets its encounter's setting —
+    // from the care-setting extension first (primary care, which v3
+    // ActCode cannot say), else from the class.
+    let src = tempfile::tempdir().unwrap();
+    let patients = [json!({"resourceType": "Patient", "id": "a",
+    "identifier": [{"system": "https://hospital.example/mrn", "value": "A"}],
+    "birthDate": "1960-05-05",
+    "address": [
+        // Two periods in Sweden (inclusive ends): residences.
+        {"use": "home", "type": "physical", "district": "0180", "state": "01", "country": "SE",
+         "period": {"start": "2000-01-01", "end": "2009-12-31"}},
+        {"use": "home", "state": "12", "period": {"start": "2010-01-01"}},
+        // Not residences: abroad, a state name, postal, old, no län.
+        {"use": "home", "state": "01", "country": "NO", "period": {"start": "1990-01-01"}},
+        {"use": "home", "state": "Stockholm", "country": "SE"},
+        {"use": "home", "type": "postal", "state": "03", "country": "SE"},
+        {"use": "old", "state": "03", "country": "SE"},
+        {"use": "home", "state": "01", "period": {"start": "2001-01-01", "end": "2000-01-01"}},
+        {"use": "home", "city": "Uppsala", "country": "SE"},
+    ]})];
+    let setting_ext = |s: &str| json!([{"url": "urn:halsohub:fhir:StructureDefinition:care-setting", "valueCode": s}]);
+    let encounters = [
+        json!({"resourceType": "Encounter", "id": "e1", "status": "finished",
+               "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+               "extension": setting_ext("primary_care"),
+               "subject": {"reference": "Patient/a"}, "period": {"start": "2020-01-01"}}),
+        json!({"resourceType": "Encounter", "id": "e2", "status": "finished",
+               "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+               "subject": {"reference": "Patient/a"}, "period": {"start": "2020-02-01"}}),
+        json!({"resourceType": "Encounter", "id": "e3", "status": "finished",
+               "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+               "extension": setting_ext("nonsense"),
+               "subject": {"reference": "Patient/a"}, "period": {"start": "2020-03-01"}}),
+    ];
+    let condition = |enc: &str, day: &str| {
+        json!({"resourceType": "Condition", "subject": {"reference": "Patient/a"},
+               "encounter": {"reference": enc}, "onsetDateTime": day,
+               "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "J45"}]}})
+    };
+    let conditions = [
+        condition("Encounter/e1", "2020-01-01"),
+        condition("https://fhir.example/Encounter/e2/_history/1", "2020-02-01"),
+        condition("Encounter/e3", "2020-03-01"),
+        condition("Encounter/unknown", "2020-04-01"),
+    ];
+    let nd = |v: &[serde_json::Value]| v.iter().map(|x| x.to_string() + "\n").collect::<String>();
+    let files = vec![
+        write(src.path(), "Condition.ndjson", nd(&conditions).as_bytes()),
+        write(src.path(), "Encounter.ndjson", nd(&encounters).as_bytes()),
+        write(src.path(), "Patient.ndjson", nd(&patients).as_bytes()),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let r = load(dir.path(), &files, &options(reference())).unwrap();
+    assert_eq!(r.totals.rows_rejected, 0, "{r}");
+    let ev = events(dir.path());
+    let setting_on = |domain: Domain, day: NaiveDate| {
+        ev.iter()
+            .find(|(_, e)| e.domain == domain && e.start == day)
+            .map(|(_, e)| e.setting)
+            .unwrap()
+    };
+    for domain in [Domain::Encounter, Domain::Diagnosis] {
+        assert_eq!(
+            setting_on(domain, d(2020, 1, 1)),
+            Some(Setting::PrimaryCare)
+        );
+        assert_eq!(setting_on(domain, d(2020, 2, 1)), Some(Setting::Inpatient));
+        // An extension value that is no setting: the class decides.
+        assert_eq!(setting_on(domain, d(2020, 3, 1)), Some(Setting::Outpatient));
+    }
+    assert_eq!(setting_on(Domain::Diagnosis, d(2020, 4, 1)), None);
+
+    let mut res: Vec<_> = Store::open(dir.path())
+        .unwrap()
+        .snapshot(None)
+        .unwrap()
+        .residences()
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            let r = r.residence;
+            (r.region, r.municipality, r.from, r.to)
+        })
+        .collect();
+    res.sort();
+    assert_eq!(
+        res,
+        vec![
+            (
+                "01".to_owned(),
+                Some("0180".to_owned()),
+                d(2000, 1, 1),
+                Some(d(2010, 1, 1))
+            ),
+            ("12".to_owned(), None, d(2010, 1, 1), None),
+        ]
+    );
+    assert_eq!(r.totals.residences, 2, "{r}");
+}

@@ -9,7 +9,13 @@
 //! hold is looked up, at the end, in the [`Directory`] of the load's shared
 //! files: NDJSON files that start with a Patient or Medication (a bulk
 //! export's `Patient.ndjson`, `Medication.ndjson`) are read before the
-//! others and share their Patients and Medications.
+//! others and share their Patients and Medications; then NDJSON files that
+//! start with an Encounter (`Encounter.ndjson`), which share their
+//! Encounters' care settings, so a Condition in `Condition.ndjson` gets
+//! the setting of its encounter.
+//!
+//! A Patient's home addresses in Sweden with a län code in
+//! `Address.state` become residence periods (see `halsohub-fhir`).
 
 use std::io::{BufReader, Read};
 
@@ -19,7 +25,7 @@ use halsohub_fhir::{
     Resolution, Resolver, Subject, reason,
 };
 use halsohub_identity::Pseudonym;
-use halsohub_store::{Domain, Event, Person};
+use halsohub_store::{Domain, Event, Person, Residence, Setting};
 use serde_json::Value;
 
 use super::{FileCtx, Reader};
@@ -35,12 +41,15 @@ const MAX_DEPTH: u8 = 2;
 
 pub(crate) struct FhirReader;
 
-/// Patients and Medications by reference key, shared from the files read
-/// first (a bulk export's `Patient.ndjson` and `Medication.ndjson`).
+/// Patients, Medications and Encounters by reference key, shared from the
+/// files read first (a bulk export's `Patient.ndjson`, `Medication.ndjson`
+/// and `Encounter.ndjson`). Encounters are held as their care setting
+/// only, a few dozen bytes per key.
 #[derive(Debug, Default)]
 pub(crate) struct Directory {
     patients: super::FastMap<String, Option<Pseudonym>>,
     medications: super::FastMap<String, Vec<Code>>,
+    encounters: super::FastMap<String, Option<Setting>>,
 }
 
 impl Directory {
@@ -52,6 +61,9 @@ impl Directory {
         for (k, v) in other.medications {
             self.medications.entry(k).or_insert(v);
         }
+        for (k, v) in other.encounters {
+            self.encounters.entry(k).or_insert(v);
+        }
     }
 }
 
@@ -61,6 +73,9 @@ impl External<Pseudonym> for Directory {
     }
     fn medication(&self, key: &str) -> Option<Vec<Code>> {
         self.medications.get(key).cloned()
+    }
+    fn encounter(&self, key: &str) -> Option<Option<Setting>> {
+        self.encounters.get(key).copied()
     }
 }
 
@@ -130,11 +145,12 @@ impl Reader for FhirReader {
         for (line, rec) in std::mem::take(&mut st.deferred) {
             settle(ctx, &st.resolver, line, rec, true)?;
         }
-        if ctx.layout.fhir_shared {
-            let (patients, medications) = st.resolver.into_parts();
+        if ctx.layout.fhir_shared.is_some() {
+            let parts = st.resolver.into_parts();
             ctx.fhir_export = Some(Directory {
-                patients: patients.into_iter().collect(),
-                medications: medications.into_iter().collect(),
+                patients: parts.patients.into_iter().collect(),
+                medications: parts.medications.into_iter().collect(),
+                encounters: parts.encounters.into_iter().collect(),
             });
         }
         Ok(())
@@ -259,6 +275,15 @@ fn handle(
                     .events
                     .push(Event::uncoded(patient, Domain::Death, d, "fhir_patient"));
             }
+            ctx.row
+                .residences
+                .extend(p.residences.into_iter().map(|r| Residence {
+                    patient,
+                    region: r.region,
+                    municipality: r.municipality,
+                    from: r.from,
+                    to: r.to,
+                }));
             ctx.accept(line)
         }
         Ok(Mapped::Medication(m)) => {
@@ -329,5 +354,16 @@ fn settle(
             );
             ctx.reject(line, to_reject(r), None)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lan_codes_agree_with_the_register_reader() {
+        assert_eq!(
+            halsohub_fhir::LAN_CODES,
+            crate::readers::register::LAN_CODES
+        );
     }
 }

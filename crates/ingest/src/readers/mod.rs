@@ -172,7 +172,7 @@ pub(crate) struct RowOut {
     pub patient: Option<Pseudonym>,
     pub events: Vec<Event>,
     pub person: Option<Person>,
-    pub residence: Option<Residence>,
+    pub residences: Vec<Residence>,
     pub alias: Option<(Pseudonym, Pseudonym)>,
     pub imputed_date: bool,
     pub century_guessed: bool,
@@ -184,7 +184,7 @@ impl RowOut {
         self.patient = None;
         self.events.clear();
         self.person = None;
-        self.residence = None;
+        self.residences.clear();
         self.alias = None;
         self.imputed_date = false;
         self.century_guessed = false;
@@ -290,7 +290,7 @@ impl<'a> FileCtx<'a> {
             self.report.persons += 1;
             merge_person(&mut self.persons, p);
         }
-        if let Some(r) = row.residence.take() {
+        for r in row.residences.drain(..) {
             self.report.residences += 1;
             self.sink.residences.push(r);
         }

@@ -460,7 +460,7 @@ impl Mapper<'_, '_, '_> {
             birth_date: Some(birth),
             death_date: None,
         });
-        self.out.residence = Some(Residence {
+        self.out.residences.push(Residence {
             patient,
             region: lan.into_owned(),
             municipality: kommun.map(|k| k.into_owned()),
