@@ -237,6 +237,7 @@ pub fn export(
         Format::OmopCsv | Format::OmopParquet => Box::new(omop::OmopWriter::new(
             staging.dir(),
             req.format == Format::OmopParquet,
+            snapshot.manifest().created.date_naive(),
         )?),
     };
     let mut strings = data::Strings::default();

@@ -486,6 +486,9 @@ pub(crate) struct OmopWriter {
     locations: BTreeMap<(String, Option<String>), i64>,
     /// provider code → (care site id, location id).
     care_sites: BTreeMap<String, (i64, Option<i64>)>,
+    /// The date the snapshot was taken: where an observation period of a
+    /// person still resident ends.
+    as_of: NaiveDate,
 }
 
 fn date_ok(d: Option<NaiveDate>) -> Val {
@@ -493,7 +496,9 @@ fn date_ok(d: Option<NaiveDate>) -> Val {
 }
 
 impl OmopWriter {
-    pub fn new(dir: &Path, parquet: bool) -> Result<OmopWriter, ExportError> {
+    /// A writer into `dir`; `as_of` is the snapshot's date (the end of the
+    /// observation period of a person still resident in Sweden).
+    pub fn new(dir: &Path, parquet: bool, as_of: NaiveDate) -> Result<OmopWriter, ExportError> {
         let mut tables = BTreeMap::new();
         for t in TABLES {
             if !matches!(
@@ -511,6 +516,7 @@ impl OmopWriter {
             next_id: BTreeMap::new(),
             locations: BTreeMap::new(),
             care_sites: BTreeMap::new(),
+            as_of,
         })
     }
 
@@ -585,12 +591,26 @@ impl OmopWriter {
         t.set("ethnicity_source_concept_id", Val::Int(0))?;
         t.end_row()?;
 
-        // Observation period: first to last event (and death).
-        let first = events.iter().map(|e| e.start).min();
+        // Observation period: from the first event or residence to the
+        // last event, death, or end of residence (a residence still open
+        // ends at the snapshot's date, or the death): the time the person
+        // is in the population register's population. The OMOP reader
+        // takes it as the span of the residence in person.location_id.
+        let residence_end = |r: &crate::data::Residence| match r.to {
+            // Exclusive in the store, inclusive in the CDM.
+            Some(to) => to.pred_opt().unwrap_or(to).max(r.from),
+            None => p.death.unwrap_or(self.as_of).max(r.from),
+        };
+        let first = events
+            .iter()
+            .map(|e| e.start)
+            .chain(p.residences.iter().map(|r| r.from))
+            .min();
         let last = events
             .iter()
             .map(|e| e.end.unwrap_or(e.start).max(e.start))
             .chain(p.death)
+            .chain(p.residences.iter().map(residence_end))
             .max();
         if let (Some(f), Some(l)) = (first.or(p.death), last) {
             let t = self.table(Table::ObservationPeriod)?;

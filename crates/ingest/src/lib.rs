@@ -233,7 +233,7 @@ pub fn ingest(
             if s.layout
                 .omop
                 .as_ref()
-                .is_some_and(|o| readers::omop::stage(o.table) < 2)
+                .is_some_and(|o| readers::omop::stage(o.table) < readers::omop::EVENT_STAGE)
             {
                 context_only.push(s.clone());
             }
@@ -369,8 +369,10 @@ pub fn ingest(
     }
 
     // Phase 3c: OMOP reference tables, per stage: cdm_source (the data
-    // holder, which scopes person pseudonyms), then concept and person.
-    // Those already in the store are read for their context only.
+    // holder, which scopes person pseudonyms), location and care_site;
+    // then concept and person; then visit_occurrence (its visits give
+    // their events a setting). Those already in the store are read for
+    // their context only.
     let omop_stage = |s: &Sniffed| {
         s.layout
             .omop
@@ -378,7 +380,7 @@ pub fn ingest(
             .map(|o| readers::omop::stage(o.table))
     };
     let mut omop = readers::omop::Directory::default();
-    for stage in [0u8, 1] {
+    for stage in 0..readers::omop::EVENT_STAGE {
         let jobs: Vec<(Option<usize>, &Sniffed)> = todo
             .iter()
             .enumerate()
@@ -427,7 +429,7 @@ pub fn ingest(
             todo.get(i).is_some_and(|s| {
                 s.layout.format != Format::IdChanges
                     && s.layout.fhir_shared.is_none()
-                    && omop_stage(s).is_none_or(|st| st >= 2)
+                    && omop_stage(s).is_none_or(|st| st >= readers::omop::EVENT_STAGE)
             })
         })
         .collect();

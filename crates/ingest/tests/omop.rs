@@ -407,3 +407,133 @@ fn garbage_never_panics() {
         r.totals.rows_read
     );
 }
+
+/// Events take the setting and provider of their visit (primary care from
+/// `visit_source_value`, as halsohub's export writes it); a person's
+/// location, when a Swedish län, is their residence over each observation
+/// period.
+#[test]
+fn events_take_their_visits_setting_and_locations_give_residences() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("cdm");
+    write(&d, "cdm_source.csv", CDM_SOURCE.as_bytes());
+    write(&d, "concept.csv", CONCEPT.as_bytes());
+    write(
+        &d,
+        "location.csv",
+        b"location_id,state,county,country_source_value\n1,01,0180,SE\n2,MA,Suffolk,US\n3,14,,\n",
+    );
+    write(
+        &d,
+        "care_site.csv",
+        b"care_site_id,care_site_name,location_id,care_site_source_value\n7,Vardcentral A,1,SE2321000016-A\n8,Clinic,2,\n",
+    );
+    write(
+        &d,
+        "person.csv",
+        b"person_id,gender_concept_id,year_of_birth,location_id,person_source_value\n1,8507,1960,1,p1\n2,8532,1970,2,p2\n3,8532,1980,,p3\n",
+    );
+    write(
+        &d,
+        "observation_period.csv",
+        b"observation_period_id,person_id,observation_period_start_date,observation_period_end_date,period_type_concept_id\n1,1,2019-01-01,2021-12-31,32879\n2,2,2019-01-01,2021-12-31,32879\n3,3,2019-01-01,2021-12-31,32879\n",
+    );
+    write(
+        &d,
+        "visit_occurrence.csv",
+        b"visit_occurrence_id,person_id,visit_concept_id,visit_start_date,visit_end_date,visit_type_concept_id,care_site_id,visit_source_value\n\
+50,1,581477,2020-03-01,2020-03-01,32817,7,primary_care\n\
+51,2,9201,2020-03-01,2020-03-02,32817,8,b2a6f7d3-bed4\n\
+52,3,581477,2020-03-01,2020-03-01,32817,,\n",
+    );
+    write(
+        &d,
+        "condition_occurrence.csv",
+        b"condition_occurrence_id,person_id,condition_concept_id,condition_start_date,condition_type_concept_id,visit_occurrence_id,condition_source_concept_id\n\
+1,1,2,2020-03-01,32817,50,1\n\
+2,2,2,2020-03-01,32817,51,1\n\
+3,1,2,2020-03-02,32817,51,1\n\
+4,3,2,2020-03-01,32817,52,1\n\
+5,3,2,2020-03-05,32817,,1\n\
+6,3,2,2020-03-06,32817,999,1\n",
+    );
+    let store = tmp.path().join("store");
+    let r = load(&store, std::slice::from_ref(&d), &options(reference())).unwrap();
+    // Only the concept table's two bad rows (a repeated id, a bad SNOMED
+    // code) are rejected.
+    let rejected: Vec<(&str, u64)> = r
+        .files
+        .iter()
+        .filter(|f| f.rows_rejected > 0)
+        .map(|f| (f.path.rsplit('/').next().unwrap(), f.rows_rejected))
+        .collect();
+    assert_eq!(rejected, [("concept.csv", 2)]);
+    assert_eq!(r.totals.residences, 1);
+    // Two codes per condition row (source ICD10CM, standard SNOMED).
+    type Seen = (String, Option<Setting>, Option<String>, Option<String>);
+    let mut got: Vec<Seen> = events(&store)
+        .into_iter()
+        .filter(|(_, e)| e.system == "icd10cm")
+        .map(|(_, e)| {
+            (
+                e.start.to_string(),
+                e.setting,
+                e.provider.clone(),
+                e.provider_region.clone(),
+            )
+        })
+        .collect();
+    got.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+    let p = Some("SE2321000016-A".to_owned());
+    let want = vec![
+        // Person 1 at its primary-care visit; person 2 inpatient at a care
+        // site outside Sweden (named by care_site_name, no region).
+        (
+            "2020-03-01".to_owned(),
+            Some(Setting::Inpatient),
+            Some("Clinic".to_owned()),
+            None,
+        ),
+        (
+            "2020-03-01".to_owned(),
+            Some(Setting::Outpatient),
+            None,
+            None,
+        ),
+        (
+            "2020-03-01".to_owned(),
+            Some(Setting::PrimaryCare),
+            p,
+            Some("01".to_owned()),
+        ),
+        // Person 1's row names person 2's visit; person 3: no visit, an
+        // unknown visit.
+        ("2020-03-02".to_owned(), None, None, None),
+        ("2020-03-05".to_owned(), None, None, None),
+        ("2020-03-06".to_owned(), None, None, None),
+    ];
+    let mut want = want;
+    want.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+    assert_eq!(got, want);
+    let encounters = events(&store)
+        .into_iter()
+        .filter(|(_, e)| e.domain == Domain::Encounter && e.setting == Some(Setting::PrimaryCare))
+        .count();
+    assert_eq!(encounters, 1);
+
+    // Residences: person 1 in 01 (kommun 0180) over its observation
+    // period; person 2 lives in the US (no residence), person 3 has no
+    // location.
+    let res = Store::open(&store)
+        .unwrap()
+        .snapshot(None)
+        .unwrap()
+        .residences()
+        .unwrap();
+    assert_eq!(res.len(), 1, "{res:?}");
+    let r0 = &res[0].residence;
+    assert_eq!(r0.region, "01");
+    assert_eq!(r0.municipality.as_deref(), Some("0180"));
+    assert_eq!(r0.from.to_string(), "2019-01-01");
+    assert_eq!(r0.to.map(|t| t.to_string()).as_deref(), Some("2022-01-01"));
+}

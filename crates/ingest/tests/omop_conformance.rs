@@ -133,12 +133,14 @@ fn eunomia_gibleed_loads_with_every_rejection_explained() {
     .unwrap();
     let t = &r.totals;
 
-    // The eleven tables halsohub reads (DEATH is header-only); the other 26
-    // CDM tables and SOURCE.md are skipped, each with a note saying why.
-    assert_eq!(t.files, 11);
+    // The thirteen tables halsohub reads (DEATH, LOCATION and CARE_SITE are
+    // header-only: since location and care_site are read for regions and
+    // providers, they are no longer among the skipped); the other 24 CDM
+    // tables and SOURCE.md are skipped, each with a note saying why.
+    assert_eq!(t.files, 13);
     assert!(r.files.iter().all(|f| f.gzip && f.format == "omop"));
     let skipped: Vec<&String> = r.notes.iter().filter(|n| n.contains("skipped")).collect();
-    assert_eq!(skipped.len(), 27, "{skipped:#?}");
+    assert_eq!(skipped.len(), 25, "{skipped:#?}");
     assert!(
         r.notes
             .iter()
@@ -168,6 +170,8 @@ fn eunomia_gibleed_loads_with_every_rejection_explained() {
         ("PROCEDURE_OCCURRENCE.csv.gz", (37_409, 37_409, 0)),
         ("OBSERVATION.csv.gz", (1_477, 1_477, 0)),
         ("DEATH.csv.gz", (0, 0, 0)),
+        ("LOCATION.csv.gz", (0, 0, 0)),
+        ("CARE_SITE.csv.gz", (0, 0, 0)),
     ]
     .into_iter()
     .collect();
@@ -315,5 +319,5 @@ fn eunomia_gibleed_loads_with_every_rejection_explained() {
     )
     .unwrap();
     assert!(again.snapshot.is_none());
-    assert_eq!(again.skipped.len(), 11);
+    assert_eq!(again.skipped.len(), 13);
 }

@@ -199,6 +199,17 @@ pub fn setting_of_visit(id: ConceptId) -> Option<Setting> {
     }
 }
 
+/// halsohub's care setting of a visit: `visit_source_value` when it names
+/// one of halsohub's settings exactly (`inpatient`, `outpatient`,
+/// `primary_care`, as halsohub's export writes it: the visit concept
+/// cannot say primary care), else the setting of the visit concept
+/// ([`setting_of_visit`]).
+pub fn setting_of_visit_row(concept: ConceptId, source_value: Option<&str>) -> Option<Setting> {
+    source_value
+        .and_then(|v| Setting::parse(v.trim()))
+        .or_else(|| setting_of_visit(concept))
+}
+
 /// The visit concept for a halsohub setting (for an export): inpatient →
 /// 9201, outpatient → 9202, primary care → 581477 (office visit).
 pub fn visit_of_setting(setting: Setting) -> ConceptId {
@@ -416,6 +427,29 @@ mod tests {
         assert_eq!(setting_of_visit(9201), Some(Setting::Inpatient));
         assert_eq!(setting_of_visit(9203), Some(Setting::Outpatient));
         assert_eq!(setting_of_visit(0), None);
+        assert_eq!(
+            setting_of_visit_row(581477, Some("primary_care")),
+            Some(Setting::PrimaryCare)
+        );
+        assert_eq!(
+            setting_of_visit_row(9201, Some("b2a6f7d3-bed4")),
+            Some(Setting::Inpatient)
+        );
+        assert_eq!(
+            setting_of_visit_row(581477, None),
+            Some(Setting::Outpatient)
+        );
+        assert_eq!(setting_of_visit_row(0, Some("Primary_Care")), None);
+        for s in [
+            Setting::Inpatient,
+            Setting::Outpatient,
+            Setting::PrimaryCare,
+        ] {
+            assert_eq!(
+                setting_of_visit_row(visit_of_setting(s), Some(s.as_str())),
+                Some(s)
+            );
+        }
         assert_eq!(drug_domain(38000177), (Domain::PrescribedDrug, true));
         assert_eq!(drug_domain(38000175), (Domain::DispensedDrug, true));
         assert_eq!(drug_domain(581452), (Domain::AdministeredDrug, true));

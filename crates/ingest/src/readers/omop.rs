@@ -4,10 +4,12 @@
 //! through the same row code as CSV records ([`TableRows`]).
 //!
 //! Tables depend on each other, so a folder is read in stages (see
-//! `lib.rs`): `cdm_source` first (it names the data holder, which scopes
-//! the person pseudonyms), then `concept` and `person` (concept id → system
-//! and code; `person_id` → pseudonym), then every other table with those
-//! in hand. What a reference table offers the others is its [`Export`],
+//! `lib.rs`): `cdm_source` (it names the data holder, which scopes the
+//! person pseudonyms), `location` and `care_site` first, then `concept`
+//! and `person` (concept id → system and code; `person_id` → pseudonym,
+//! and the person's `location_id` → a residence), then `visit_occurrence`
+//! (visit id → care setting and provider, which its events take), then
+//! every other table with those in hand. What a reference table offers the others is its [`Export`],
 //! collected per folder into the load's [`Directory`]. A reference table
 //! already in the store is read again for its export only (nothing is
 //! written), so a later delivery of, say, a new `drug_exposure` file still
@@ -25,13 +27,14 @@ use csv::ByteRecord;
 use halsohub_codes::{System, UnitError, units};
 use halsohub_identity::Pseudonym;
 use halsohub_omop::concept::{
-    comparator_of_operator, drug_domain, primary_of_condition_status, setting_of_visit,
+    comparator_of_operator, drug_domain, primary_of_condition_status, setting_of_visit_row,
     sex_of_gender,
 };
 use halsohub_omop::{CdmVersion, HeaderMatch, OMOP_CONCEPT_SYSTEM, Table, system_for_vocabulary};
-use halsohub_store::{Comparator, Domain, Event, Person};
+use halsohub_store::{Comparator, Domain, Event, Person, Residence, Setting};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+use super::register::LAN_CODES;
 use super::{FastMap, FastSet, FileCtx, Reader};
 use crate::error::IngestError;
 use crate::input::Encoding;
@@ -61,7 +64,9 @@ pub(crate) fn not_read(table: Table) -> Option<&'static str> {
         | Table::Observation
         | Table::Death
         | Table::Concept
-        | Table::CdmSource => return None,
+        | Table::CdmSource
+        | Table::Location
+        | Table::CareSite => return None,
         Table::ConditionEra | Table::DrugEra | Table::DoseEra => {
             "derived from the occurrence and exposure tables; reading it would count the same events twice"
         }
@@ -80,8 +85,8 @@ pub(crate) fn not_read(table: Table) -> Option<&'static str> {
         Table::DeviceExposure => "halsohub has no device domain",
         Table::Specimen => "halsohub has no specimen domain",
         Table::Note | Table::NoteNlp => "free text, which may identify persons",
-        Table::Location | Table::CareSite | Table::Provider => {
-            "health-system table: addresses and provider ids have no place in the event model (the care setting comes from the visit concept)"
+        Table::Provider => {
+            "health-system table: individual clinicians have no place in the event model (the provider of an event is its visit's care site)"
         }
         Table::PayerPlanPeriod | Table::Cost => "economics table, not used by halsohub",
         Table::FactRelationship | Table::Metadata | Table::Episode | Table::EpisodeEvent => {
@@ -142,15 +147,23 @@ pub(crate) fn folder_key(path: &Path) -> PathBuf {
     std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
 }
 
-/// Which stage of a load reads the table (0 `cdm_source`, 1 `concept` and
-/// `person`, 2 the rest).
+/// Which stage of a load reads the table: 0 `cdm_source`, `location` and
+/// `care_site`; 1 `concept` and `person` (a person's location is a
+/// residence); 2 `visit_occurrence` (its persons known; its visits give
+/// their events a setting and provider); [`EVENT_STAGE`] the rest. The
+/// tables of the stages before it are the reference tables, whose
+/// [`Export`] the later stages see.
 pub(crate) fn stage(table: Table) -> u8 {
     match table {
-        Table::CdmSource => 0,
+        Table::CdmSource | Table::Location | Table::CareSite => 0,
         Table::Concept | Table::Person => 1,
-        _ => 2,
+        Table::VisitOccurrence => 2,
+        _ => EVENT_STAGE,
     }
 }
+
+/// The stage of the tables no other table needs.
+pub(crate) const EVENT_STAGE: u8 = 3;
 
 /// Recognises an OMOP table file: its name names a CDM table
 /// (`PERSON.csv.gz`, ...) and its header (`,` or tab separated) confirms it
@@ -239,6 +252,33 @@ pub(crate) struct Resolved {
     known: bool,
 }
 
+/// A Swedish region of a `location` row: the län code (`state`) and the
+/// kommun code (`county`) when it lies in that län.
+#[derive(Debug, Clone)]
+pub(crate) struct Place {
+    region: Box<str>,
+    municipality: Option<Box<str>>,
+}
+
+/// A `care_site` row: the provider code (`care_site_source_value`, else
+/// `care_site_name`) and its `location_id`.
+#[derive(Debug, Clone)]
+pub(crate) struct Site {
+    provider: Option<Box<str>>,
+    location: Option<i64>,
+}
+
+/// A `visit_occurrence` row as its events see it.
+#[derive(Debug, Clone)]
+pub(crate) struct Visit {
+    person: i64,
+    setting: Option<Setting>,
+    care_site: Option<i64>,
+}
+
+/// What an event takes from its visit: setting, provider, provider region.
+type VisitContext = (Option<Setting>, Option<String>, Option<String>);
+
 /// What a reference table offers its folder's other tables.
 #[derive(Debug)]
 pub(crate) enum Export {
@@ -247,8 +287,16 @@ pub(crate) enum Export {
     /// `concept`: concept id → code.
     Concepts(FastMap<i64, Resolved>),
     /// `person`: person id → pseudonym (`None`: the person row was
-    /// rejected).
-    Persons(FastMap<i64, Option<Pseudonym>>),
+    /// rejected), and person id → the Swedish region of its `location_id`.
+    Persons(FastMap<i64, Option<Pseudonym>>, FastMap<i64, Place>),
+    /// `location`: location id → Swedish region (other locations are left
+    /// out).
+    Locations(FastMap<i64, Place>),
+    /// `care_site`: care site id → provider and location.
+    CareSites(FastMap<i64, Site>),
+    /// `visit_occurrence`: visit id → person, setting, care site (visits
+    /// with neither setting nor care site are left out).
+    Visits(FastMap<i64, Visit>),
 }
 
 /// The reference data of one CDM folder.
@@ -257,6 +305,41 @@ pub(crate) struct Folder {
     scope: Option<String>,
     concepts: Option<FastMap<i64, Resolved>>,
     persons: Option<FastMap<i64, Option<Pseudonym>>>,
+    /// person id → the Swedish region of the person's location.
+    places: FastMap<i64, Place>,
+    locations: FastMap<i64, Place>,
+    care_sites: FastMap<i64, Site>,
+    visits: FastMap<i64, Visit>,
+}
+
+/// Adds the entries of `new` whose keys `known` does not hold (the first
+/// file's row wins).
+fn merge_first<V>(known: &mut FastMap<i64, V>, new: FastMap<i64, V>) {
+    if known.is_empty() {
+        *known = new;
+        return;
+    }
+    for (k, v) in new {
+        known.entry(k).or_insert(v);
+    }
+}
+
+impl Folder {
+    /// The Swedish region of a location id.
+    fn place(&self, location: Option<i64>) -> Option<&Place> {
+        location.and_then(|l| self.locations.get(&l))
+    }
+
+    /// The provider code of a care site and the region of its location.
+    fn site(&self, care_site: Option<i64>) -> (Option<String>, Option<String>) {
+        let Some(site) = care_site.and_then(|c| self.care_sites.get(&c)) else {
+            return (None, None);
+        };
+        (
+            site.provider.as_deref().map(str::to_owned),
+            self.place(site.location).map(|p| p.region.to_string()),
+        )
+    }
 }
 
 /// The reference data of every CDM folder of a load.
@@ -281,14 +364,20 @@ impl Directory {
                 }
                 None => f.concepts = Some(c),
             },
-            Export::Persons(p) => match &mut f.persons {
-                Some(known) => {
-                    for (k, v) in p {
-                        known.entry(k).or_insert(v);
+            Export::Persons(p, places) => {
+                match &mut f.persons {
+                    Some(known) => {
+                        for (k, v) in p {
+                            known.entry(k).or_insert(v);
+                        }
                     }
+                    None => f.persons = Some(p),
                 }
-                None => f.persons = Some(p),
-            },
+                merge_first(&mut f.places, places);
+            }
+            Export::Locations(l) => merge_first(&mut f.locations, l),
+            Export::CareSites(c) => merge_first(&mut f.care_sites, c),
+            Export::Visits(v) => merge_first(&mut f.visits, v),
         }
     }
 
@@ -455,6 +544,8 @@ fn needed(table: Table) -> &'static [&'static str] {
         Table::Measurement => &["person_id", "measurement_concept_id", "measurement_date"],
         Table::Observation => &["person_id", "observation_concept_id", "observation_date"],
         Table::Death => &["person_id", "death_date"],
+        Table::Location => &["location_id"],
+        Table::CareSite => &["care_site_id"],
         _ => &[],
     }
 }
@@ -479,6 +570,10 @@ struct Mapper<'f> {
     /// What this file exports (reference tables).
     concepts: FastMap<i64, Resolved>,
     persons: FastMap<i64, Option<Pseudonym>>,
+    places: FastMap<i64, Place>,
+    locations: FastMap<i64, Place>,
+    care_sites: FastMap<i64, Site>,
+    visits: FastMap<i64, Visit>,
     source_scope: Option<String>,
     systems: FastMap<String, Arc<str>>,
 }
@@ -771,6 +866,10 @@ impl<'f> TableRows<'f> {
                 reused_keys: 0,
                 concepts: FastMap::default(),
                 persons: FastMap::default(),
+                places: FastMap::default(),
+                locations: FastMap::default(),
+                care_sites: FastMap::default(),
+                visits: FastMap::default(),
                 source_scope: None,
                 systems: FastMap::default(),
             },
@@ -856,7 +955,13 @@ impl<'f> TableRows<'f> {
         ctx.omop_export = match table {
             Table::CdmSource => m.source_scope.take().map(Export::Source),
             Table::Concept => Some(Export::Concepts(std::mem::take(&mut m.concepts))),
-            Table::Person => Some(Export::Persons(std::mem::take(&mut m.persons))),
+            Table::Person => Some(Export::Persons(
+                std::mem::take(&mut m.persons),
+                std::mem::take(&mut m.places),
+            )),
+            Table::Location => Some(Export::Locations(std::mem::take(&mut m.locations))),
+            Table::CareSite => Some(Export::CareSites(std::mem::take(&mut m.care_sites))),
+            Table::VisitOccurrence => Some(Export::Visits(std::mem::take(&mut m.visits))),
             _ => None,
         };
     }
@@ -921,17 +1026,7 @@ impl Mapper<'_> {
             Table::CdmSource => self.cdm_source(row),
             Table::Concept => self.concept(row, ctx),
             Table::Person => self.person(row, ctx),
-            Table::ObservationPeriod => {
-                self.key(row)?;
-                self.patient(row, ctx)?;
-                let start = row.date(
-                    "observation_period_start_date",
-                    "observation_period_start_date",
-                )?;
-                let end = row.date("observation_period_end_date", "observation_period_end_date")?;
-                ends_after(start, Some(end), "observation_period_end_date")?;
-                Ok(())
-            }
+            Table::ObservationPeriod => self.observation_period(row, ctx),
             Table::VisitOccurrence => self.visit(row, ctx),
             Table::ConditionOccurrence => self.clinical(row, ctx),
             Table::DrugExposure => self.clinical(row, ctx),
@@ -939,6 +1034,8 @@ impl Mapper<'_> {
             Table::Measurement => self.clinical(row, ctx),
             Table::Observation => self.clinical(row, ctx),
             Table::Death => self.death(row, ctx),
+            Table::Location => self.location(row),
+            Table::CareSite => self.care_site(row),
             _ => Ok(()),
         }
     }
@@ -1089,6 +1186,12 @@ impl Mapper<'_> {
                 })?)
             }
         };
+        // The person's location, when a Swedish region: their residence
+        // over each of their observation periods (read later).
+        let location = row.int("location_id")?;
+        if let Some(place) = self.folder.and_then(|f| f.place(location)) {
+            self.places.insert(id, place.clone());
+        }
         ctx.row.person = Some(Person {
             patient,
             sex,
@@ -1099,17 +1202,138 @@ impl Mapper<'_> {
         Ok(())
     }
 
+    /// An `observation_period` row: validated; for a person whose
+    /// location is a Swedish region, the residence in that region over the
+    /// period (the CDM holds one location per person, not its history).
+    fn observation_period(&mut self, row: &Row<'_>, ctx: &mut FileCtx<'_>) -> Result<(), Reject> {
+        self.key(row)?;
+        let patient = self.patient(row, ctx)?;
+        let start = row.date(
+            "observation_period_start_date",
+            "observation_period_start_date",
+        )?;
+        let end = row.date("observation_period_end_date", "observation_period_end_date")?;
+        ends_after(start, Some(end), "observation_period_end_date")?;
+        let place = self
+            .folder
+            .zip(row.int("person_id")?)
+            .and_then(|(f, id)| f.places.get(&id));
+        if let Some(place) = place {
+            ctx.row.residences.push(Residence {
+                patient,
+                region: place.region.to_string(),
+                municipality: place.municipality.as_deref().map(str::to_owned),
+                from: start,
+                // Residence ends are exclusive, period ends inclusive.
+                to: end.succ_opt(),
+            });
+        }
+        Ok(())
+    }
+
+    /// A `location` row: a Swedish region when `state` (else `county`) is
+    /// a län code and the country, if given, is Sweden; other locations
+    /// are accepted and left out.
+    fn location(&mut self, row: &Row<'_>) -> Result<(), Reject> {
+        let id = row.required_int("location_id")?;
+        if !self.seen.insert(id) {
+            return Err(Reject::new(
+                why::DUPLICATE_ID,
+                "location_id",
+                "the same id as an earlier row of this file",
+            ));
+        }
+        let sweden = row.get("country_source_value").is_none_or(|c| {
+            ["se", "swe", "sweden", "sverige"].contains(&c.to_lowercase().as_str())
+        });
+        if !sweden {
+            return Ok(());
+        }
+        let is_lan = |t: &Cow<'_, str>| LAN_CODES.contains(&t.as_ref());
+        let (region, municipality) = match row.get("state").filter(is_lan) {
+            Some(r) => (r, row.get("county")),
+            None => match row.get("county").filter(is_lan) {
+                Some(r) => (r, None),
+                None => return Ok(()),
+            },
+        };
+        let municipality = municipality
+            .filter(|m| text::is_digits(m, 4) && m.starts_with(region.as_ref()))
+            .map(|m| m.as_ref().into());
+        self.locations.insert(
+            id,
+            Place {
+                region: region.as_ref().into(),
+                municipality,
+            },
+        );
+        Ok(())
+    }
+
+    /// A `care_site` row: its provider code and location.
+    fn care_site(&mut self, row: &Row<'_>) -> Result<(), Reject> {
+        let id = row.required_int("care_site_id")?;
+        if !self.seen.insert(id) {
+            return Err(Reject::new(
+                why::DUPLICATE_ID,
+                "care_site_id",
+                "the same id as an earlier row of this file",
+            ));
+        }
+        let provider = row
+            .get("care_site_source_value")
+            .or_else(|| row.get("care_site_name"))
+            .map(|p| p.as_ref().into());
+        let location = row.int("location_id")?;
+        self.care_sites.insert(id, Site { provider, location });
+        Ok(())
+    }
+
+    /// The setting and provider (with its region) an event takes from its
+    /// `visit_occurrence_id`: the folder's visit of the same person.
+    fn visit_of(&self, row: &Row<'_>) -> Result<VisitContext, Reject> {
+        let none = (None, None, None);
+        let Some(id) = row.int("visit_occurrence_id")? else {
+            return Ok(none);
+        };
+        let (Some(folder), Some(person)) = (self.folder, row.int("person_id")?) else {
+            return Ok(none);
+        };
+        let Some(v) = folder.visits.get(&id).filter(|v| v.person == person) else {
+            return Ok(none);
+        };
+        let (provider, region) = folder.site(v.care_site);
+        Ok((v.setting, provider, region))
+    }
+
     fn visit(&mut self, row: &Row<'_>, ctx: &mut FileCtx<'_>) -> Result<(), Reject> {
         self.key(row)?;
         let patient = self.patient(row, ctx)?;
         let start = row.date("visit_start_date", "visit_start_datetime")?;
         let end = row.opt_date("visit_end_date", "visit_end_datetime")?;
         ends_after(start, end, "visit_end_date")?;
-        let setting = setting_of_visit(row.concept("visit_concept_id")?);
+        let setting = setting_of_visit_row(
+            row.concept("visit_concept_id")?,
+            row.get("visit_source_value").as_deref(),
+        );
+        let care_site = row.int("care_site_id")?;
+        let (provider, region) = self.folder.map_or((None, None), |f| f.site(care_site));
         let mut e = event(patient, Domain::Encounter, None, start, self.source);
         e.end = end;
         e.setting = setting;
+        e.provider = provider;
+        e.provider_region = region;
         ctx.row.events.push(e);
+        if let Some(id) = row.int("visit_occurrence_id")?
+            && (setting.is_some() || care_site.is_some())
+        {
+            let person = row.required_int("person_id")?;
+            self.visits.entry(id).or_insert(Visit {
+                person,
+                setting,
+                care_site,
+            });
+        }
         Ok(())
     }
 
@@ -1218,6 +1442,7 @@ impl Mapper<'_> {
         let concept_col = format!("{prefix}_concept_id");
         let source_col = format!("{prefix}_source_concept_id");
         let codes = self.codes(row, &concept_col, &source_col, ctx)?;
+        let (setting, provider, provider_region) = self.visit_of(row)?;
         let mut domain = match self.table {
             Table::ConditionOccurrence => Domain::Diagnosis,
             Table::ProcedureOccurrence => Domain::Procedure,
@@ -1266,6 +1491,9 @@ impl Mapper<'_> {
             e.end = end;
             e.primary = primary;
             e.quantity = quantity;
+            e.setting = setting;
+            e.provider.clone_from(&provider);
+            e.provider_region.clone_from(&provider_region);
             if let Some(v) = value {
                 let (v, u) = convert(c, v, unit.as_deref())?;
                 e.value = Some(v);
