@@ -211,7 +211,9 @@ pub fn setting_of_visit_row(concept: ConceptId, source_value: Option<&str>) -> O
 }
 
 /// The visit concept for a halsohub setting (for an export): inpatient →
-/// 9201, outpatient → 9202, primary care → 581477 (office visit).
+/// 9201, outpatient → 9202, primary care → 581477 (office visit, which
+/// alone reads back as outpatient: the export writes the exact setting in
+/// `visit_source_value`, see [`setting_of_visit_row`]).
 pub fn visit_of_setting(setting: Setting) -> ConceptId {
     match setting {
         Setting::Inpatient => visit::INPATIENT,
