@@ -637,6 +637,11 @@ impl OmopWriter {
                 .flatten()
                 .and_then(|j| visit_ids.get(j).copied().flatten());
             let visit_val = visit.map_or(Val::Null, Val::Int);
+            // A coded value (lab result or observation) as a local concept.
+            let value_concept = match (e.value_system, e.value_code) {
+                (Some(vs), Some(vc)) => Some(self.concepts.local(strings, vs, vc, e.domain)),
+                _ => None,
+            };
             let source = strings.get(e.source);
             let type_id = type_concept(source);
             let code_str = strings.get(e.code);
@@ -730,12 +735,6 @@ impl OmopWriter {
                 }
                 Domain::LabResult => {
                     let c = self.concepts.local(strings, e.system, e.code, e.domain);
-                    let value_concept = match (e.value_system, e.value_code) {
-                        (Some(vs), Some(vc)) => {
-                            Some(self.concepts.local(strings, vs, vc, e.domain))
-                        }
-                        _ => None,
-                    };
                     let id = self.id(Table::Measurement);
                     let t = self.table(Table::Measurement)?;
                     t.set("measurement_id", Val::Int(id))?;
@@ -766,12 +765,6 @@ impl OmopWriter {
                 }
                 Domain::Observation => {
                     let c = self.concepts.local(strings, e.system, e.code, e.domain);
-                    let value_concept = match (e.value_system, e.value_code) {
-                        (Some(vs), Some(vc)) => {
-                            Some(self.concepts.local(strings, vs, vc, e.domain))
-                        }
-                        _ => None,
-                    };
                     let id = self.id(Table::Observation);
                     let t = self.table(Table::Observation)?;
                     t.set("observation_id", Val::Int(id))?;
