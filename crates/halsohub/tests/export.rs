@@ -12,7 +12,7 @@ mod common;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use common::{Hub, files_below};
+use common::Hub;
 use serde_json::Value;
 
 const EXTRACT: &str = "2025-12-31";
@@ -81,66 +81,6 @@ fn count(hub: &Hub, store: &Path, query: &Path) -> Value {
     out["result"].clone()
 }
 
-/// Every identity number written in the source files, as its last ten
-/// digits (YYMMDDNNNC), which every written form contains.
-fn raw_ids(dir: &Path) -> HashSet<String> {
-    let mut ids = HashSet::new();
-    for f in files_below(dir) {
-        if f.file_name().is_some_and(|n| n == "manifest.json") {
-            continue;
-        }
-        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
-        for field in text.split([';', ',', '\t', '|', '\n', '\r', '"']) {
-            let digits: String = field.chars().filter(char::is_ascii_digit).collect();
-            let only_id_chars = field
-                .trim()
-                .chars()
-                .all(|c| c.is_ascii_digit() || c == '-' || c == '+');
-            if only_id_chars && (digits.len() == 10 || digits.len() == 12) {
-                ids.insert(digits[digits.len() - 10..].to_string());
-            }
-        }
-    }
-    ids
-}
-
-/// All text of an export: file bytes, plus Parquet columns rendered.
-fn export_text(dir: &Path) -> String {
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let mut out = String::new();
-    for f in files_below(dir) {
-        out.push_str(&String::from_utf8_lossy(&std::fs::read(&f).unwrap()));
-        out.push('\n');
-        if f.extension().is_some_and(|e| e == "parquet") {
-            let file = std::fs::File::open(&f).unwrap();
-            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-                .unwrap()
-                .build()
-                .unwrap();
-            let batches: Vec<_> = reader.map(Result::unwrap).collect();
-            let table = arrow::util::pretty::pretty_format_batches(&batches).unwrap();
-            out.push_str(&table.to_string());
-        }
-    }
-    out
-}
-
-/// Raw ids found in `text`: every 10-digit window of every digit run.
-fn leaked_ids(text: &str, ids: &HashSet<String>) -> Vec<String> {
-    let mut found = Vec::new();
-    for run in text.split(|c: char| !c.is_ascii_digit()) {
-        if run.len() < 10 {
-            continue;
-        }
-        for i in 0..=run.len() - 10 {
-            if ids.contains(&run[i..i + 10]) {
-                found.push(run[i..i + 10].to_string());
-            }
-        }
-    }
-    found
-}
-
 /// The hub pseudonyms of the store (from `store export`, which writes
 /// them as person keys).
 fn hub_pseudonyms(hub: &Hub) -> HashSet<String> {
@@ -177,10 +117,10 @@ fn hex_words(text: &str) -> HashSet<String> {
 }
 
 fn assert_no_identity(hub: &Hub, dir: &Path) {
-    let text = export_text(dir);
-    let ids = raw_ids(&hub.path("data"));
+    let text = common::all_text(dir);
+    let ids = common::raw_ids(&hub.path("data"));
     assert!(ids.len() > 100);
-    let leaks = leaked_ids(&text, &ids);
+    let leaks = common::leaked_ids(&text, &ids);
     assert!(
         leaks.is_empty(),
         "{} raw ids in {}",

@@ -7,11 +7,10 @@
 
 mod common;
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Hub, duckdb, duckdb_python, files_below};
+use common::{Hub, duckdb, duckdb_python};
 
 const EXTRACT: &str = "2025-12-31";
 
@@ -52,72 +51,6 @@ fn ingest(hub: &Hub, store: &Path, paths: &[PathBuf]) -> serde_json::Value {
 
 fn info(hub: &Hub, store: &Path) -> serde_json::Value {
     hub.json(&["store", "info", "--store", s(store), "--json"])
-}
-
-/// Every identity number written in the source files, as its last ten
-/// digits (YYMMDDNNNC), which every written form contains.
-fn raw_ids(dir: &Path) -> HashSet<String> {
-    let mut ids = HashSet::new();
-    for f in files_below(dir) {
-        if f.file_name().is_some_and(|n| n == "manifest.json") {
-            continue;
-        }
-        let bytes = std::fs::read(&f).unwrap();
-        let text = String::from_utf8_lossy(&bytes);
-        for field in text.split([';', ',', '\t', '|', '\n', '\r']) {
-            let digits: String = field.chars().filter(char::is_ascii_digit).collect();
-            let only_id_chars = field
-                .trim()
-                .chars()
-                .all(|c| c.is_ascii_digit() || c == '-' || c == '+');
-            if only_id_chars && (digits.len() == 10 || digits.len() == 12) {
-                // Dates like 2020-01-01 have 8 digits; 10/12 digits with at
-                // most a separator are identity numbers.
-                ids.insert(digits[digits.len() - 10..].to_string());
-            }
-        }
-    }
-    ids
-}
-
-/// All text a store holds: raw bytes of every file, plus every Parquet
-/// column rendered as text (compression would hide strings from a byte
-/// search).
-fn store_text(dir: &Path) -> String {
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let mut out = String::new();
-    for f in files_below(dir) {
-        let bytes = std::fs::read(&f).unwrap();
-        out.push_str(&String::from_utf8_lossy(&bytes));
-        out.push('\n');
-        if f.extension().is_some_and(|e| e == "parquet") {
-            let file = std::fs::File::open(&f).unwrap();
-            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-                .unwrap()
-                .build()
-                .unwrap();
-            let batches: Vec<_> = reader.map(Result::unwrap).collect();
-            let table = arrow::util::pretty::pretty_format_batches(&batches).unwrap();
-            out.push_str(&table.to_string());
-        }
-    }
-    out
-}
-
-/// Raw ids found in `text`: every 10-digit window of every digit run.
-fn leaked(text: &str, ids: &HashSet<String>) -> Vec<String> {
-    let mut found = Vec::new();
-    for run in text.split(|c: char| !c.is_ascii_digit()) {
-        if run.len() < 10 {
-            continue;
-        }
-        for i in 0..=run.len() - 10 {
-            if ids.contains(&run[i..i + 10]) {
-                found.push(run[i..i + 10].to_string());
-            }
-        }
-    }
-    found
 }
 
 #[test]
@@ -178,14 +111,14 @@ fn ingest_pseudonymises_links_and_is_idempotent() {
 
     // No identity number from the inputs anywhere under the store (files,
     // Parquet columns, quarantine, reports).
-    let ids = raw_ids(&data);
+    let ids = common::raw_ids(&data);
     assert!(
         ids.len() > 1000,
         "found only {} ids in the sources",
         ids.len()
     );
-    let text = store_text(&store);
-    let leaks = leaked(&text, &ids);
+    let text = common::all_text(&store);
+    let leaks = common::leaked_ids(&text, &ids);
     assert!(
         leaks.is_empty(),
         "{} raw ids in the store, e.g. {:?}",
@@ -193,7 +126,7 @@ fn ingest_pseudonymises_links_and_is_idempotent() {
         &leaks[..1]
     );
     // Nor in what ingest printed.
-    assert!(leaked(&report.to_string(), &ids).is_empty());
+    assert!(common::leaked_ids(&report.to_string(), &ids).is_empty());
 
     // Same files again: nothing new, counts unchanged, no new snapshot.
     let again = ingest(&hub, &store, &[data]);
@@ -311,9 +244,9 @@ fn parquet_export_opens_in_duckdb_with_the_stores_counts() {
     ]);
     assert!(out.join("events.parquet").exists());
     assert!(csv.join("events.csv").exists());
-    let ids = raw_ids(&hub.path("data"));
-    assert!(leaked(&store_text(&out), &ids).is_empty());
-    assert!(leaked(&store_text(&csv), &ids).is_empty());
+    let ids = common::raw_ids(&hub.path("data"));
+    assert!(common::leaked_ids(&common::all_text(&out), &ids).is_empty());
+    assert!(common::leaked_ids(&common::all_text(&csv), &ids).is_empty());
 
     // Exporting into the store or over a non-empty directory is refused.
     let err = hub.fails(&[

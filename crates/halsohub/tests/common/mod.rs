@@ -208,3 +208,68 @@ pub fn shared_data(set: &str) -> Option<PathBuf> {
         None
     }
 }
+
+/// Every identity number written in the source files under `dir`, as its
+/// last ten digits (YYMMDDNNNC), which every written form contains.
+pub fn raw_ids(dir: &Path) -> std::collections::HashSet<String> {
+    let mut ids = std::collections::HashSet::new();
+    for f in files_below(dir) {
+        if f.file_name().is_some_and(|n| n == "manifest.json") {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
+        for field in text.split([';', ',', '\t', '|', '\n', '\r', '"']) {
+            let digits: String = field.chars().filter(char::is_ascii_digit).collect();
+            let only_id_chars = field
+                .trim()
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '-' || c == '+');
+            // Dates like 2020-01-01 have 8 digits; 10/12 digits with at most
+            // a separator are identity numbers.
+            if only_id_chars && (digits.len() == 10 || digits.len() == 12) {
+                ids.insert(digits[digits.len() - 10..].to_string());
+            }
+        }
+    }
+    ids
+}
+
+/// All text under `dir`: the raw bytes of every file, plus every Parquet
+/// column rendered as text (compression would hide strings from a byte
+/// search).
+pub fn all_text(dir: &Path) -> String {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let mut out = String::new();
+    for f in files_below(dir) {
+        out.push_str(&String::from_utf8_lossy(&std::fs::read(&f).unwrap()));
+        out.push('\n');
+        if f.extension().is_some_and(|e| e == "parquet") {
+            let file = std::fs::File::open(&f).unwrap();
+            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+                .unwrap()
+                .build()
+                .unwrap();
+            let batches: Vec<_> = reader.map(Result::unwrap).collect();
+            let table = arrow::util::pretty::pretty_format_batches(&batches).unwrap();
+            out.push_str(&table.to_string());
+        }
+    }
+    out
+}
+
+/// The identity numbers of `ids` found in `text`: every 10-digit window of
+/// every digit run.
+pub fn leaked_ids(text: &str, ids: &std::collections::HashSet<String>) -> Vec<String> {
+    let mut found = Vec::new();
+    for run in text.split(|c: char| !c.is_ascii_digit()) {
+        if run.len() < 10 {
+            continue;
+        }
+        for i in 0..=run.len() - 10 {
+            if ids.contains(&run[i..i + 10]) {
+                found.push(run[i..i + 10].to_string());
+            }
+        }
+    }
+    found
+}
