@@ -125,20 +125,35 @@ fn display(path: &std::path::Path) -> String {
     scrub::scrub(&path.display().to_string(), 400)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What every file of one load is read with (the parts that do not change
+/// between the load's phases).
+struct Load<'a> {
+    pseudonymiser: &'a Pseudonymiser,
+    options: &'a IngestOptions,
+    coder: &'a Coder,
+    writer: &'a Mutex<halsohub_store::LoadWriter>,
+    cancel: &'a AtomicBool,
+    progress: &'a dyn Progress,
+}
+
+/// Reads one file: `aliases` as known so far, the shared FHIR resources and
+/// OMOP reference tables of earlier phases; `discard` reads a file only
+/// for what it tells other files (nothing of it is written).
 fn read_file(
+    load: &Load<'_>,
     s: &Sniffed,
-    pseudonymiser: &Pseudonymiser,
-    options: &IngestOptions,
     aliases: &Aliases,
-    coder: &Coder,
-    writer: &Mutex<halsohub_store::LoadWriter>,
-    cancel: &AtomicBool,
-    progress: &dyn Progress,
-    directory: &readers::fhir::Directory,
-    omop: &readers::omop::Directory,
+    (directory, omop): (&readers::fhir::Directory, &readers::omop::Directory),
     discard: bool,
 ) -> Result<FileOutcome, IngestError> {
+    let Load {
+        pseudonymiser,
+        options,
+        coder,
+        writer,
+        cancel,
+        progress,
+    } = *load;
     let started = Instant::now();
     let ids = IdCache::new(pseudonymiser, &options.identity, aliases);
     let mut sink = Sink::new(writer, cancel, options.batch_rows);
@@ -263,6 +278,14 @@ pub fn ingest(
     let cancel = AtomicBool::new(false);
 
     let empty_omop = readers::omop::Directory::default();
+    let load = Load {
+        pseudonymiser,
+        options,
+        coder: &coder,
+        writer: &writer,
+        cancel: &cancel,
+        progress,
+    };
 
     // Phase 3: id change files, in order.
     let mut aliases = Aliases::default();
@@ -273,16 +296,10 @@ pub fn ingest(
             continue;
         }
         let mut out = read_file(
+            &load,
             s,
-            pseudonymiser,
-            options,
             &aliases,
-            &coder,
-            &writer,
-            &cancel,
-            progress,
-            &readers::fhir::Directory::default(),
-            &empty_omop,
+            (&readers::fhir::Directory::default(), &empty_omop),
             false,
         )?;
         let mut rejected = Vec::new();
@@ -341,19 +358,7 @@ pub fn ingest(
             .par_iter()
             .filter_map(|&i| todo.get(i).map(|s| (i, s)))
             .map(|(i, s)| {
-                let r = read_file(
-                    s,
-                    pseudonymiser,
-                    options,
-                    &aliases,
-                    &coder,
-                    &writer,
-                    &cancel,
-                    progress,
-                    &directory,
-                    &empty_omop,
-                    false,
-                );
+                let r = read_file(&load, s, &aliases, (&directory, &empty_omop), false);
                 (i, r)
             })
             .collect();
@@ -396,19 +401,7 @@ pub fn ingest(
         let results: Vec<(Option<usize>, &Sniffed, Result<FileOutcome, IngestError>)> = jobs
             .par_iter()
             .map(|&(i, s)| {
-                let r = read_file(
-                    s,
-                    pseudonymiser,
-                    options,
-                    &aliases,
-                    &coder,
-                    &writer,
-                    &cancel,
-                    progress,
-                    &directory,
-                    &omop,
-                    i.is_none(),
-                );
+                let r = read_file(&load, s, &aliases, (&directory, &omop), i.is_none());
                 (i, s, r)
             })
             .collect();
@@ -438,19 +431,7 @@ pub fn ingest(
         .par_iter()
         .filter_map(|&i| todo.get(i).map(|s| (i, s)))
         .map(|(i, s)| {
-            let r = read_file(
-                s,
-                pseudonymiser,
-                options,
-                &aliases,
-                &coder,
-                &writer,
-                &cancel,
-                progress,
-                &directory,
-                &omop,
-                false,
-            );
+            let r = read_file(&load, s, &aliases, (&directory, &omop), false);
             if r.is_err() {
                 cancel.store(true, Ordering::Relaxed);
             }
