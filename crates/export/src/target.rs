@@ -25,29 +25,7 @@ fn target_err(path: &Path, message: &str) -> ExportError {
 
 /// `path` made absolute and free of `.`/`..`/symlinks as far as it exists.
 fn resolve(path: &Path) -> Result<PathBuf, ExportError> {
-    let abs = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir().map_err(io(path))?.join(path)
-    };
-    let mut existing = abs.clone();
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(c) = existing.canonicalize() {
-            let mut out = c;
-            for part in rest.iter().rev() {
-                out.push(part);
-            }
-            return Ok(out);
-        }
-        let Some(name) = existing.file_name().map(|n| n.to_os_string()) else {
-            return Ok(abs);
-        };
-        if !existing.pop() {
-            return Ok(abs);
-        }
-        rest.push(name);
-    }
+    halsohub_store::resolve_path(path).map_err(io(path))
 }
 
 fn fsync_dir(dir: &Path) -> Result<(), ExportError> {

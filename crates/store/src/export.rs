@@ -94,35 +94,37 @@ impl Table {
     }
 }
 
-/// `path` made absolute and free of `.`/`..`/symlinks as far as it exists.
-fn resolve(path: &Path) -> Result<PathBuf, StoreError> {
+/// `path` made absolute and free of `.`/`..`/symlinks as far as it exists
+/// (the part that does not exist yet is appended as written), so two paths
+/// can be compared: is an output directory inside the store?
+pub fn resolve_path(path: &Path) -> std::io::Result<PathBuf> {
     let abs = if path.is_absolute() {
         path.to_path_buf()
     } else {
-        std::env::current_dir().map_err(io(path))?.join(path)
+        std::env::current_dir()?.join(path)
     };
     let mut existing = abs.clone();
     let mut rest = Vec::new();
     loop {
-        match existing.canonicalize() {
-            Ok(c) => {
-                let mut out = c;
-                for part in rest.iter().rev() {
-                    out.push(part);
-                }
-                return Ok(out);
+        if let Ok(c) = existing.canonicalize() {
+            let mut out = c;
+            for part in rest.iter().rev() {
+                out.push(part);
             }
-            Err(_) => {
-                let Some(name) = existing.file_name().map(|n| n.to_os_string()) else {
-                    return Ok(abs);
-                };
-                if !existing.pop() {
-                    return Ok(abs);
-                }
-                rest.push(name);
-            }
+            return Ok(out);
         }
+        let Some(name) = existing.file_name().map(|n| n.to_os_string()) else {
+            return Ok(abs);
+        };
+        if !existing.pop() {
+            return Ok(abs);
+        }
+        rest.push(name);
     }
+}
+
+fn resolve(path: &Path) -> Result<PathBuf, StoreError> {
+    resolve_path(path).map_err(io(path))
 }
 
 /// Writes a pseudonymised copy of `snapshot` into `out_dir`: `events`,

@@ -74,7 +74,7 @@ mod tables;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
-pub use export::{ExportFormat, ExportSummary, export};
+pub use export::{ExportFormat, ExportSummary, export, resolve_path};
 pub use info::{LoadReportEntry, SnapshotSummary, StoreInfo};
 pub use load::LoadWriter;
 pub use manifest::{DateRange, FORMAT_VERSION, Manifest, ManifestSource, Segment, StoreMeta};
