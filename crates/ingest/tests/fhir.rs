@@ -25,15 +25,6 @@ fn gz(bytes: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
-fn events(dir: &std::path::Path) -> Vec<(u32, Event)> {
-    Store::open(dir)
-        .unwrap()
-        .snapshot(None)
-        .unwrap()
-        .events()
-        .unwrap()
-}
-
 /// (line, reason) of every quarantined record, sorted.
 fn quarantine(dir: &std::path::Path) -> Vec<(u64, String)> {
     let mut q: Vec<(u64, String)> = Store::open(dir)
@@ -85,7 +76,7 @@ fn personnummer_links_with_register_data_and_never_reaches_the_store() {
     // One person, seen in two sources.
     assert_eq!(r.patients_seen, 1);
     assert_eq!(r.patients_by_source_count.get(&2), Some(&1));
-    let ev = events(dir.path());
+    let ev = common::events(dir.path());
     assert_eq!(ev.len(), 2);
     assert!(ev.iter().all(|(p, _)| *p == ev[0].0));
     let diag = ev
@@ -102,7 +93,7 @@ fn personnummer_links_with_register_data_and_never_reaches_the_store() {
         .iter()
         .map(|f| a.format(*f))
         .collect();
-    for entry in walk(dir.path()) {
+    for entry in common::files_below(dir.path()) {
         let bytes = std::fs::read(&entry).unwrap();
         for f in &forms {
             assert!(
@@ -112,19 +103,6 @@ fn personnummer_links_with_register_data_and_never_reaches_the_store() {
             );
         }
     }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]
@@ -181,7 +159,7 @@ fn bundle_references_resolve_forward_contained_and_by_url() {
     assert_eq!(r.totals.rows_read, 8);
     assert_eq!(r.totals.rows_rejected, 0, "{r}");
     assert_eq!(r.totals.imputed_dates, 1); // birthDate "1980"
-    let ev = events(dir.path());
+    let ev = common::events(dir.path());
     assert!(ev.iter().all(|(p, _)| *p == ev[0].0), "one patient");
     let find = |source: &str| -> Vec<&Event> {
         ev.iter()
@@ -433,7 +411,7 @@ fn bulk_export_files_refer_to_each_other() {
         quarantine(dir.path()),
         vec![(3, "fhir.missing_reference".to_owned())]
     );
-    let ev = events(dir.path());
+    let ev = common::events(dir.path());
     let drug = ev
         .iter()
         .find(|(_, e)| e.domain == Domain::PrescribedDrug)
@@ -506,7 +484,7 @@ fn bulk_export_encounters_give_settings_and_addresses_give_residences() {
     let dir = tempfile::tempdir().unwrap();
     let r = load(dir.path(), &files, &options(reference())).unwrap();
     assert_eq!(r.totals.rows_rejected, 0, "{r}");
-    let ev = events(dir.path());
+    let ev = common::events(dir.path());
     let setting_on = |domain: Domain, day: NaiveDate| {
         ev.iter()
             .find(|(_, e)| e.domain == domain && e.start == day)

@@ -124,15 +124,6 @@ fn quarantine(store: &Path) -> BTreeMap<(String, u64), (String, String)> {
         .collect()
 }
 
-fn events(store: &Path) -> Vec<(u32, Event)> {
-    Store::open(store)
-        .unwrap()
-        .snapshot(None)
-        .unwrap()
-        .events()
-        .unwrap()
-}
-
 #[test]
 fn every_bad_row_has_its_reason() {
     let tmp = tempfile::tempdir().unwrap();
@@ -215,7 +206,7 @@ fn every_bad_row_has_its_reason() {
     assert!(notes.contains("drug_era.csv: skipped"), "{notes}");
     assert!(notes.contains("lab_comment"), "{notes}");
 
-    let ev = events(&store);
+    let ev = common::events(&store);
     let find = |domain: Domain, system: &str, code: &str| -> Vec<&Event> {
         ev.iter()
             .map(|(_, e)| e)
@@ -302,7 +293,7 @@ fn a_personnummer_links_with_register_data_and_never_reaches_the_store() {
     // OMOP persons 1 and 2; the register's person is OMOP person 1.
     assert_eq!(r.patients_seen, 2);
     assert_eq!(r.patients_by_source_count.get(&2), Some(&1));
-    for entry in walk(&store) {
+    for entry in common::files_below(&store) {
         let bytes = std::fs::read(&entry).unwrap();
         let text = String::from_utf8_lossy(&bytes);
         for raw in [
@@ -314,19 +305,6 @@ fn a_personnummer_links_with_register_data_and_never_reaches_the_store() {
             assert!(!text.contains(raw), "{} holds {raw}", entry.display());
         }
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]
@@ -347,7 +325,7 @@ fn a_later_table_resolves_persons_and_concepts_from_the_store() {
     assert_eq!(r.totals.events_by_domain["dispensed_drug"], 1);
     assert_eq!(r.totals.events_by_domain["prescribed_drug"], 1);
     assert_eq!(r.totals.events_by_domain["administered_drug"], 1);
-    let dispensed = events(&store)
+    let dispensed = common::events(&store)
         .into_iter()
         .find(|(_, e)| e.domain == Domain::DispensedDrug)
         .unwrap();
@@ -471,7 +449,7 @@ fn events_take_their_visits_setting_and_locations_give_residences() {
     assert_eq!(r.totals.residences, 1);
     // Two codes per condition row (source ICD10CM, standard SNOMED).
     type Seen = (String, Option<Setting>, Option<String>, Option<String>);
-    let mut got: Vec<Seen> = events(&store)
+    let mut got: Vec<Seen> = common::events(&store)
         .into_iter()
         .filter(|(_, e)| e.system == "icd10cm")
         .map(|(_, e)| {
@@ -515,7 +493,7 @@ fn events_take_their_visits_setting_and_locations_give_residences() {
     let mut want = want;
     want.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
     assert_eq!(got, want);
-    let encounters = events(&store)
+    let encounters = common::events(&store)
         .into_iter()
         .filter(|(_, e)| e.domain == Domain::Encounter && e.setting == Some(Setting::PrimaryCare))
         .count();

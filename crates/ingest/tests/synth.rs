@@ -28,7 +28,7 @@ fn synth(dir: &Path, patients: u64, defect_rate: f64) -> Summary {
 /// century (`YYMMDDNNNC`), which every written form contains.
 fn input_ids(dir: &Path) -> BTreeSet<String> {
     let mut ids = BTreeSet::new();
-    for entry in walk(dir) {
+    for entry in common::files_below(dir) {
         if entry.ends_with("manifest.json") {
             continue;
         }
@@ -46,19 +46,6 @@ fn input_ids(dir: &Path) -> BTreeSet<String> {
         }
     }
     ids
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// Text with separators dropped, so `YYMMDD-NNNC` is found as well.
@@ -178,7 +165,7 @@ fn synthetic_population_loads_as_the_manifest_says() {
     let ids = input_ids(&src);
     assert!(ids.len() as u64 >= summary.population.persons);
     let mut haystack = String::new();
-    for f in walk(&store_dir) {
+    for f in common::files_below(&store_dir) {
         haystack.push_str(&String::from_utf8_lossy(&std::fs::read(&f).unwrap()));
         haystack.push('\n');
     }

@@ -74,3 +74,27 @@ pub fn shared_data(set: &str) -> Option<PathBuf> {
         None
     }
 }
+
+/// Every file below `dir`, recursively.
+pub fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_below(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Every event of the store's current snapshot, with its person id.
+pub fn events(store: &Path) -> Vec<(u32, halsohub_store::Event)> {
+    Store::open(store)
+        .unwrap()
+        .snapshot(None)
+        .unwrap()
+        .events()
+        .unwrap()
+}
