@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use chrono::Utc;
 use clap::Args;
-use halsohub_cohort::{CodeLists, Engine, Exclusion, Query, parse_json, parse_yaml};
+use halsohub_cohort::{Engine, Exclusion, parse_value};
 use halsohub_disclosure::Profile;
 use halsohub_feasibility::{
     KeyGrid, Number, NumberPrecision, ProtectedOutput, output_kind, protect, protections,
@@ -142,7 +142,7 @@ fn answer(
         .with_context(|| format!("reading query file {}", args.query.display()))?;
     // Fail fast on a malformed file; the meaning (code systems the snapshot
     // holds, named lists) is checked once the engine is built.
-    parse_syntax(&args.query, &text)
+    let value = parse_syntax(&args.query, &text)
         .with_context(|| format!("query file {}", args.query.display()))?;
 
     // The key is needed for protected output (noise is keyed by it); load
@@ -162,7 +162,7 @@ fn answer(
     let engine = Engine::from_snapshot(&snapshot)
         .with_context(|| format!("reading snapshot {}", snapshot.id()))?;
     let lists = crate::cmd::lists::load(&args.lists, &engine)?;
-    let query = parse_query(&args.query, &text, &lists)
+    let query = parse_value(&value, &lists)
         .with_context(|| format!("query file {}", args.query.display()))?;
     log.query_hash = Some(halsohub_cohort::query_hash(&query));
     log.output_kind = Some(output_kind(&query.output).to_string());
@@ -206,14 +206,16 @@ fn answer(
     }
 }
 
-/// Is the file JSON or YAML at all (by extension, else by content)?
-pub(crate) fn parse_syntax(path: &Path, text: &str) -> Result<()> {
+/// The query file as a JSON value: read as JSON (by extension `.json`, or
+/// content starting with `{`) or as YAML. Its meaning (code systems, named
+/// lists) is checked later by [`halsohub_cohort::parse_value`], once the
+/// engine is built; the text is parsed only here.
+pub(crate) fn parse_syntax(path: &Path, text: &str) -> Result<Value> {
     if is_json(path, text) {
-        serde_json::from_str::<Value>(text).context("not valid JSON")?;
+        serde_json::from_str(text).context("not valid JSON")
     } else {
-        serde_yaml_ng::from_str::<Value>(text).context("not valid YAML")?;
+        serde_yaml_ng::from_str(text).context("not valid YAML")
     }
-    Ok(())
 }
 
 fn is_json(path: &Path, text: &str) -> bool {
@@ -228,14 +230,14 @@ fn is_json(path: &Path, text: &str) -> bool {
     }
 }
 
-/// JSON or YAML by extension, else by content.
-pub(crate) fn parse_query(path: &Path, text: &str, lists: &CodeLists) -> Result<Query> {
-    let q = if is_json(path, text) {
-        parse_json(text, lists)
-    } else {
-        parse_yaml(text, lists)
-    };
-    Ok(q?)
+/// JSON or YAML by extension, else by content, checked for meaning.
+#[cfg(test)]
+fn parse_query(
+    path: &Path,
+    text: &str,
+    lists: &halsohub_cohort::CodeLists,
+) -> Result<halsohub_cohort::Query> {
+    Ok(parse_value(&parse_syntax(path, text)?, lists)?)
 }
 
 /// A number for the text output: exact numbers as they are, protected ones
@@ -342,7 +344,7 @@ mod tests {
 
     #[test]
     fn yaml_and_json_by_extension_and_content() {
-        let lists = CodeLists::new();
+        let lists = halsohub_cohort::CodeLists::new();
         let json = r#"{"version": 1, "output": {"type": "count"}}"#;
         let yaml = "version: 1\noutput:\n  type: count\n";
         let a = parse_query(Path::new("q.json"), json, &lists).unwrap();

@@ -120,11 +120,11 @@ pub fn run(args: ExportArgs, home: &Path) -> Result<()> {
     let snapshot = store.snapshot(id.as_ref()).context("opening snapshot")?;
     let (patients, basis) = match &query {
         None => (Patients::All, None),
-        Some((path, text)) => {
+        Some((path, value)) => {
             let engine = Engine::from_snapshot(&snapshot)
                 .with_context(|| format!("reading snapshot {}", snapshot.id()))?;
             let lists = crate::cmd::lists::load(&args.lists, &engine)?;
-            let q = &crate::cmd::count::parse_query(path, text, &lists)
+            let q = &halsohub_cohort::parse_value(value, &lists)
                 .with_context(|| format!("cohort query {}", path.display()))?;
             let members = halsohub_export::cohort_members(&engine, q, &lists, &exclude)
                 .with_context(|| format!("evaluating cohort {}", path.display()))?;
@@ -221,15 +221,15 @@ fn read_pseudonyms(path: &Path) -> Result<HashSet<Pseudonym>> {
     Ok(out)
 }
 
-/// The cohort query file's text, checked to be JSON or YAML at all; its
-/// meaning is checked once the engine (and so the snapshot's code systems)
-/// is there.
-fn read_query(path: &Path) -> Result<(PathBuf, String)> {
+/// The cohort query file read as JSON or YAML (as `halsohub count` reads
+/// it); its meaning is checked once the engine (and so the snapshot's code
+/// systems) is there.
+fn read_query(path: &Path) -> Result<(PathBuf, serde_json::Value)> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading cohort query {}", path.display()))?;
-    crate::cmd::count::parse_syntax(path, &text)
+    let value = crate::cmd::count::parse_syntax(path, &text)
         .with_context(|| format!("cohort query {}", path.display()))?;
-    Ok((path.to_path_buf(), text))
+    Ok((path.to_path_buf(), value))
 }
 
 #[cfg(test)]
