@@ -64,7 +64,6 @@
 pub mod canonical;
 pub mod codeset;
 pub mod engine;
-mod from_store;
 pub mod lists;
 pub mod query;
 pub mod reference;
@@ -73,8 +72,7 @@ pub mod validate;
 
 pub use canonical::{canonical_json, canonicalise, query_hash};
 pub use codeset::{CodeLists, NamedList};
-pub use engine::{Engine, EngineBuilder, Exclusion};
-pub use from_store::EngineLoadError;
+pub use engine::{Engine, EngineBuilder, EngineLoadError, Exclusion};
 pub use lists::{ListError, Loaded};
 pub use query::*;
 pub use result::*;
