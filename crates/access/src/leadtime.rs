@@ -25,7 +25,8 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::swedish_date;
-use crate::case::{CaseState, CaseStatus, Outcome};
+use crate::case::{CaseState, Outcome};
+use crate::status::CaseStatus;
 use crate::ids::CaseId;
 
 /// A stage of the process.

@@ -14,8 +14,10 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::case::{CaseEvent, CaseState, CaseStatus, Change};
-use crate::clock::{ClockConfig, ClockKind, case_clocks};
+use crate::case::{CaseEvent, CaseState, Change};
+use crate::status::CaseStatus;
+use crate::clock::{ClockConfig, ClockKind};
+use crate::deadlines::case_clocks;
 use crate::ids::{CaseId, UserId};
 use crate::role::Role;
 

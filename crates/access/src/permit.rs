@@ -9,7 +9,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::application::{MAX_TEXT_CHARS, check_required_text, check_text};
+use crate::text::{MAX_TEXT_CHARS, check_required_text, check_text};
 use crate::calendar::{swedish_date, swedish_midnight};
 use crate::error::FieldIssue;
 use crate::ids::{CaseId, OrgId, PermitId, UserId};

@@ -16,8 +16,10 @@ use crate::application::{Purpose, RequestedForm};
 use chrono::{DateTime, Utc};
 
 use crate::calendar::swedish_date;
-use crate::case::{CaseState, CaseStatus, Outcome};
-use crate::clock::{ClockConfig, ClockKind, QueueEntry, case_clocks};
+use crate::case::{CaseState, Outcome};
+use crate::status::CaseStatus;
+use crate::clock::{ClockConfig, ClockKind};
+use crate::deadlines::{QueueEntry, case_clocks};
 use crate::ids::{CaseId, OrgId, PermitId};
 use crate::permit::Pseudonymisation;
 

@@ -5,8 +5,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::application::{Purpose, RequestedForm};
 use crate::calendar::swedish_date;
-use crate::case::{CaseState, CaseStatus};
-use crate::clock::{ClockConfig, ClockStatus, case_clock};
+use crate::case::CaseState;
+use crate::status::CaseStatus;
+use crate::clock::{ClockConfig, ClockStatus};
+use crate::deadlines::case_clock;
 use crate::ids::{CaseId, OrgId, PermitId};
 use crate::permit::PermitStatus;
 
