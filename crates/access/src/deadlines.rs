@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::{add_working_days, swedish_date};
 use crate::case::CaseState;
-use crate::clock::{ClockConfig, ClockKind, ClockStatus, applicant_deadline, decision_clock, reading};
+use crate::clock::{
+    ClockConfig, ClockKind, ClockStatus, applicant_deadline, decision_clock, reading,
+};
 use crate::ids::CaseId;
 use crate::status::CaseStatus;
 

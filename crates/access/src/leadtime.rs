@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::swedish_date;
 use crate::case::{CaseState, Outcome};
-use crate::status::CaseStatus;
 use crate::ids::CaseId;
+use crate::status::CaseStatus;
 
 /// A stage of the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -96,21 +96,21 @@ pub mod calendar;
 // policy → case → stored, deadlines → notify, leadtime, register, summary.
 pub mod stored;
 
-mod ids;
-mod status;
-mod role;
-mod error;
-mod text;
-mod permit;
 mod application;
-mod clock;
-mod policy;
 mod case;
+mod clock;
 mod deadlines;
+mod error;
+mod ids;
 mod leadtime;
 mod notify;
+mod permit;
+mod policy;
 mod register;
+mod role;
+mod status;
 mod summary;
+mod text;
 
 pub use application::{
     Amendment, ApplicationContent, Attachment, AttachmentPolicy, DatasetRequest, LegalBasis,
@@ -132,11 +132,11 @@ pub use notify::{
     Notification, NotificationKind, Recipient, deadline_notifications, notifications_for_events,
 };
 pub use permit::{Permit, PermitStatus, PermitTerms, Pseudonymisation, Revocation};
+pub use policy::{CaseParties, Target, authorize, may_see_case};
 pub use register::{
     PublicAmendment, PublicPermit, RegisterEntry, publication_queue, register, register_entry,
 };
-pub use policy::{CaseParties, Target, authorize, may_see_case};
 pub use role::{Action, Principal, Role};
 pub use status::CaseStatus;
-pub use text::{MAX_TEXT_CHARS, MAX_TITLE_CHARS};
 pub use summary::CaseSummary;
+pub use text::{MAX_TEXT_CHARS, MAX_TITLE_CHARS};

@@ -15,11 +15,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::case::{CaseEvent, CaseState, Change};
-use crate::status::CaseStatus;
 use crate::clock::{ClockConfig, ClockKind};
 use crate::deadlines::case_clocks;
 use crate::ids::{CaseId, UserId};
 use crate::role::Role;
+use crate::status::CaseStatus;
 
 /// Who should receive a notification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

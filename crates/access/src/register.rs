@@ -17,11 +17,11 @@ use chrono::{DateTime, Utc};
 
 use crate::calendar::swedish_date;
 use crate::case::{CaseState, Outcome};
-use crate::status::CaseStatus;
 use crate::clock::{ClockConfig, ClockKind};
 use crate::deadlines::{QueueEntry, case_clocks};
 use crate::ids::{CaseId, OrgId, PermitId};
 use crate::permit::Pseudonymisation;
+use crate::status::CaseStatus;
 
 /// One published case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

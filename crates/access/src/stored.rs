@@ -42,7 +42,10 @@ pub const FOLD_VERSION: u64 = 1;
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum StoredError {
     /// Written by a newer release in a format this one does not know.
-    #[error("stored format v{found} is newer than this release reads (up to v{})", EVENT_FORMAT)]
+    #[error(
+        "stored format v{found} is newer than this release reads (up to v{})",
+        EVENT_FORMAT
+    )]
     UnknownFormat {
         /// The format found.
         found: u64,
@@ -187,7 +190,10 @@ mod tests {
         let stored = encode_projection(&state).unwrap();
         assert_eq!(decode_projection(&stored), Some(state.clone()));
         // Written by a release before projections were versioned.
-        assert_eq!(decode_projection(&serde_json::to_value(&state).unwrap()), None);
+        assert_eq!(
+            decode_projection(&serde_json::to_value(&state).unwrap()),
+            None
+        );
         assert_eq!(decode_projection(&json!({"v": 0, "state": {}})), None);
         assert_eq!(decode_projection(&json!({"v": 1, "state": 3})), None);
     }
