@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{FieldIssue, UnknownValue};
 use crate::ids::{OrgId, UserId, looks_like_identity_number};
+use crate::permit::Permit;
+use crate::text::{MAX_TEXT_CHARS, MAX_TITLE_CHARS, check_required_text, check_text};
 
 macro_rules! named_enum {
     ($(#[$doc:meta])* $name:ident, $kind:literal, { $($(#[$vdoc:meta])* $variant:ident => $wire:literal, $label:literal;)+ }) => {
@@ -121,11 +123,6 @@ named_enum!(
         PseudonymisedWorkspace => "pseudonymised_workspace", "Pseudonymised data in the secure workspace";
     }
 );
-
-/// Longest title, in characters.
-pub const MAX_TITLE_CHARS: usize = 300;
-/// Longest free-text field (summary, reasons, findings, answers), in characters.
-pub const MAX_TEXT_CHARS: usize = 20_000;
 
 /// One requested dataset and the variables wanted from it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -480,7 +477,7 @@ pub struct Amendment {
 
 impl Amendment {
     /// Checks the amendment against the permit it would change.
-    pub fn check(&self, permit: &crate::Permit) -> Vec<FieldIssue> {
+    pub fn check(&self, permit: &Permit) -> Vec<FieldIssue> {
         let mut issues = Vec::new();
         if self.members.is_none()
             && self.period.is_none()
@@ -559,7 +556,7 @@ impl Amendment {
 
     /// The permit with the amendment applied: new authorised users, new
     /// validity end, version + 1.
-    pub fn apply_to_permit(&self, permit: &crate::Permit) -> crate::Permit {
+    pub fn apply_to_permit(&self, permit: &Permit) -> Permit {
         let mut p = permit.clone();
         if let Some(m) = &self.members {
             p.terms.authorised_users = m.clone();
@@ -569,35 +566,6 @@ impl Amendment {
         }
         p.version = p.version.saturating_add(1);
         p
-    }
-}
-
-/// Checks a free-text field: length limit and no identity numbers.
-pub(crate) fn check_text(issues: &mut Vec<FieldIssue>, field: &str, text: &str, max_chars: usize) {
-    if text.chars().count() > max_chars {
-        issues.push(FieldIssue::new(
-            field,
-            format!("is longer than {max_chars} characters"),
-        ));
-    } else if looks_like_identity_number(text) {
-        issues.push(FieldIssue::new(
-            field,
-            "contains what looks like a personal identity number; remove it",
-        ));
-    }
-}
-
-/// Checks a required free-text field (reasons, findings, answers).
-pub(crate) fn check_required_text(
-    issues: &mut Vec<FieldIssue>,
-    field: &str,
-    text: &str,
-    max_chars: usize,
-) {
-    if text.trim().is_empty() {
-        issues.push(FieldIssue::new(field, "is required and may not be blank"));
-    } else {
-        check_text(issues, field, text, max_chars);
     }
 }
 

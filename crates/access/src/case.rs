@@ -29,94 +29,21 @@
 //! Anything else is refused with
 //! [`AccessError::IllegalTransition`] and a reason.
 
-use std::fmt;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::application::{
-    Amendment, ApplicationContent, Attachment, AttachmentPolicy, MAX_TEXT_CHARS,
-    check_required_text,
+    Amendment, ApplicationContent, Attachment, AttachmentPolicy, RequestedForm,
 };
 use crate::calendar::swedish_date;
-use crate::clock::{ClockConfig, applicant_deadline};
+use crate::clock::{ClockConfig, Pause, applicant_deadline};
 use crate::error::{AccessError, FieldIssue};
 use crate::ids::{CaseId, OrgId, PermitId, UserId};
 use crate::permit::{Permit, PermitTerms, Pseudonymisation, Revocation};
-use crate::role::{Action, Principal, Role, Target, authorize};
-
-/// Where a case stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CaseStatus {
-    /// No events yet.
-    New,
-    /// Being written by the applicant.
-    Draft,
-    /// Submitted, waiting for the completeness check.
-    Submitted,
-    /// A case officer is checking completeness.
-    CompletenessCheck,
-    /// Returned to the applicant with a list of what is missing.
-    Incomplete,
-    /// Complete; legal pre-review and technical review under way.
-    UnderReview,
-    /// The hub asked the applicant for information; the clock is stopped.
-    WaitingForApplicant,
-    /// Approved; permit not yet issued.
-    Approved,
-    /// Rejected.
-    Rejected,
-    /// Permit issued.
-    PermitIssued,
-    /// Data delivered to the secure workspace (or statistics delivered).
-    DataDelivered,
-    /// An amendment of the permit is under review.
-    AmendmentUnderReview,
-    /// Closed (final).
-    Closed,
-    /// Withdrawn by the applicant (final).
-    Withdrawn,
-    /// Permit revoked (final).
-    Revoked,
-}
-
-impl CaseStatus {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CaseStatus::New => "new",
-            CaseStatus::Draft => "draft",
-            CaseStatus::Submitted => "submitted",
-            CaseStatus::CompletenessCheck => "completeness_check",
-            CaseStatus::Incomplete => "incomplete",
-            CaseStatus::UnderReview => "under_review",
-            CaseStatus::WaitingForApplicant => "waiting_for_applicant",
-            CaseStatus::Approved => "approved",
-            CaseStatus::Rejected => "rejected",
-            CaseStatus::PermitIssued => "permit_issued",
-            CaseStatus::DataDelivered => "data_delivered",
-            CaseStatus::AmendmentUnderReview => "amendment_under_review",
-            CaseStatus::Closed => "closed",
-            CaseStatus::Withdrawn => "withdrawn",
-            CaseStatus::Revoked => "revoked",
-        }
-    }
-
-    /// Whether no command can change the case any more.
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            CaseStatus::Closed | CaseStatus::Withdrawn | CaseStatus::Revoked
-        )
-    }
-}
-
-impl fmt::Display for CaseStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::policy::{CaseParties, Target, authorize};
+use crate::role::{Action, Principal, Role};
+use crate::status::CaseStatus;
+use crate::text::{MAX_TEXT_CHARS, check_required_text};
 
 /// A reviewer's overall recommendation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,15 +91,6 @@ pub struct Decision {
     pub by: UserId,
     /// When decided.
     pub at: DateTime<Utc>,
-}
-
-/// A stop-the-clock period: the hub waiting for the applicant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Pause {
-    /// When the information was requested.
-    pub from: DateTime<Utc>,
-    /// When the applicant answered (`None` while still waiting).
-    pub until: Option<DateTime<Utc>>,
 }
 
 /// An amendment under review.
@@ -794,6 +712,16 @@ impl CaseState {
     }
 }
 
+impl CaseParties for CaseState {
+    fn organisation(&self) -> Option<&OrgId> {
+        CaseState::organisation(self)
+    }
+
+    fn involves(&self, user: &UserId) -> bool {
+        CaseState::involves(self, user)
+    }
+}
+
 /// Limits and deadlines the domain enforces; `AccessConfig::default()` holds
 /// the EHDS defaults.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -1090,7 +1018,7 @@ pub fn decide_with(
                 return Err(AccessError::NoSuchCase);
             };
             let mut issues = terms.check(&state.applicants());
-            if content.form == Some(crate::RequestedForm::AnonymisedStatistics)
+            if content.form == Some(RequestedForm::AnonymisedStatistics)
                 && terms.pseudonymisation != Pseudonymisation::Anonymised
             {
                 issues.push(FieldIssue::new(

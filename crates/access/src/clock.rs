@@ -23,11 +23,7 @@
 use chrono::{DateTime, Duration, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::{
-    add_working_days, next_working_day_on_or_after, swedish_date, working_days_between,
-};
-use crate::case::{CaseState, CaseStatus, Pause};
-use crate::ids::CaseId;
+use crate::calendar::{next_working_day_on_or_after, swedish_date, working_days_between};
 
 /// Deadline settings. Defaults are the EHDS ones.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +100,15 @@ pub struct ClockStatus {
     pub stopped_days: i64,
 }
 
+/// A stop-the-clock period: the hub waiting for the applicant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pause {
+    /// When the information was requested.
+    pub from: DateTime<Utc>,
+    /// When the applicant answered (`None` while still waiting).
+    pub until: Option<DateTime<Utc>>,
+}
+
 /// The applicant's deadline for completing an application returned as
 /// incomplete at `returned_at`.
 pub fn applicant_deadline(cfg: &ClockConfig, returned_at: DateTime<Utc>) -> NaiveDate {
@@ -149,7 +154,7 @@ fn used_working_days(start: NaiveDate, today: NaiveDate, ranges: &[(NaiveDate, N
     n.max(0)
 }
 
-fn reading(
+pub(crate) fn reading(
     kind: ClockKind,
     start: NaiveDate,
     deadline: NaiveDate,
@@ -174,7 +179,7 @@ fn reading(
 }
 
 /// The decision clock started at `start_at`, given the case's pauses.
-fn decision_clock(
+pub(crate) fn decision_clock(
     cfg: &ClockConfig,
     kind: ClockKind,
     start_at: DateTime<Utc>,
@@ -193,118 +198,4 @@ fn decision_clock(
         .unwrap_or(start);
     let deadline = next_working_day_on_or_after(add_days(nominal, stopped_days));
     reading(kind, start, deadline, today, &ranges, stopped)
-}
-
-/// Every clock running on the case at `now` (usually one; a decided but
-/// unpublished case under amendment review has two), most urgent first.
-pub fn case_clocks(state: &CaseState, cfg: &ClockConfig, now: DateTime<Utc>) -> Vec<ClockStatus> {
-    let today = swedish_date(now);
-    let mut out = Vec::new();
-    let waiting = state.status == CaseStatus::WaitingForApplicant;
-    let effective = if waiting {
-        state.resume_status.unwrap_or(CaseStatus::UnderReview)
-    } else {
-        state.status
-    };
-    match effective {
-        CaseStatus::Incomplete => {
-            if let Some(r) = state.returned_at {
-                let start = swedish_date(r);
-                out.push(reading(
-                    ClockKind::ApplicantCompletion,
-                    start,
-                    applicant_deadline(cfg, r),
-                    today,
-                    &[],
-                    false,
-                ));
-            }
-        }
-        CaseStatus::UnderReview => {
-            if let Some(c) = state.completed_at {
-                out.push(decision_clock(
-                    cfg,
-                    ClockKind::Decision,
-                    c,
-                    &state.pauses,
-                    today,
-                    waiting,
-                ));
-            }
-        }
-        CaseStatus::AmendmentUnderReview => {
-            if let Some(p) = &state.pending_amendment {
-                out.push(decision_clock(
-                    cfg,
-                    ClockKind::AmendmentDecision,
-                    p.requested_at,
-                    &state.pauses,
-                    today,
-                    waiting,
-                ));
-            }
-        }
-        _ => {}
-    }
-    if let Some(d) = &state.decision
-        && state.published_at.is_none()
-    {
-        let start = swedish_date(d.at);
-        let deadline = add_working_days(start, cfg.publication_working_days);
-        out.push(reading(
-            ClockKind::Publication,
-            start,
-            deadline,
-            today,
-            &[],
-            false,
-        ));
-    }
-    out.sort_by_key(|c| c.deadline);
-    out
-}
-
-/// The most urgent running clock of the case, if any.
-pub fn case_clock(state: &CaseState, cfg: &ClockConfig, now: DateTime<Utc>) -> Option<ClockStatus> {
-    case_clocks(state, cfg, now).into_iter().next()
-}
-
-/// One line of the staff queue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QueueEntry {
-    /// The case.
-    pub case_id: CaseId,
-    /// Its state.
-    pub status: CaseStatus,
-    /// Its most urgent clock.
-    pub clock: ClockStatus,
-}
-
-/// The staff work queue: every case with a running clock, ordered by
-/// deadline (earliest first; ties by case id). Cases without a running
-/// clock (drafts, closed cases, ...) are left out.
-pub fn queue<'a>(
-    cases: impl IntoIterator<Item = &'a CaseState>,
-    cfg: &ClockConfig,
-    now: DateTime<Utc>,
-) -> Vec<QueueEntry> {
-    let mut out: Vec<QueueEntry> = cases
-        .into_iter()
-        .filter_map(|s| {
-            let id = s.id?;
-            let clock = case_clock(s, cfg, now)?;
-            Some(QueueEntry {
-                case_id: id,
-                status: s.status,
-                clock,
-            })
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        a.clock
-            .deadline
-            .cmp(&b.clock.deadline)
-            .then(a.case_id.cmp(&b.case_id))
-    });
-    out
 }

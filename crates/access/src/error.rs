@@ -6,18 +6,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::case::CaseStatus;
 use crate::role::Action;
-
-/// An identifier that does not have its required shape.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{kind} {problem}")]
-pub struct IdParseError {
-    /// Which identifier ("user id", "permit id", ...).
-    pub kind: &'static str,
-    /// What is wrong with it.
-    pub problem: &'static str,
-}
+use crate::status::CaseStatus;
 
 /// One problem with one field of a command or application.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

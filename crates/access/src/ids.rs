@@ -4,8 +4,17 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use thiserror::Error;
 
-use crate::error::IdParseError;
+/// An identifier that does not have its required shape.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{kind} {problem}")]
+pub struct IdParseError {
+    /// Which identifier ("user id", "permit id", ...).
+    pub kind: &'static str,
+    /// What is wrong with it.
+    pub problem: &'static str,
+}
 
 /// Longest accepted user or organisation identifier, in bytes.
 pub const MAX_NAME_ID_LEN: usize = 255;

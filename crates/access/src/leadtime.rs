@@ -25,8 +25,9 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::swedish_date;
-use crate::case::{CaseState, CaseStatus, Outcome};
+use crate::case::{CaseState, Outcome};
 use crate::ids::CaseId;
+use crate::status::CaseStatus;
 
 /// A stage of the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -90,32 +90,40 @@
 
 pub mod calendar;
 
+// Modules, lowest layer first; each imports only modules listed above
+// it (no import loops):
+// ids, status → role → error → text → permit → application → clock →
+// policy → case → stored, deadlines → notify, leadtime, register, summary.
+pub mod stored;
+
 mod application;
 mod case;
 mod clock;
+mod deadlines;
 mod error;
 mod ids;
 mod leadtime;
 mod notify;
 mod permit;
+mod policy;
 mod register;
 mod role;
+mod status;
 mod summary;
+mod text;
 
 pub use application::{
     Amendment, ApplicationContent, Attachment, AttachmentPolicy, DatasetRequest, LegalBasis,
-    MAX_TEXT_CHARS, MAX_TITLE_CHARS, Period, Purpose, RequestedForm,
+    Period, Purpose, RequestedForm,
 };
 pub use case::{
-    AccessConfig, AmendmentRecord, CaseEvent, CaseState, CaseStatus, Change, Command, Decision,
-    Outcome, Pause, PendingAmendment, Recommendation, Review, decide, decide_with, execute,
+    AccessConfig, AmendmentRecord, CaseEvent, CaseState, Change, Command, Decision, Outcome,
+    PendingAmendment, Recommendation, Review, decide, decide_with, execute,
 };
-pub use clock::{
-    ClockConfig, ClockKind, ClockStatus, QueueEntry, applicant_deadline, case_clock, case_clocks,
-    queue,
-};
-pub use error::{AccessError, FieldIssue, IdParseError, UnknownValue};
-pub use ids::{CaseId, MAX_NAME_ID_LEN, OrgId, PermitId, UserId};
+pub use clock::{ClockConfig, ClockKind, ClockStatus, Pause, applicant_deadline};
+pub use deadlines::{QueueEntry, case_clock, case_clocks, queue};
+pub use error::{AccessError, FieldIssue, UnknownValue};
+pub use ids::{CaseId, IdParseError, MAX_NAME_ID_LEN, OrgId, PermitId, UserId};
 pub use leadtime::{
     LeadTimeFigure, QueueFigure, Stage, StageDuration, current_queue, lead_time_figures,
     lead_times, median, percentile_nearest_rank, stage_durations,
@@ -124,8 +132,11 @@ pub use notify::{
     Notification, NotificationKind, Recipient, deadline_notifications, notifications_for_events,
 };
 pub use permit::{Permit, PermitStatus, PermitTerms, Pseudonymisation, Revocation};
+pub use policy::{CaseParties, Target, authorize, may_see_case};
 pub use register::{
     PublicAmendment, PublicPermit, RegisterEntry, publication_queue, register, register_entry,
 };
-pub use role::{Action, Principal, Role, Target, authorize, may_see_case};
+pub use role::{Action, Principal, Role};
+pub use status::CaseStatus;
 pub use summary::CaseSummary;
+pub use text::{MAX_TEXT_CHARS, MAX_TITLE_CHARS};

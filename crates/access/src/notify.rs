@@ -14,10 +14,12 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::case::{CaseEvent, CaseState, CaseStatus, Change};
-use crate::clock::{ClockConfig, ClockKind, case_clocks};
+use crate::case::{CaseEvent, CaseState, Change};
+use crate::clock::{ClockConfig, ClockKind};
+use crate::deadlines::case_clocks;
 use crate::ids::{CaseId, UserId};
 use crate::role::Role;
+use crate::status::CaseStatus;
 
 /// Who should receive a notification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,10 +9,10 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::application::{MAX_TEXT_CHARS, check_required_text, check_text};
 use crate::calendar::{swedish_date, swedish_midnight};
 use crate::error::FieldIssue;
 use crate::ids::{CaseId, OrgId, PermitId, UserId};
+use crate::text::{MAX_TEXT_CHARS, check_required_text, check_text};
 
 /// How the data is de-identified for the permit holder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

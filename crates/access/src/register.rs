@@ -16,10 +16,12 @@ use crate::application::{Purpose, RequestedForm};
 use chrono::{DateTime, Utc};
 
 use crate::calendar::swedish_date;
-use crate::case::{CaseState, CaseStatus, Outcome};
-use crate::clock::{ClockConfig, ClockKind, QueueEntry, case_clocks};
+use crate::case::{CaseState, Outcome};
+use crate::clock::{ClockConfig, ClockKind};
+use crate::deadlines::{QueueEntry, case_clocks};
 use crate::ids::{CaseId, OrgId, PermitId};
 use crate::permit::Pseudonymisation;
+use crate::status::CaseStatus;
 
 /// One published case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,10 +5,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::application::{Purpose, RequestedForm};
 use crate::calendar::swedish_date;
-use crate::case::{CaseState, CaseStatus};
-use crate::clock::{ClockConfig, ClockStatus, case_clock};
+use crate::case::CaseState;
+use crate::clock::{ClockConfig, ClockStatus};
+use crate::deadlines::case_clock;
 use crate::ids::{CaseId, OrgId, PermitId};
 use crate::permit::PermitStatus;
+use crate::status::CaseStatus;
 
 /// A case as shown in a list (no members, no free text beyond the title).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,8 +15,13 @@
 //!   that decides (roles, validation, quota, evaluation, disclosure control,
 //!   query log); the server answers 503 when started without a store.
 //!
-//! * Deadline reminders: [`sweep_deadlines`] queues "deadline near" and
-//!   "overdue" notifications in the outbox (each once);
+//! * Applications, permits, the queue and the public register: the
+//!   handlers in `routes/cases.rs` and `routes/public.rs` call the case
+//!   service ([`halsohub_app::cases::CaseService`]), which loads, decides,
+//!   persists and notifies; they only translate HTTP.
+//!
+//! * Deadline reminders: the case service's sweep queues "deadline near"
+//!   and "overdue" notifications in the outbox (each once);
 //!   [`sweep_periodically`] runs it on an interval beside the server.
 //!
 //! The router is composed of per-area routers, so another crate can add its
@@ -39,8 +44,6 @@ use halsohub_state::oidc::OidcVerifier;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
-
-pub use routes::cases::sweep_deadlines;
 
 /// Limits and policy of a running server.
 #[derive(Debug, Clone)]
@@ -202,7 +205,20 @@ pub async fn serve(
         .await
 }
 
-/// Runs [`sweep_deadlines`] at once and then every `every` until `stop`
+/// Queues deadline reminders for every case at `now` (each reminder once);
+/// the job is [`CaseService::sweep_deadlines`](halsohub_app::cases::CaseService::sweep_deadlines),
+/// kept here for callers of the server crate.
+pub async fn sweep_deadlines(
+    db: &Db,
+    config: &AccessConfig,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<usize, halsohub_app::cases::CaseError> {
+    halsohub_app::cases::CaseService::new(db, config)
+        .sweep_deadlines(now)
+        .await
+}
+
+/// Runs the deadline sweep at once and then every `every` until `stop`
 /// completes (a sweep in progress is finished first). Failures are logged
 /// and retried at the next tick; they never stop the loop.
 pub async fn sweep_periodically(

@@ -318,6 +318,27 @@ impl Db {
         rows.iter().map(case_from_row).collect()
     }
 
+    /// Replaces a case's projection if the case is still at `version`
+    /// (a projection rebuilt from the events by a newer fold). Returns
+    /// whether it was replaced; a case changed meanwhile keeps the
+    /// projection its own write stored.
+    pub async fn refresh_projection(
+        &self,
+        case_id: &str,
+        version: i64,
+        projection: &serde_json::Value,
+    ) -> Result<bool, StateError> {
+        let done =
+            sqlx::query("UPDATE cases SET projection = $1 WHERE case_id = $2 AND version = $3")
+                .bind(projection.to_string())
+                .bind(case_id)
+                .bind(version)
+                .execute(&self.pool)
+                .await
+                .map_err(StateError::db("refreshing a case projection"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// A case's full history, in order.
     pub async fn case_events(&self, case_id: &str) -> Result<Vec<StoredEvent>, StateError> {
         let rows = sqlx::query(

@@ -15,6 +15,9 @@
 //!   `(case, sequence)`, a per-case projection written in the same
 //!   transaction, and idempotency keys so a replayed command returns the
 //!   first result ([`cases`]);
+//! * identifier sequences: case and permit serials from a counter in the
+//!   database, continuing after the highest serial of an older database
+//!   ([`sequences`]);
 //! * attachments with SHA-256 checksums and a size limit ([`attachments`]);
 //! * the permits projection ([`permits`]) and the notification outbox
 //!   ([`outbox`]);
@@ -40,6 +43,7 @@ pub mod outbox;
 pub mod permits;
 pub mod query_log;
 mod quota;
+pub mod sequences;
 pub mod tokens;
 
 pub use db::{Backend, ConnectOptions, Db};

@@ -7,18 +7,17 @@
 //! * `sweep`: queue deadline reminders in the outbox (for cron; `serve`
 //!   also sweeps on an interval). Each reminder is queued once.
 //!
-//! Current state is always folded from the stored events by the access
-//! crate, the same way the API does it. Output is a table for people, or
-//! JSON with `--json`.
+//! Each subcommand calls one function of the case service
+//! ([`halsohub_app::cases::CaseService`]), the same one the API uses, and
+//! renders its answer: a table for people, or JSON with `--json`.
 
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
-use halsohub_access::{AccessConfig, CaseEvent, CaseState, case_clocks, queue};
-use halsohub_state::Db;
-use halsohub_state::cases::CaseFilter;
+use halsohub_access::{AccessConfig, case_clocks};
+use halsohub_app::cases::{CaseDetail, CaseError, CaseService, QueueLine};
 use serde_json::{Value, json};
 
 use crate::cmd::staff::{DatabaseArgs, open};
@@ -60,7 +59,11 @@ pub async fn run(cmd: CasesCmd, home: &Path) -> Result<()> {
     match cmd {
         CasesCmd::Queue(out) => {
             let db = open(&out.db, home).await?;
-            let v = queue_json(&db, &config, now).await?;
+            let lines = CaseService::new(&db, &config)
+                .operator_queue(now)
+                .await
+                .context("cannot read the cases")?;
+            let v = queue_json(&lines, now);
             if out.json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
@@ -69,7 +72,13 @@ pub async fn run(cmd: CasesCmd, home: &Path) -> Result<()> {
         }
         CasesCmd::Show { id, out } => {
             let db = open(&out.db, home).await?;
-            let v = show_json(&db, &config, &id, now).await?;
+            let detail = match CaseService::new(&db, &config).detail(&id).await {
+                Err(CaseError::NotFound(_)) => {
+                    bail!("no case with id {id:?} (see `halsohub cases queue`)")
+                }
+                other => other.with_context(|| format!("cannot read case {id}"))?,
+            };
+            let v = show_json(&config, &id, &detail, now);
             if out.json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
@@ -78,7 +87,8 @@ pub async fn run(cmd: CasesCmd, home: &Path) -> Result<()> {
         }
         CasesCmd::Sweep { db } => {
             let db = open(&db, home).await?;
-            let n = halsohub_server::sweep_deadlines(&db, &config, now)
+            let n = CaseService::new(&db, &config)
+                .sweep_deadlines(now)
                 .await
                 .context("the deadline sweep failed")?;
             println!("queued {n} new deadline reminder(s)");
@@ -87,43 +97,15 @@ pub async fn run(cmd: CasesCmd, home: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A case's events, parsed, and the state folded from them.
-async fn load(db: &Db, id: &str) -> Result<(CaseState, Vec<CaseEvent>)> {
-    let stored = db.case_events(id).await?;
-    let mut events = Vec::with_capacity(stored.len());
-    for s in stored {
-        let e: CaseEvent = serde_json::from_value(s.payload)
-            .with_context(|| format!("case {id}: stored event {} cannot be read", s.seq))?;
-        events.push(e);
-    }
-    Ok((CaseState::from_events(&events), events))
-}
-
-fn title(s: &CaseState) -> String {
-    s.content
-        .as_ref()
-        .map(|c| c.title.clone())
-        .unwrap_or_default()
-}
-
-async fn queue_json(db: &Db, config: &AccessConfig, now: DateTime<Utc>) -> Result<Value> {
-    let mut states = Vec::new();
-    for c in db.list_cases(&CaseFilter::default()).await? {
-        states.push(load(db, &c.case_id).await?.0);
-    }
-    let entries = queue(states.iter(), &config.clocks, now);
-    let rows: Vec<Value> = entries
+fn queue_json(lines: &[QueueLine], now: DateTime<Utc>) -> Value {
+    let rows: Vec<Value> = lines
         .iter()
-        .map(|e| {
-            let t = states
-                .iter()
-                .find(|s| s.id == Some(e.case_id))
-                .map(title)
-                .unwrap_or_default();
+        .map(|l| {
+            let e = &l.entry;
             json!({
                 "case_id": e.case_id,
                 "status": e.status,
-                "title": t,
+                "title": l.title,
                 "clock": e.clock.kind.as_str(),
                 "deadline": e.clock.deadline,
                 "days_used": e.clock.days_used,
@@ -133,14 +115,11 @@ async fn queue_json(db: &Db, config: &AccessConfig, now: DateTime<Utc>) -> Resul
             })
         })
         .collect();
-    Ok(json!({ "as_of": now, "queue": rows }))
+    json!({ "as_of": now, "queue": rows })
 }
 
-async fn show_json(db: &Db, config: &AccessConfig, id: &str, now: DateTime<Utc>) -> Result<Value> {
-    let (state, events) = load(db, id).await?;
-    if events.is_empty() {
-        bail!("no case with id {id:?} (see `halsohub cases queue`)");
-    }
+fn show_json(config: &AccessConfig, id: &str, detail: &CaseDetail, now: DateTime<Utc>) -> Value {
+    let state = &detail.state;
     let permit = state.permit.as_ref().map(|p| {
         json!({
             "id": p.id,
@@ -150,7 +129,8 @@ async fn show_json(db: &Db, config: &AccessConfig, id: &str, now: DateTime<Utc>)
             "expires_at": p.expires_at(),
         })
     });
-    let history: Vec<Value> = events
+    let history: Vec<Value> = detail
+        .events
         .iter()
         .enumerate()
         .map(|(i, e)| {
@@ -164,16 +144,21 @@ async fn show_json(db: &Db, config: &AccessConfig, id: &str, now: DateTime<Utc>)
             })
         })
         .collect();
-    Ok(json!({
+    let title = state
+        .content
+        .as_ref()
+        .map(|c| c.title.clone())
+        .unwrap_or_default();
+    json!({
         "case_id": id,
         "status": state.status,
-        "title": title(&state),
+        "title": title,
         "organisation": state.organisation(),
         "version": state.version,
-        "clocks": case_clocks(&state, &config.clocks, now),
+        "clocks": case_clocks(state, &config.clocks, now),
         "permit": permit,
         "history": history,
-    }))
+    })
 }
 
 fn text(v: &Value) -> String {

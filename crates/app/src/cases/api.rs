@@ -1,0 +1,163 @@
+//! The case area's request and response bodies, as the HTTP API sends them
+//! (and as idempotent replays store them). Each has a utoipa schema, so the
+//! OpenAPI document names every field of every case request and response;
+//! values owned by the access domain (a case's state, events, permits,
+//! clocks, register entries) are described as objects there and in
+//! `docs/access.md`.
+//!
+//! This JSON is the API's, not the database's: stored events go through
+//! [`halsohub_access::stored`], which is versioned on its own.
+
+use halsohub_access::{
+    ApplicationContent, CaseEvent, CaseState, ClockStatus, LeadTimeFigure, Permit, PermitStatus,
+    QueueEntry, QueueFigure, RegisterEntry,
+};
+use halsohub_state::attachments::Attachment;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// `POST /api/v1/applications`: the draft's content (title, summary,
+/// organisation, purpose, legal basis, form, datasets, period, members, …;
+/// see `docs/access.md`). It may be incomplete.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub struct NewApplication(pub ApplicationContent);
+
+/// `POST /api/v1/applications/{id}/commands`: one workflow command, tagged
+/// by `type`, with that command's fields beside it, e.g.
+/// `{"type": "reject", "reasons": "…"}`. `issue_permit` may leave out
+/// `permit_id`: the hub allocates it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CommandRequest {
+    /// The command: `submit`, `start_completeness_check`,
+    /// `return_incomplete`, `accept_complete`, `request_information`,
+    /// `provide_information`, `record_legal_review`,
+    /// `record_technical_review`, `approve`, `reject`, `issue_permit`,
+    /// `record_delivery`, `publish`, `close`, `withdraw`,
+    /// `request_amendment`, `revoke_permit` or `update_draft`.
+    #[serde(rename = "type")]
+    pub command: String,
+    /// The command's own fields (`reasons`, `missing`, `terms`, …).
+    #[serde(flatten)]
+    pub fields: BTreeMap<String, Value>,
+}
+
+/// A case with its running clocks (`GET /api/v1/applications/{id}`, and
+/// each line of the list).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CaseView {
+    /// The case's current state (folded from its events).
+    #[schema(value_type = Object)]
+    pub case: CaseState,
+    /// The clocks running on it, most urgent first.
+    #[schema(value_type = Vec<Object>)]
+    pub clocks: Vec<ClockStatus>,
+}
+
+/// The applications the caller may see.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CaseList {
+    /// One entry per case, oldest first.
+    pub applications: Vec<CaseView>,
+}
+
+/// What a command (or creating a draft) did: the new state, the events it
+/// appended and the clocks now running.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CommandResult {
+    /// The case after the command.
+    #[schema(value_type = Object)]
+    pub case: CaseState,
+    /// The events appended, in order.
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<CaseEvent>,
+    /// The clocks running after the command.
+    #[schema(value_type = Vec<Object>)]
+    pub clocks: Vec<ClockStatus>,
+}
+
+/// One event of a case's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct HistoryItem {
+    /// Position in the history, from 1.
+    pub seq: u64,
+    /// Who, in which role, when, and what changed.
+    #[schema(value_type = Object)]
+    pub event: CaseEvent,
+    /// The reason or explanation the event carries, if any.
+    pub why: Option<String>,
+}
+
+/// A case's full history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct History {
+    /// The case.
+    pub case_id: String,
+    /// Its events in order.
+    pub events: Vec<HistoryItem>,
+}
+
+/// An attachment's metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct AttachmentUploaded {
+    /// Id, file name, media type, size, SHA-256, uploader, time.
+    #[schema(value_type = Object)]
+    pub attachment: Attachment,
+}
+
+/// A case's attachments (metadata only).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct AttachmentList {
+    /// Oldest first.
+    #[schema(value_type = Vec<Object>)]
+    pub attachments: Vec<Attachment>,
+}
+
+/// The staff work queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WorkQueue {
+    /// Cases with a running clock, earliest deadline first.
+    #[schema(value_type = Vec<Object>)]
+    pub queue: Vec<QueueEntry>,
+}
+
+/// A permit and whether it is in force now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PermitView {
+    /// The permit document.
+    #[schema(value_type = Object)]
+    pub permit: Permit,
+    /// Pending, active, expired or revoked.
+    #[schema(value_type = String)]
+    pub status: PermitStatus,
+    /// Whether it allows access now.
+    pub active: bool,
+}
+
+/// The public register.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Register {
+    /// Published decisions with reasons, and their permits.
+    #[schema(value_type = Vec<Object>)]
+    pub entries: Vec<RegisterEntry>,
+}
+
+/// Public lead-time figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LeadTimes {
+    /// Median and 90th percentile per stage and month.
+    #[schema(value_type = Vec<Object>)]
+    pub figures: Vec<LeadTimeFigure>,
+}
+
+/// The public queue figure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PublicQueue {
+    /// "Now handling applications completed on date D".
+    #[schema(value_type = Object)]
+    pub queue: QueueFigure,
+}
