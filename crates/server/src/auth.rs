@@ -81,6 +81,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Caller>,
     {
         let id = verifier
             .verify(token)
+            .await
             .map_err(|e| Problem::unauthorized(e.to_string()))?;
         let user = match db.user_by_oidc_subject(&id.subject).await? {
             Some(u) if u.disabled_at.is_some() => {

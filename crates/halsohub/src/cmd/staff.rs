@@ -140,7 +140,8 @@ pub struct ServeArgs {
     /// OpenID Connect issuer (`iss`) to accept bearer JWTs from.
     #[arg(long, value_name = "URL", requires = "oidc_jwks")]
     pub oidc_issuer: Option<String>,
-    /// The issuer's JWKS: an `http://` URL or a file path.
+    /// The issuer's JWKS: an `https://` (or loopback `http://`) URL or a
+    /// file path.
     #[arg(long, value_name = "URL|FILE", requires = "oidc_issuer")]
     pub oidc_jwks: Option<String>,
     /// Expected audience (`aud`).
@@ -152,6 +153,8 @@ pub struct ServeArgs {
     /// Claim naming the organisation for bare roles.
     #[arg(long, default_value = "org")]
     pub oidc_org_claim: String,
+    #[command(flatten)]
+    pub oidc_tls: crate::cmd::auth::OidcTlsArgs,
     /// Store to answer feasibility queries from (its current snapshot).
     /// Without it, the feasibility endpoints answer 503.
     #[arg(long, value_name = "DIR")]
@@ -221,6 +224,7 @@ impl ServeArgs {
             oidc_audience: None,
             oidc_roles_claim: "roles".into(),
             oidc_org_claim: "org".into(),
+            oidc_tls: Default::default(),
             store: Some(store),
             key: crate::cmd::keys::KeyArg { key: None },
             profile: "feasibility".into(),
@@ -495,6 +499,8 @@ pub async fn run_serve(args: ServeArgs, home: &Path) -> Result<()> {
             jwks: source,
             roles_claim: args.oidc_roles_claim,
             organisation_claim: args.oidc_org_claim,
+            ca_bundle: args.oidc_tls.oidc_ca_bundle.clone(),
+            refresh: args.oidc_tls.refresh(),
         })
         .await?;
         state.oidc = Some(Arc::new(verifier));
