@@ -51,6 +51,9 @@ pub struct ServerConfig {
     pub max_json_bytes: usize,
     /// Largest attachment upload, bytes.
     pub max_attachment_bytes: usize,
+    /// When password log-ins for a username are refused (kept in the state
+    /// database, shared by every server process).
+    pub login_throttle: halsohub_state::login_throttle::ThrottlePolicy,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +62,7 @@ impl Default for ServerConfig {
             access: AccessConfig::default(),
             max_json_bytes: 1024 * 1024,
             max_attachment_bytes: 20 * 1024 * 1024,
+            login_throttle: Default::default(),
         }
     }
 }

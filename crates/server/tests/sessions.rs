@@ -223,59 +223,137 @@ async fn password_login_gives_a_session_that_works_until_logout_or_expiry() {
     }
 }
 
-#[tokio::test]
-async fn repeated_failed_logins_are_throttled_per_username() {
+/// Two independent handles on one database (as two server processes
+/// have), per backend available.
+async fn two_handles() -> Vec<(Db, Db, &'static str, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("s.db").display()
-    ))
-    .await
-    .unwrap();
-    let app = router(AppState::new(db.clone()));
-    let name = format!("applicant-{}", uuid::Uuid::new_v4().simple());
-    let other = format!("other-{}", uuid::Uuid::new_v4().simple());
-    for n in [&name, &other] {
-        db.create_user(NewUser {
-            username: n.clone(),
-            password: Some("right-password".into()),
-            ..NewUser::default()
-        })
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+    let mut out = vec![(
+        Db::connect(&url).await.unwrap(),
+        Db::connect(&url).await.unwrap(),
+        "sqlite",
+        Some(dir),
+    )];
+    if let Ok(url) = std::env::var("HALSOHUB_TEST_DATABASE_URL")
+        && !url.is_empty()
+    {
+        let mut o = ConnectOptions::new(url);
+        o.pg_schema = Some(format!("t_{}", uuid::Uuid::new_v4().simple()));
+        o.max_connections = 4;
+        out.push((
+            Db::connect_with(o.clone()).await.unwrap(),
+            Db::connect_with(o).await.unwrap(),
+            "postgres",
+            None,
+        ));
+    }
+    out
+}
+
+/// A log-in through `app`: status, `Retry-After` (seconds) and body.
+async fn login(app: &Router, username: &str, password: &str) -> (StatusCode, Option<i64>, Value) {
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/v1/sessions")
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({"username": username, "password": password}).to_string(),
+        ))
+        .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse::<i64>().unwrap());
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
         .await
         .unwrap();
+    (status, retry, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn repeated_failed_logins_are_throttled_per_username_across_servers() {
+    for (db_a, db_b, label, _dir) in two_handles().await {
+        // Two servers on one database, sharing a clock the test moves.
+        let clock = Arc::new(Mutex::new(Utc::now()));
+        let server = |db: Db| {
+            let mut state = AppState::new(db);
+            let c = clock.clone();
+            state.clock = Arc::new(move || *c.lock().unwrap());
+            router(state)
+        };
+        let (a, b) = (server(db_a.clone()), server(db_b.clone()));
+        let name = format!("applicant-{}", uuid::Uuid::new_v4().simple());
+        let other = format!("other-{}", uuid::Uuid::new_v4().simple());
+        for n in [&name, &other] {
+            db_a.create_user(NewUser {
+                username: n.clone(),
+                password: Some("right-password".into()),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        }
+        // Five failures, spread over both servers and two minutes.
+        for i in 0..5 {
+            let app = if i % 2 == 0 { &a } else { &b };
+            let (s, retry, _) = login(app, &name, "guess").await;
+            assert_eq!((s, retry), (StatusCode::UNAUTHORIZED, None), "{label}");
+            *clock.lock().unwrap() += Duration::seconds(30);
+        }
+        // Now even the right password is refused on either server, with
+        // Retry-After: until the first failure (2.5 minutes ago) leaves
+        // the 15-minute window.
+        for app in [&a, &b] {
+            let (s, retry, v) = login(app, &name, "right-password").await;
+            assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{label}: {v}");
+            assert_eq!(retry, Some(15 * 60 - 150), "{label}");
+            assert!(v["detail"].as_str().unwrap().contains("750 seconds"), "{v}");
+        }
+        // … but not for another username.
+        let (s, _, _) = login(&b, &other, "right-password").await;
+        assert_eq!(s, StatusCode::CREATED, "{label}");
+        // Once the first failure has left the window, one attempt is let
+        // through again (four failures remain in the window).
+        *clock.lock().unwrap() += Duration::seconds(750);
+        let (s, _, _) = login(&b, &name, "right-password").await;
+        assert_eq!(s, StatusCode::CREATED, "{label}");
+        // Success cleared the count: five more failures are allowed.
+        for _ in 0..5 {
+            let (s, _, _) = login(&a, &name, "guess").await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "{label}");
+        }
+        let (s, retry, _) = login(&b, &name, "guess").await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{label}");
+        assert_eq!(retry, Some(15 * 60), "{label}");
+
+        // Concurrent attempts from both servers cannot overrun the limit:
+        // of 12 simultaneous wrong guesses for a fresh username, exactly 5
+        // are checked and the rest refused.
+        let fresh = format!("fresh-{}", uuid::Uuid::new_v4().simple());
+        let mut tasks = Vec::new();
+        for i in 0..12 {
+            let app = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let fresh = fresh.clone();
+            tasks.push(tokio::spawn(async move {
+                login(&app, &fresh, "guess").await.0
+            }));
+        }
+        let mut statuses = Vec::new();
+        for t in tasks {
+            statuses.push(t.await.unwrap());
+        }
+        let checked = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::UNAUTHORIZED)
+            .count();
+        let refused = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+            .count();
+        assert_eq!((checked, refused), (5, 7), "{label}: {statuses:?}");
     }
-    for _ in 0..5 {
-        let (s, _) = call(
-            &app,
-            "POST",
-            "/api/v1/sessions",
-            None,
-            Some(json!({"username": name, "password": "guess"})),
-        )
-        .await;
-        assert_eq!(s, StatusCode::UNAUTHORIZED);
-    }
-    // Now even the right password is refused for this username …
-    let (s, v) = call(
-        &app,
-        "POST",
-        "/api/v1/sessions",
-        None,
-        Some(json!({"username": name, "password": "right-password"})),
-    )
-    .await;
-    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{v}");
-    assert!(v["detail"].as_str().unwrap().contains("15 minutes"));
-    // … but not for another.
-    let (s, _) = call(
-        &app,
-        "POST",
-        "/api/v1/sessions",
-        None,
-        Some(json!({"username": other, "password": "right-password"})),
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED);
 }
 
 #[tokio::test]
