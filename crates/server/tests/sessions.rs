@@ -674,3 +674,115 @@ async fn the_periodic_sweep_runs_at_start_up_and_stops_when_told() {
         2
     );
 }
+
+#[tokio::test]
+async fn a_token_never_outlives_its_creator_nor_the_maximum_lifetime() {
+    for (db, _dir) in databases().await {
+        let mut state = AppState::new(db.clone());
+        let mut config = halsohub_server::ServerConfig::default();
+        config.max_token_lifetime = Some(Duration::days(30));
+        state.config = Arc::new(config);
+        let app = router(state);
+        let name = format!("user-{}", uuid::Uuid::new_v4().simple());
+        let user = db
+            .create_user(NewUser {
+                username: name.clone(),
+                password: Some("correct horse battery staple".into()),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        let expiry = |v: &Value| -> DateTime<Utc> {
+            v["token"]["expires_at"].as_str().unwrap().parse().unwrap()
+        };
+        let create = |bearer: String, body: Value| {
+            let app = app.clone();
+            async move { call(&app, "POST", "/api/v1/tokens", Some(&bearer), Some(body)).await }
+        };
+
+        // A token that expires in one day cannot create one that never
+        // expires, nor one for a year: both end with their creator.
+        let parent_end = Utc::now() + Duration::days(1);
+        let (_, parent) = db
+            .create_api_token(&user.id, "short", Some(parent_end))
+            .await
+            .unwrap();
+        let (s, child) = create(parent.expose().into(), json!({"name": "forever"})).await;
+        assert_eq!(s, StatusCode::CREATED, "{child}");
+        assert!(expiry(&child) <= parent_end, "{child}");
+        let (s, child) = create(
+            parent.expose().into(),
+            json!({"name": "year", "expires_in_days": 365}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED);
+        assert!(expiry(&child) <= parent_end);
+        // … and the child's child is bounded as well.
+        let (s, grandchild) = create(
+            child["secret"].as_str().unwrap().into(),
+            json!({"name": "grandchild"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED);
+        assert!(expiry(&grandchild) <= parent_end);
+        // A shorter request stands.
+        let (_, long) = db.create_api_token(&user.id, "long", None).await.unwrap();
+        let (_, short) = create(
+            long.expose().into(),
+            json!({"name": "short", "expires_in_days": 2}),
+        )
+        .await;
+        let end = expiry(&short);
+        assert!(end > Utc::now() + Duration::days(2) - Duration::minutes(1));
+        assert!(end <= Utc::now() + Duration::days(2));
+
+        // From a token without expiry: the administrator's maximum applies.
+        let (_, unbounded) = create(long.expose().into(), json!({"name": "max"})).await;
+        assert!(expiry(&unbounded) <= Utc::now() + Duration::days(30));
+        assert!(expiry(&unbounded) > Utc::now() + Duration::days(30) - Duration::minutes(1));
+
+        // From a web session (8 hours): no later than the session.
+        let (_, login) = call(
+            &app,
+            "POST",
+            "/api/v1/sessions",
+            None,
+            Some(json!({"username": name, "password": "correct horse battery staple"})),
+        )
+        .await;
+        let session_end: DateTime<Utc> = login["session"]["expires_at"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let (s, from_session) = create(
+            login["token"].as_str().unwrap().into(),
+            json!({"name": "portal", "expires_in_days": 90}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{from_session}");
+        assert!(expiry(&from_session) <= session_end);
+
+        // The maximum applies to every token, also one stored without
+        // expiry, counted from its creation: a server whose maximum is
+        // already over refuses it.
+        let mut strict = halsohub_server::ServerConfig::default();
+        strict.max_token_lifetime = Some(Duration::milliseconds(1));
+        let mut state = AppState::new(db.clone());
+        state.config = Arc::new(strict);
+        let strict_app = router(state);
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        assert_eq!(
+            call(&strict_app, "GET", "/api/v1/me", Some(long.expose()), None)
+                .await
+                .0,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            call(&app, "GET", "/api/v1/me", Some(long.expose()), None)
+                .await
+                .0,
+            StatusCode::OK
+        );
+    }
+}

@@ -1,4 +1,6 @@
-//! CPU-heavy work: argon2 runs off the async workers.
+//! Upgrades and CPU-heavy work: a database written before token lifetimes
+//! were limited migrates forward with its tokens clamped; argon2 runs off
+//! the async workers.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -6,7 +8,140 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use chrono::Utc;
 use halsohub_state::accounts::{NewUser, hash_password};
+use halsohub_state::{Backend, ConnectOptions, Db};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, AssertSqlSafe};
+
+/// The last migration of the release before token lifetimes were limited.
+const PREVIOUS_RELEASE: i64 = 20261201000001;
+const DAY_MS: i64 = 86_400_000;
+
+/// A fresh, empty database of the backend `t` uses: its options and a raw
+/// pool on it (SQLite file or PostgreSQL schema).
+async fn fresh_database(
+    t: &common::TestDb,
+    dir: &std::path::Path,
+) -> (ConnectOptions, AnyPool) {
+    sqlx::any::install_default_drivers();
+    let mut pool = AnyPoolOptions::new().max_connections(1);
+    let opts = match t.db.backend() {
+        Backend::Sqlite => ConnectOptions::new(format!(
+            "sqlite://{}?mode=rwc",
+            dir.join("old.db").display()
+        )),
+        Backend::Postgres => {
+            let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+            let setup = AnyPoolOptions::new()
+                .max_connections(1)
+                .connect(&t.opts.url)
+                .await
+                .unwrap();
+            sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                .execute(&setup)
+                .await
+                .unwrap();
+            setup.close().await;
+            let set = format!("SET search_path TO {schema}");
+            pool = pool.after_connect(move |conn, _| {
+                let set = set.clone();
+                Box::pin(async move {
+                    sqlx::query(AssertSqlSafe(set)).execute(&mut *conn).await?;
+                    Ok(())
+                })
+            });
+            let mut o = t.opts.clone();
+            o.pg_schema = Some(schema);
+            o
+        }
+    };
+    let pool = pool.connect(&opts.url).await.unwrap();
+    (opts, pool)
+}
+
+#[tokio::test]
+async fn tokens_of_an_older_release_are_clamped_on_upgrade() {
+    for t in common::backends().await {
+        // A database as the previous release left it: migrated up to
+        // PREVIOUS_RELEASE only, with tokens in it.
+        let dir = tempfile::tempdir().unwrap();
+        let (opts, pool) = fresh_database(&t, dir.path()).await;
+        let migrator = match t.db.backend() {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        migrator.run_to(PREVIOUS_RELEASE, &pool).await.unwrap();
+        let now = Utc::now().timestamp_millis();
+        let created = now - 400 * DAY_MS;
+        sqlx::query(
+            "INSERT INTO users (id, username, display_name, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind("u1")
+        .bind("old-user")
+        .bind("Old User")
+        .bind(created)
+        .execute(&pool)
+        .await
+        .unwrap();
+        // Created 400 days ago: never expiring, expiring in ten years,
+        // expiring in five days; created yesterday without expiry.
+        for (id, created_at, expires) in [
+            ("never", created, None),
+            ("decade", created, Some(created + 3650 * DAY_MS)),
+            ("soon", created, Some(now + 5 * DAY_MS)),
+            ("young", now - DAY_MS, None),
+        ] {
+            sqlx::query(
+                "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, expires_at) \
+                 VALUES ($1, 'u1', $1, $2, $3, $4)",
+            )
+            .bind(id)
+            .bind(format!("hash-{id}"))
+            .bind(created_at)
+            .bind(expires)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+
+        // This release opens it and migrates forward.
+        let db = Db::connect_with(opts).await.unwrap();
+        let label = t.label;
+        let never = db.api_token("never").await.unwrap();
+        assert_eq!(
+            never.expires_at.unwrap().timestamp_millis(),
+            created + 365 * DAY_MS,
+            "{label}"
+        );
+        // Already past its year, so expired by the clamp.
+        assert!(never.expires_at.unwrap() < Utc::now());
+        let decade = db.api_token("decade").await.unwrap();
+        assert_eq!(decade.expires_at, never.expires_at, "{label}");
+        let soon = db.api_token("soon").await.unwrap();
+        assert_eq!(soon.expires_at, never.expires_at, "{label}");
+        let young = db.api_token("young").await.unwrap();
+        assert_eq!(
+            young.expires_at.unwrap().timestamp_millis(),
+            now - DAY_MS + 365 * DAY_MS,
+            "{label}"
+        );
+        // The previous release's user reads back; the throttle's tables
+        // arrived by migration.
+        assert_eq!(
+            db.user_by_username("old-user").await.unwrap().display_name,
+            "Old User"
+        );
+        assert_eq!(
+            db.login_attempts_since("old-user", Utc::now() - chrono::Duration::days(1))
+                .await
+                .unwrap(),
+            0
+        );
+        db.close().await;
+    }
+}
 
 /// The longest pause between turns of a task that only yields, while
 /// `work` runs on the same single-threaded runtime.

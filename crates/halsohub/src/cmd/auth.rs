@@ -1,11 +1,13 @@
-//! Authentication settings of `halsohub serve` beyond the OIDC issuer
-//! itself: the CA bundle and key refresh for an `https` JWKS.
+//! Authentication settings of `halsohub serve` and `halsohub token create`
+//! beyond the OIDC issuer itself: the CA bundle and key refresh for an
+//! `https` JWKS, and the longest lifetime of an API token.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 use halsohub_state::oidc::RefreshPolicy;
+use halsohub_state::tokens::DEFAULT_MAX_TOKEN_DAYS;
 
 /// OIDC transport and key refresh (`halsohub serve`).
 #[derive(Debug, Clone, Args)]
@@ -43,5 +45,29 @@ impl OidcTlsArgs {
                 .then(|| Duration::from_secs(self.oidc_refresh_secs)),
             min_gap: Duration::from_secs(self.oidc_refetch_gap_secs),
         }
+    }
+}
+
+/// The administrator's maximum API-token lifetime.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct TokenLifetimeArgs {
+    /// Longest lifetime of any API token, in days from its creation; it
+    /// also ends older tokens once they are past it (0: no maximum).
+    #[arg(long, env = "HALSOHUB_MAX_TOKEN_DAYS", default_value_t = DEFAULT_MAX_TOKEN_DAYS as u32, value_name = "DAYS")]
+    pub max_token_days: u32,
+}
+
+impl Default for TokenLifetimeArgs {
+    fn default() -> TokenLifetimeArgs {
+        TokenLifetimeArgs {
+            max_token_days: DEFAULT_MAX_TOKEN_DAYS as u32,
+        }
+    }
+}
+
+impl TokenLifetimeArgs {
+    /// The maximum as a duration; `None` for no maximum.
+    pub fn max(&self) -> Option<chrono::Duration> {
+        (self.max_token_days > 0).then(|| chrono::Duration::days(i64::from(self.max_token_days)))
     }
 }

@@ -114,9 +114,11 @@ pub enum TokenCmd {
         /// A name to recognise the token by.
         #[arg(long, default_value = "cli")]
         name: String,
-        /// Days until it expires (default: never).
+        /// Days until it expires (default: the maximum lifetime).
         #[arg(long, value_name = "DAYS")]
         expires_in_days: Option<u32>,
+        #[command(flatten)]
+        lifetime: crate::cmd::auth::TokenLifetimeArgs,
         #[command(flatten)]
         db: DatabaseArgs,
     },
@@ -155,6 +157,8 @@ pub struct ServeArgs {
     pub oidc_org_claim: String,
     #[command(flatten)]
     pub oidc_tls: crate::cmd::auth::OidcTlsArgs,
+    #[command(flatten)]
+    pub token_lifetime: crate::cmd::auth::TokenLifetimeArgs,
     /// Store to answer feasibility queries from (its current snapshot).
     /// Without it, the feasibility endpoints answer 503.
     #[arg(long, value_name = "DIR")]
@@ -225,6 +229,7 @@ impl ServeArgs {
             oidc_roles_claim: "roles".into(),
             oidc_org_claim: "org".into(),
             oidc_tls: Default::default(),
+            token_lifetime: Default::default(),
             store: Some(store),
             key: crate::cmd::keys::KeyArg { key: None },
             profile: "feasibility".into(),
@@ -443,12 +448,18 @@ pub async fn run_token(cmd: TokenCmd, home: &Path) -> Result<()> {
             username,
             name,
             expires_in_days,
+            lifetime,
             db,
         } => {
             let db = open(&db, home).await?;
             let u = db.user_by_username(&username).await?;
-            let expires =
-                expires_in_days.map(|d| chrono::Utc::now() + chrono::Duration::days(i64::from(d)));
+            let now = chrono::Utc::now();
+            let expires = halsohub_state::tokens::clamp_token_expiry(
+                expires_in_days.map(|d| now + chrono::Duration::days(i64::from(d))),
+                None,
+                lifetime.max(),
+                now,
+            );
             let (token, secret) = db.create_api_token(&u.id, &name, expires).await?;
             eprintln!(
                 "token {} for {username} (shown once; store it safely):",
@@ -469,6 +480,10 @@ pub async fn run_token(cmd: TokenCmd, home: &Path) -> Result<()> {
 pub async fn run_serve(args: ServeArgs, home: &Path) -> Result<()> {
     let db = open(&args.db, home).await?;
     let mut state = AppState::new(db);
+    state.config = Arc::new(halsohub_server::ServerConfig {
+        max_token_lifetime: args.token_lifetime.max(),
+        ..halsohub_server::ServerConfig::default()
+    });
     if let Some(store) = args.store.clone() {
         let key_path = args.key.path(home);
         let profile = args.profile.clone();

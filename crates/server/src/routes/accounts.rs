@@ -30,7 +30,8 @@ pub(crate) const SESSION_HOURS: i64 = 8;
 
 /// The 429 for a throttled username, with `Retry-After` in seconds.
 fn throttled_response(t: halsohub_state::login_throttle::Throttled) -> Response {
-    let secs = t.retry_after.num_seconds().max(1);
+    // Whole seconds, rounded up: waiting that long is always enough.
+    let secs = ((t.retry_after.num_milliseconds() + 999) / 1000).max(1);
     let mut resp = Problem::new(
         StatusCode::TOO_MANY_REQUESTS,
         "too-many-log-ins",
@@ -178,6 +179,9 @@ struct NewToken {
 }
 
 /// Create an API token for yourself; the secret is in the response once.
+/// It expires no later than the token or session this request is
+/// authenticated with, nor than the hub's maximum token lifetime (default
+/// 365 days); `expires_at` in the response says when.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "accounts", security(("bearer" = [])),
     responses((status = 201, description = "token created; `secret` shown once"), (status = 400, description = "malformed"),
         (status = 422, description = "invalid")))]
@@ -193,11 +197,19 @@ async fn create_token(
             "callers from the identity provider without a local account cannot create API tokens",
         ));
     }
-    let expires = match req.expires_in_days {
+    let now = Utc::now();
+    let requested = match req.expires_in_days {
         Some(0) => return Err(Problem::invalid("expires_in_days must be at least 1")),
-        Some(d) => Some(Utc::now() + Duration::days(i64::from(d))),
+        Some(d) => Some(now + Duration::days(i64::from(d))),
         None => None,
     };
+    // Never beyond the credential this request came with, nor the maximum.
+    let expires = halsohub_state::tokens::clamp_token_expiry(
+        requested,
+        caller.credential_expires,
+        state.config.max_token_lifetime,
+        now,
+    );
     let (token, secret) = state
         .db
         .create_api_token(&caller.user.id, &req.name, expires)
