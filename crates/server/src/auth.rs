@@ -21,6 +21,9 @@ pub struct Caller {
     pub principal: Principal,
     /// The API token the caller authenticated with, if any.
     pub token_id: Option<String>,
+    /// When the credential this request came with stops working (API token
+    /// or web session), if it does: tokens created with it end no later.
+    pub credential_expires: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Caller {
@@ -68,19 +71,27 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Caller>,
         return Ok(None);
     };
     let db = &state.db;
-    if let Some((user, api_token)) = db.authenticate_api_token(token).await? {
+    let max_lifetime = state.config.max_token_lifetime;
+    if let Some((user, api_token)) = db
+        .authenticate_api_token_within(token, max_lifetime)
+        .await?
+    {
         let mut caller = caller_for(state, user).await?;
+        caller.credential_expires = api_token.effective_expiry(max_lifetime);
         caller.token_id = Some(api_token.id);
         return Ok(Some(caller));
     }
-    if let Some(user) = db.authenticate_session(token).await? {
-        return caller_for(state, user).await.map(Some);
+    if let Some((user, session)) = db.authenticate_session_record(token).await? {
+        let mut caller = caller_for(state, user).await?;
+        caller.credential_expires = Some(session.expires_at);
+        return Ok(Some(caller));
     }
     if let Some(verifier) = &state.oidc
         && OidcVerifier::looks_like_jwt(token)
     {
         let id = verifier
             .verify(token)
+            .await
             .map_err(|e| Problem::unauthorized(e.to_string()))?;
         let user = match db.user_by_oidc_subject(&id.subject).await? {
             Some(u) if u.disabled_at.is_some() => {
@@ -114,6 +125,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Caller>,
             user,
             principal,
             token_id: None,
+            credential_expires: None,
         }));
     }
     Err(Problem::unauthorized(
@@ -131,6 +143,7 @@ async fn caller_for(state: &AppState, user: User) -> Result<Caller, Problem> {
         user,
         principal,
         token_id: None,
+        credential_expires: None,
     })
 }
 

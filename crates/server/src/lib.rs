@@ -45,6 +45,10 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+/// The default maximum lifetime of an API token, days (also what tokens
+/// created before lifetimes were limited were clamped to on upgrade).
+pub const DEFAULT_MAX_TOKEN_DAYS: i64 = halsohub_state::tokens::DEFAULT_MAX_TOKEN_DAYS;
+
 /// Limits and policy of a running server.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -54,6 +58,14 @@ pub struct ServerConfig {
     pub max_json_bytes: usize,
     /// Largest attachment upload, bytes.
     pub max_attachment_bytes: usize,
+    /// When password log-ins for a username are refused (kept in the state
+    /// database, shared by every server process).
+    pub login_throttle: halsohub_state::login_throttle::ThrottlePolicy,
+    /// The longest any API token may live, counted from its creation: new
+    /// tokens are clamped to it and older ones stop working once past it.
+    /// `None`: no maximum (tokens are still clamped to the credential that
+    /// created them).
+    pub max_token_lifetime: Option<chrono::Duration>,
 }
 
 impl Default for ServerConfig {
@@ -62,6 +74,8 @@ impl Default for ServerConfig {
             access: AccessConfig::default(),
             max_json_bytes: 1024 * 1024,
             max_attachment_bytes: 20 * 1024 * 1024,
+            login_throttle: Default::default(),
+            max_token_lifetime: Some(chrono::Duration::days(DEFAULT_MAX_TOKEN_DAYS)),
         }
     }
 }

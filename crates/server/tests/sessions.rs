@@ -223,59 +223,137 @@ async fn password_login_gives_a_session_that_works_until_logout_or_expiry() {
     }
 }
 
-#[tokio::test]
-async fn repeated_failed_logins_are_throttled_per_username() {
+/// Two independent handles on one database (as two server processes
+/// have), per backend available.
+async fn two_handles() -> Vec<(Db, Db, &'static str, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("s.db").display()
-    ))
-    .await
-    .unwrap();
-    let app = router(AppState::new(db.clone()));
-    let name = format!("applicant-{}", uuid::Uuid::new_v4().simple());
-    let other = format!("other-{}", uuid::Uuid::new_v4().simple());
-    for n in [&name, &other] {
-        db.create_user(NewUser {
-            username: n.clone(),
-            password: Some("right-password".into()),
-            ..NewUser::default()
-        })
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+    let mut out = vec![(
+        Db::connect(&url).await.unwrap(),
+        Db::connect(&url).await.unwrap(),
+        "sqlite",
+        Some(dir),
+    )];
+    if let Ok(url) = std::env::var("HALSOHUB_TEST_DATABASE_URL")
+        && !url.is_empty()
+    {
+        let mut o = ConnectOptions::new(url);
+        o.pg_schema = Some(format!("t_{}", uuid::Uuid::new_v4().simple()));
+        o.max_connections = 4;
+        out.push((
+            Db::connect_with(o.clone()).await.unwrap(),
+            Db::connect_with(o).await.unwrap(),
+            "postgres",
+            None,
+        ));
+    }
+    out
+}
+
+/// A log-in through `app`: status, `Retry-After` (seconds) and body.
+async fn login(app: &Router, username: &str, password: &str) -> (StatusCode, Option<i64>, Value) {
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/v1/sessions")
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({"username": username, "password": password}).to_string(),
+        ))
+        .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse::<i64>().unwrap());
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
         .await
         .unwrap();
+    (status, retry, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn repeated_failed_logins_are_throttled_per_username_across_servers() {
+    for (db_a, db_b, label, _dir) in two_handles().await {
+        // Two servers on one database, sharing a clock the test moves.
+        let clock = Arc::new(Mutex::new(Utc::now()));
+        let server = |db: Db| {
+            let mut state = AppState::new(db);
+            let c = clock.clone();
+            state.clock = Arc::new(move || *c.lock().unwrap());
+            router(state)
+        };
+        let (a, b) = (server(db_a.clone()), server(db_b.clone()));
+        let name = format!("applicant-{}", uuid::Uuid::new_v4().simple());
+        let other = format!("other-{}", uuid::Uuid::new_v4().simple());
+        for n in [&name, &other] {
+            db_a.create_user(NewUser {
+                username: n.clone(),
+                password: Some("right-password".into()),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        }
+        // Five failures, spread over both servers and two minutes.
+        for i in 0..5 {
+            let app = if i % 2 == 0 { &a } else { &b };
+            let (s, retry, _) = login(app, &name, "guess").await;
+            assert_eq!((s, retry), (StatusCode::UNAUTHORIZED, None), "{label}");
+            *clock.lock().unwrap() += Duration::seconds(30);
+        }
+        // Now even the right password is refused on either server, with
+        // Retry-After: until the first failure (2.5 minutes ago) leaves
+        // the 15-minute window.
+        for app in [&a, &b] {
+            let (s, retry, v) = login(app, &name, "right-password").await;
+            assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{label}: {v}");
+            assert_eq!(retry, Some(15 * 60 - 150), "{label}");
+            assert!(v["detail"].as_str().unwrap().contains("750 seconds"), "{v}");
+        }
+        // … but not for another username.
+        let (s, _, _) = login(&b, &other, "right-password").await;
+        assert_eq!(s, StatusCode::CREATED, "{label}");
+        // Once the first failure has left the window, one attempt is let
+        // through again (four failures remain in the window).
+        *clock.lock().unwrap() += Duration::seconds(750);
+        let (s, _, _) = login(&b, &name, "right-password").await;
+        assert_eq!(s, StatusCode::CREATED, "{label}");
+        // Success cleared the count: five more failures are allowed.
+        for _ in 0..5 {
+            let (s, _, _) = login(&a, &name, "guess").await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "{label}");
+        }
+        let (s, retry, _) = login(&b, &name, "guess").await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{label}");
+        assert_eq!(retry, Some(15 * 60), "{label}");
+
+        // Concurrent attempts from both servers cannot overrun the limit:
+        // of 12 simultaneous wrong guesses for a fresh username, exactly 5
+        // are checked and the rest refused.
+        let fresh = format!("fresh-{}", uuid::Uuid::new_v4().simple());
+        let mut tasks = Vec::new();
+        for i in 0..12 {
+            let app = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let fresh = fresh.clone();
+            tasks.push(tokio::spawn(async move {
+                login(&app, &fresh, "guess").await.0
+            }));
+        }
+        let mut statuses = Vec::new();
+        for t in tasks {
+            statuses.push(t.await.unwrap());
+        }
+        let checked = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::UNAUTHORIZED)
+            .count();
+        let refused = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+            .count();
+        assert_eq!((checked, refused), (5, 7), "{label}: {statuses:?}");
     }
-    for _ in 0..5 {
-        let (s, _) = call(
-            &app,
-            "POST",
-            "/api/v1/sessions",
-            None,
-            Some(json!({"username": name, "password": "guess"})),
-        )
-        .await;
-        assert_eq!(s, StatusCode::UNAUTHORIZED);
-    }
-    // Now even the right password is refused for this username …
-    let (s, v) = call(
-        &app,
-        "POST",
-        "/api/v1/sessions",
-        None,
-        Some(json!({"username": name, "password": "right-password"})),
-    )
-    .await;
-    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{v}");
-    assert!(v["detail"].as_str().unwrap().contains("15 minutes"));
-    // … but not for another.
-    let (s, _) = call(
-        &app,
-        "POST",
-        "/api/v1/sessions",
-        None,
-        Some(json!({"username": other, "password": "right-password"})),
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED);
 }
 
 #[tokio::test]
@@ -595,4 +673,116 @@ async fn the_periodic_sweep_runs_at_start_up_and_stops_when_told() {
             .count(),
         2
     );
+}
+
+#[tokio::test]
+async fn a_token_never_outlives_its_creator_nor_the_maximum_lifetime() {
+    for (db, _dir) in databases().await {
+        let mut state = AppState::new(db.clone());
+        let mut config = halsohub_server::ServerConfig::default();
+        config.max_token_lifetime = Some(Duration::days(30));
+        state.config = Arc::new(config);
+        let app = router(state);
+        let name = format!("user-{}", uuid::Uuid::new_v4().simple());
+        let user = db
+            .create_user(NewUser {
+                username: name.clone(),
+                password: Some("correct horse battery staple".into()),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        let expiry = |v: &Value| -> DateTime<Utc> {
+            v["token"]["expires_at"].as_str().unwrap().parse().unwrap()
+        };
+        let create = |bearer: String, body: Value| {
+            let app = app.clone();
+            async move { call(&app, "POST", "/api/v1/tokens", Some(&bearer), Some(body)).await }
+        };
+
+        // A token that expires in one day cannot create one that never
+        // expires, nor one for a year: both end with their creator.
+        let parent_end = Utc::now() + Duration::days(1);
+        let (_, parent) = db
+            .create_api_token(&user.id, "short", Some(parent_end))
+            .await
+            .unwrap();
+        let (s, child) = create(parent.expose().into(), json!({"name": "forever"})).await;
+        assert_eq!(s, StatusCode::CREATED, "{child}");
+        assert!(expiry(&child) <= parent_end, "{child}");
+        let (s, child) = create(
+            parent.expose().into(),
+            json!({"name": "year", "expires_in_days": 365}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED);
+        assert!(expiry(&child) <= parent_end);
+        // … and the child's child is bounded as well.
+        let (s, grandchild) = create(
+            child["secret"].as_str().unwrap().into(),
+            json!({"name": "grandchild"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED);
+        assert!(expiry(&grandchild) <= parent_end);
+        // A shorter request stands.
+        let (_, long) = db.create_api_token(&user.id, "long", None).await.unwrap();
+        let (_, short) = create(
+            long.expose().into(),
+            json!({"name": "short", "expires_in_days": 2}),
+        )
+        .await;
+        let end = expiry(&short);
+        assert!(end > Utc::now() + Duration::days(2) - Duration::minutes(1));
+        assert!(end <= Utc::now() + Duration::days(2));
+
+        // From a token without expiry: the administrator's maximum applies.
+        let (_, unbounded) = create(long.expose().into(), json!({"name": "max"})).await;
+        assert!(expiry(&unbounded) <= Utc::now() + Duration::days(30));
+        assert!(expiry(&unbounded) > Utc::now() + Duration::days(30) - Duration::minutes(1));
+
+        // From a web session (8 hours): no later than the session.
+        let (_, login) = call(
+            &app,
+            "POST",
+            "/api/v1/sessions",
+            None,
+            Some(json!({"username": name, "password": "correct horse battery staple"})),
+        )
+        .await;
+        let session_end: DateTime<Utc> = login["session"]["expires_at"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let (s, from_session) = create(
+            login["token"].as_str().unwrap().into(),
+            json!({"name": "portal", "expires_in_days": 90}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{from_session}");
+        assert!(expiry(&from_session) <= session_end);
+
+        // The maximum applies to every token, also one stored without
+        // expiry, counted from its creation: a server whose maximum is
+        // already over refuses it.
+        let mut strict = halsohub_server::ServerConfig::default();
+        strict.max_token_lifetime = Some(Duration::milliseconds(1));
+        let mut state = AppState::new(db.clone());
+        state.config = Arc::new(strict);
+        let strict_app = router(state);
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        assert_eq!(
+            call(&strict_app, "GET", "/api/v1/me", Some(long.expose()), None)
+                .await
+                .0,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            call(&app, "GET", "/api/v1/me", Some(long.expose()), None)
+                .await
+                .0,
+            StatusCode::OK
+        );
+    }
 }

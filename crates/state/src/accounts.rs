@@ -11,6 +11,7 @@ use crate::db::{from_ms, from_ms_opt, new_id, to_ms};
 use crate::error::is_unique_violation;
 use crate::{Db, StateError};
 use sqlx::AssertSqlSafe;
+use zeroize::Zeroizing;
 
 /// An organisation: applicant organisations and the hub itself.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -119,6 +120,24 @@ fn verify_hash(password: &str, stored: &str) -> Result<bool, StateError> {
     Ok(Argon2::default()
         .verify_password(password.as_bytes(), &parsed)
         .is_ok())
+}
+
+/// [`hash_password`] on tokio's blocking pool: argon2 spends tens of
+/// milliseconds of CPU by design, which must not stall the async workers
+/// that serve other requests.
+async fn hash_password_blocking(password: &str) -> Result<String, StateError> {
+    let password = Zeroizing::new(password.to_string());
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| StateError::PasswordHash(format!("the hashing task failed: {e}")))?
+}
+
+/// [`verify_hash`] on tokio's blocking pool (see [`hash_password_blocking`]).
+async fn verify_hash_blocking(password: &str, stored: String) -> Result<bool, StateError> {
+    let password = Zeroizing::new(password.to_string());
+    tokio::task::spawn_blocking(move || verify_hash(&password, &stored))
+        .await
+        .map_err(|e| StateError::PasswordHash(format!("the verification task failed: {e}")))?
 }
 
 fn user_from_row(row: &AnyRow) -> Result<User, StateError> {
@@ -269,7 +288,7 @@ impl Db {
         };
         check_name("display name", &display_name)?;
         let password_hash = match &new.password {
-            Some(p) => Some(hash_password(p)?),
+            Some(p) => Some(hash_password_blocking(p).await?),
             None => None,
         };
         let now = Utc::now();
@@ -369,7 +388,7 @@ impl Db {
 
     /// Sets (or replaces) a user's password.
     pub async fn set_password(&self, user_id: &str, password: &str) -> Result<(), StateError> {
-        let hash = hash_password(password)?;
+        let hash = hash_password_blocking(password).await?;
         let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(hash)
             .bind(user_id)
@@ -418,16 +437,20 @@ impl Db {
         let Some(row) = row else {
             // Spend about the same time as a real check so timing does not
             // reveal which usernames exist.
-            let _ = hash_password("not-a-real-password-at-all");
+            let _ = hash_password_blocking("not-a-real-password-at-all").await;
             return Ok(None);
         };
         let stored: Option<String> = row
             .try_get("password_hash")
             .map_err(StateError::db("reading a user"))?;
         let user = user_from_row(&row)?;
-        match stored {
-            Some(h) if verify_hash(password, &h)? && user.disabled_at.is_none() => Ok(Some(user)),
-            _ => Ok(None),
+        let Some(hash) = stored else {
+            return Ok(None);
+        };
+        if verify_hash_blocking(password, hash).await? && user.disabled_at.is_none() {
+            Ok(Some(user))
+        } else {
+            Ok(None)
         }
     }
 

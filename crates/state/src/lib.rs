@@ -26,7 +26,9 @@
 //!   API; triggers refuse them in the schema) ([`query_log`]);
 //! * admitted queries per user for sliding-window quotas, admitted under a
 //!   per-user row lock so several server processes share one limit
-//!   ([`Db::admit_query`]).
+//!   ([`Db::admit_query`]);
+//! * the password log-in throttle, likewise shared by every process
+//!   ([`login_throttle`]).
 //!
 //! This crate persists; it does not decide. Whether a command on a case is
 //! allowed is the access crate's business. Roles are stored as their
@@ -38,6 +40,7 @@ pub mod attachments;
 pub mod cases;
 mod db;
 mod error;
+pub mod login_throttle;
 pub mod oidc;
 pub mod outbox;
 pub mod permits;

@@ -50,6 +50,27 @@ pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// The default longest lifetime of an API token, days. Tokens created
+/// before lifetimes were limited (without expiry, or expiring later) were
+/// clamped to their creation plus this on upgrade (migration
+/// `20261207000002_token_lifetimes`).
+pub const DEFAULT_MAX_TOKEN_DAYS: i64 = 365;
+
+/// When a new API token expires: the earliest of what was asked for, the
+/// end of the credential (token or session) that creates it, and `now` plus
+/// the administrator's maximum lifetime. `None` only when none of the three
+/// sets an end. A token therefore never outlives the credential that
+/// created it, nor the maximum.
+pub fn clamp_token_expiry(
+    requested: Option<DateTime<Utc>>,
+    creator_expires: Option<DateTime<Utc>>,
+    max_lifetime: Option<chrono::Duration>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let cap = max_lifetime.and_then(|m| now.checked_add_signed(m));
+    [requested, creator_expires, cap].into_iter().flatten().min()
+}
+
 /// An API token's record (never the secret).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ApiToken {
@@ -95,6 +116,15 @@ pub struct WebSession {
     pub created_at: DateTime<Utc>,
     /// Expires.
     pub expires_at: DateTime<Utc>,
+}
+
+impl ApiToken {
+    /// When the token stops working: its expiry, or earlier when
+    /// `max_lifetime` counted from its creation ends first.
+    pub fn effective_expiry(&self, max_lifetime: Option<chrono::Duration>) -> Option<DateTime<Utc>> {
+        let cap = max_lifetime.and_then(|m| self.created_at.checked_add_signed(m));
+        [self.expires_at, cap].into_iter().flatten().min()
+    }
 }
 
 impl Db {
@@ -195,6 +225,17 @@ impl Db {
         &self,
         secret: &str,
     ) -> Result<Option<(User, ApiToken)>, StateError> {
+        self.authenticate_api_token_within(secret, None).await
+    }
+
+    /// As [`Db::authenticate_api_token`], and also `None` once the token is
+    /// older than `max_lifetime` (the administrator's maximum, which applies
+    /// to every token whatever its own expiry).
+    pub async fn authenticate_api_token_within(
+        &self,
+        secret: &str,
+        max_lifetime: Option<chrono::Duration>,
+    ) -> Result<Option<(User, ApiToken)>, StateError> {
         if !secret.starts_with(API_TOKEN_PREFIX) {
             return Ok(None);
         }
@@ -208,7 +249,11 @@ impl Db {
         .map_err(StateError::db("looking up an API token"))?;
         let Some(row) = row else { return Ok(None) };
         let token = token_from_row(&row)?;
-        if token.revoked_at.is_some() || token.expires_at.is_some_and(|t| t <= now) {
+        if token.revoked_at.is_some()
+            || token
+                .effective_expiry(max_lifetime)
+                .is_some_and(|t| t <= now)
+        {
             return Ok(None);
         }
         let user = self.user(&token.user_id).await?;
@@ -260,12 +305,24 @@ impl Db {
     /// The enabled user a live session belongs to; `None` when the session
     /// is unknown, ended or expired.
     pub async fn authenticate_session(&self, secret: &str) -> Result<Option<User>, StateError> {
+        Ok(self
+            .authenticate_session_record(secret)
+            .await?
+            .map(|(user, _)| user))
+    }
+
+    /// As [`Db::authenticate_session`], with the session's record (its
+    /// expiry bounds the tokens created through it).
+    pub async fn authenticate_session_record(
+        &self,
+        secret: &str,
+    ) -> Result<Option<(User, WebSession)>, StateError> {
         if !secret.starts_with(SESSION_PREFIX) {
             return Ok(None);
         }
         let now = to_ms(Utc::now());
         let row = sqlx::query(
-            "SELECT id, user_id FROM web_sessions \
+            "SELECT id, user_id, created_at, expires_at FROM web_sessions \
              WHERE session_hash = $1 AND revoked_at IS NULL AND expires_at > $2",
         )
         .bind(hash_secret(secret))
@@ -280,17 +337,29 @@ impl Db {
         let user_id: String = row
             .try_get(1)
             .map_err(StateError::db("reading a session"))?;
+        let created_at: i64 = row
+            .try_get(2)
+            .map_err(StateError::db("reading a session"))?;
+        let expires_at: i64 = row
+            .try_get(3)
+            .map_err(StateError::db("reading a session"))?;
         let user = self.user(&user_id).await?;
         if user.disabled_at.is_some() {
             return Ok(None);
         }
+        let session = WebSession {
+            id: id.clone(),
+            user_id,
+            created_at: from_ms(created_at)?,
+            expires_at: from_ms(expires_at)?,
+        };
         sqlx::query("UPDATE web_sessions SET last_seen_at = $1 WHERE id = $2")
             .bind(now)
             .bind(&id)
             .execute(&self.pool)
             .await
             .map_err(StateError::db("recording a session's use"))?;
-        Ok(Some(user))
+        Ok(Some((user, session)))
     }
 
     /// Ends a session (log out). Unknown secrets are ignored.
@@ -321,5 +390,47 @@ mod tests {
         assert_eq!(format!("{a:?}"), "Secret(***)");
         assert_eq!(hash_secret(a.expose()).len(), 64);
         assert_ne!(hash_secret(a.expose()), hash_secret(b.expose()));
+    }
+
+    #[test]
+    fn token_expiry_is_the_earliest_bound() {
+        let now = Utc::now();
+        let day = chrono::Duration::days(1);
+        // Nothing bounds it: never expires.
+        assert_eq!(clamp_token_expiry(None, None, None, now), None);
+        // A creator that expires tomorrow caps a request for a year and an
+        // unbounded request alike.
+        let tomorrow = Some(now + day);
+        assert_eq!(
+            clamp_token_expiry(Some(now + day * 365), tomorrow, None, now),
+            tomorrow
+        );
+        assert_eq!(clamp_token_expiry(None, tomorrow, None, now), tomorrow);
+        // A shorter request stands.
+        assert_eq!(
+            clamp_token_expiry(Some(now + day / 2), tomorrow, None, now),
+            Some(now + day / 2)
+        );
+        // The administrator's maximum caps everything.
+        assert_eq!(
+            clamp_token_expiry(None, None, Some(day * 30), now),
+            Some(now + day * 30)
+        );
+        assert_eq!(
+            clamp_token_expiry(Some(now + day * 90), Some(now + day * 60), Some(day * 30), now),
+            Some(now + day * 30)
+        );
+        // Effective expiry of a stored token: its own, or creation + max.
+        let t = ApiToken {
+            id: "t".into(),
+            user_id: "u".into(),
+            name: "n".into(),
+            created_at: now - day * 10,
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+        };
+        assert_eq!(t.effective_expiry(None), None);
+        assert_eq!(t.effective_expiry(Some(day * 5)), Some(now - day * 5));
     }
 }

@@ -114,9 +114,11 @@ pub enum TokenCmd {
         /// A name to recognise the token by.
         #[arg(long, default_value = "cli")]
         name: String,
-        /// Days until it expires (default: never).
+        /// Days until it expires (default: the maximum lifetime).
         #[arg(long, value_name = "DAYS")]
         expires_in_days: Option<u32>,
+        #[command(flatten)]
+        lifetime: crate::cmd::auth::TokenLifetimeArgs,
         #[command(flatten)]
         db: DatabaseArgs,
     },
@@ -140,7 +142,8 @@ pub struct ServeArgs {
     /// OpenID Connect issuer (`iss`) to accept bearer JWTs from.
     #[arg(long, value_name = "URL", requires = "oidc_jwks")]
     pub oidc_issuer: Option<String>,
-    /// The issuer's JWKS: an `http://` URL or a file path.
+    /// The issuer's JWKS: an `https://` (or loopback `http://`) URL or a
+    /// file path.
     #[arg(long, value_name = "URL|FILE", requires = "oidc_issuer")]
     pub oidc_jwks: Option<String>,
     /// Expected audience (`aud`).
@@ -152,6 +155,10 @@ pub struct ServeArgs {
     /// Claim naming the organisation for bare roles.
     #[arg(long, default_value = "org")]
     pub oidc_org_claim: String,
+    #[command(flatten)]
+    pub oidc_tls: crate::cmd::auth::OidcTlsArgs,
+    #[command(flatten)]
+    pub token_lifetime: crate::cmd::auth::TokenLifetimeArgs,
     /// Store to answer feasibility queries from (its current snapshot).
     /// Without it, the feasibility endpoints answer 503.
     #[arg(long, value_name = "DIR")]
@@ -221,6 +228,8 @@ impl ServeArgs {
             oidc_audience: None,
             oidc_roles_claim: "roles".into(),
             oidc_org_claim: "org".into(),
+            oidc_tls: Default::default(),
+            token_lifetime: Default::default(),
             store: Some(store),
             key: crate::cmd::keys::KeyArg { key: None },
             profile: "feasibility".into(),
@@ -439,12 +448,18 @@ pub async fn run_token(cmd: TokenCmd, home: &Path) -> Result<()> {
             username,
             name,
             expires_in_days,
+            lifetime,
             db,
         } => {
             let db = open(&db, home).await?;
             let u = db.user_by_username(&username).await?;
-            let expires =
-                expires_in_days.map(|d| chrono::Utc::now() + chrono::Duration::days(i64::from(d)));
+            let now = chrono::Utc::now();
+            let expires = halsohub_state::tokens::clamp_token_expiry(
+                expires_in_days.map(|d| now + chrono::Duration::days(i64::from(d))),
+                None,
+                lifetime.max(),
+                now,
+            );
             let (token, secret) = db.create_api_token(&u.id, &name, expires).await?;
             eprintln!(
                 "token {} for {username} (shown once; store it safely):",
@@ -465,6 +480,10 @@ pub async fn run_token(cmd: TokenCmd, home: &Path) -> Result<()> {
 pub async fn run_serve(args: ServeArgs, home: &Path) -> Result<()> {
     let db = open(&args.db, home).await?;
     let mut state = AppState::new(db);
+    state.config = Arc::new(halsohub_server::ServerConfig {
+        max_token_lifetime: args.token_lifetime.max(),
+        ..halsohub_server::ServerConfig::default()
+    });
     if let Some(store) = args.store.clone() {
         let key_path = args.key.path(home);
         let profile = args.profile.clone();
@@ -495,6 +514,8 @@ pub async fn run_serve(args: ServeArgs, home: &Path) -> Result<()> {
             jwks: source,
             roles_claim: args.oidc_roles_claim,
             organisation_claim: args.oidc_org_claim,
+            ca_bundle: args.oidc_tls.oidc_ca_bundle.clone(),
+            refresh: args.oidc_tls.refresh(),
         })
         .await?;
         state.oidc = Some(Arc::new(verifier));

@@ -27,40 +27,23 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// How long a web session lasts.
 pub(crate) const SESSION_HOURS: i64 = 8;
-/// Failed log-ins per username within [`FAILURE_WINDOW`] before further
-/// attempts are refused with 429 until the window has passed.
-const MAX_FAILURES: usize = 5;
-const FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
-/// Recent failed log-ins per username (this process only).
-static FAILURES: std::sync::LazyLock<
-    std::sync::Mutex<std::collections::HashMap<String, Vec<std::time::Instant>>>,
-> = std::sync::LazyLock::new(Default::default);
-
-fn throttled(username: &str) -> bool {
-    let now = std::time::Instant::now();
-    let Ok(mut map) = FAILURES.lock() else {
-        return false;
-    };
-    map.retain(|_, v| {
-        v.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
-        !v.is_empty()
-    });
-    map.get(username).is_some_and(|v| v.len() >= MAX_FAILURES)
-}
-
-fn record_failure(username: &str) {
-    if let Ok(mut map) = FAILURES.lock() {
-        map.entry(username.to_string())
-            .or_default()
-            .push(std::time::Instant::now());
+/// The 429 for a throttled username, with `Retry-After` in seconds.
+fn throttled_response(t: halsohub_state::login_throttle::Throttled) -> Response {
+    // Whole seconds, rounded up: waiting that long is always enough.
+    let secs = ((t.retry_after.num_milliseconds() + 999) / 1000).max(1);
+    let mut resp = Problem::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too-many-log-ins",
+        "Too many failed log-ins",
+        format!("too many failed log-ins for this username; try again in {secs} seconds"),
+    )
+    .into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
+        resp.headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, v);
     }
-}
-
-fn clear_failures(username: &str) {
-    if let Ok(mut map) = FAILURES.lock() {
-        map.remove(username);
-    }
+    resp
 }
 
 #[derive(serde::Deserialize)]
@@ -81,13 +64,14 @@ impl std::fmt::Debug for Login {
 /// Log in with username and password; the response holds a session token
 /// (`hs_…`, shown once) to send as `Authorization: Bearer`. It lasts 8
 /// hours. Unknown users and wrong passwords get the same answer; after 5
-/// failures in 15 minutes a username is refused (429) until the window
-/// passes.
+/// failures in 15 minutes a username is refused (429, with `Retry-After`)
+/// until the oldest failure leaves the window. The count is kept in the
+/// state database, so it holds across server processes and restarts.
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "accounts",
     responses((status = 201, description = "session started; `token` shown once"),
         (status = 400, description = "malformed"),
         (status = 401, description = "unknown user or wrong password (not said which)"),
-        (status = 429, description = "too many failed log-ins for this username")))]
+        (status = 429, description = "too many failed log-ins for this username; see Retry-After")))]
 async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -98,24 +82,26 @@ async fn login(
     if username.is_empty() || req.password.is_empty() {
         return Err(Problem::bad_request("username and password are required"));
     }
-    if throttled(&username) {
+    // Usernames longer than any account's cannot match one: not counted
+    // (bounds what the throttle table can be made to hold).
+    let counted = username.len() <= 64;
+    if counted
+        && let Err(t) = state
+            .db
+            .begin_login_attempt(&username, state.now(), state.config.login_throttle)
+            .await?
+    {
         tracing::warn!(username, "log-in refused: too many failures");
-        return Err(Problem::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too-many-log-ins",
-            "Too many failed log-ins",
-            "too many failed log-ins for this username; try again in 15 minutes",
-        ));
+        return Ok(throttled_response(t));
     }
     let Some(user) = state.db.verify_password(&username, &req.password).await? else {
-        // Only well-formed names are remembered (bounds the table's keys).
-        if username.len() <= 64 {
-            record_failure(&username);
-        }
+        // The attempt stays recorded as a failure.
         tracing::info!(username, "log-in failed");
         return Err(Problem::unauthorized("unknown username or wrong password"));
     };
-    clear_failures(&username);
+    if counted {
+        state.db.login_succeeded(&username).await?;
+    }
     let (session, secret) = state
         .db
         .create_session(&user.id, Duration::hours(SESSION_HOURS))
@@ -193,6 +179,9 @@ struct NewToken {
 }
 
 /// Create an API token for yourself; the secret is in the response once.
+/// It expires no later than the token or session this request is
+/// authenticated with, nor than the hub's maximum token lifetime (default
+/// 365 days); `expires_at` in the response says when.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "accounts", security(("bearer" = [])),
     responses((status = 201, description = "token created; `secret` shown once"), (status = 400, description = "malformed"),
         (status = 422, description = "invalid")))]
@@ -208,11 +197,19 @@ async fn create_token(
             "callers from the identity provider without a local account cannot create API tokens",
         ));
     }
-    let expires = match req.expires_in_days {
+    let now = Utc::now();
+    let requested = match req.expires_in_days {
         Some(0) => return Err(Problem::invalid("expires_in_days must be at least 1")),
-        Some(d) => Some(Utc::now() + Duration::days(i64::from(d))),
+        Some(d) => Some(now + Duration::days(i64::from(d))),
         None => None,
     };
+    // Never beyond the credential this request came with, nor the maximum.
+    let expires = halsohub_state::tokens::clamp_token_expiry(
+        requested,
+        caller.credential_expires,
+        state.config.max_token_lifetime,
+        now,
+    );
     let (token, secret) = state
         .db
         .create_api_token(&caller.user.id, &req.name, expires)
