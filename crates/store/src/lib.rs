@@ -61,7 +61,9 @@
 //! repeated strings are dictionary-encoded UTF-8; values Float64; flags
 //! Boolean; ids Int64. DuckDB, Spark and pandas read the files directly.
 
-pub mod model;
+/// The record types (`halsohub-model`), re-exported so that
+/// `halsohub_store::model::Event` and `halsohub_store::Event` keep working.
+pub use halsohub_model as model;
 
 mod export;
 mod fsutil;
