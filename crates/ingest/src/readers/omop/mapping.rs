@@ -16,8 +16,8 @@ use halsohub_store::{Comparator, Domain, Event, Person, Residence};
 
 use super::super::register::LAN_CODES;
 use super::super::{FastMap, FastSet, FileCtx};
+use super::fields::Row;
 use super::folder::{Folder, Place, Resolved, Site, Visit, VisitContext, source_scope};
-use super::rows::Row;
 use crate::reject::{Reject, omop as why};
 use crate::text::{self, MAX_YEAR, MIN_YEAR};
 

@@ -25,7 +25,8 @@
 //! * [`source`]: the table sources, CSV/TSV records and Parquet batches
 //!   (cast to text), each row handed to [`rows::TableRows`];
 //! * [`rows`]: the row loop shared by both sources (header match and notes,
-//!   duplicate rows) and a data row's typed fields;
+//!   the columns each table needs, duplicate rows);
+//! * [`fields`]: a data row's fields by column name, typed;
 //! * [`mapping`]: one row of a table → events, persons, residences and
 //!   what the table exports.
 
@@ -37,6 +38,7 @@ use halsohub_omop::Table;
 use super::{FastSet, FileCtx, Reader};
 use crate::error::IngestError;
 
+mod fields;
 mod folder;
 mod mapping;
 mod rows;
@@ -188,33 +190,6 @@ pub(crate) fn stage(table: Table) -> u8 {
 /// The stage of the tables no other table needs.
 pub(crate) const EVENT_STAGE: u8 = 3;
 
-/// Columns halsohub needs from each table it reads (a file without one of
-/// them rejects every row as `omop.missing_column`).
-pub(super) fn needed(table: Table) -> &'static [&'static str] {
-    match table {
-        Table::CdmSource => &["cdm_source_name"],
-        Table::Concept => &["concept_id", "vocabulary_id", "concept_code"],
-        Table::Person => &["person_id", "year_of_birth"],
-        Table::ObservationPeriod => &[
-            "person_id",
-            "observation_period_start_date",
-            "observation_period_end_date",
-        ],
-        Table::VisitOccurrence => &["person_id", "visit_concept_id", "visit_start_date"],
-        Table::ConditionOccurrence => {
-            &["person_id", "condition_concept_id", "condition_start_date"]
-        }
-        Table::DrugExposure => &["person_id", "drug_concept_id", "drug_exposure_start_date"],
-        Table::ProcedureOccurrence => &["person_id", "procedure_concept_id", "procedure_date"],
-        Table::Measurement => &["person_id", "measurement_concept_id", "measurement_date"],
-        Table::Observation => &["person_id", "observation_concept_id", "observation_date"],
-        Table::Death => &["person_id", "death_date"],
-        Table::Location => &["location_id"],
-        Table::CareSite => &["care_site_id"],
-        _ => &[],
-    }
-}
-
 /// Unused-column summary for tests and docs: the needed columns per table.
 #[cfg(test)]
 pub(crate) fn needed_columns() -> std::collections::BTreeMap<&'static str, &'static [&'static str]>
@@ -222,14 +197,15 @@ pub(crate) fn needed_columns() -> std::collections::BTreeMap<&'static str, &'sta
     Table::ALL
         .into_iter()
         .filter(|t| not_read(*t).is_none())
-        .map(|t| (t.name(), needed(t)))
+        .map(|t| (t.name(), rows::needed(t)))
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
+    use super::fields::{parse_date, parse_int};
     use super::mapping::looks_swedish;
-    use super::rows::{parse_date, parse_int};
+
     use super::*;
     use crate::format::omop::{OmopLayout, detect};
     use halsohub_omop::CdmVersion;

@@ -1,141 +1,16 @@
 //! The row loop shared by the CSV and Parquet sources ([`TableRows`]: the
-//! header's match and notes, duplicate rows, the table mapping) and one data
-//! row's fields by official column name ([`Row`]).
+//! header's match and notes, the columns each table needs, duplicate rows,
+//! then the table mapping).
 
-use std::borrow::Cow;
-
-use chrono::NaiveDate;
 use csv::ByteRecord;
 use halsohub_omop::{CdmVersion, HeaderMatch, Table};
 
 use super::super::{FastMap, FastSet, FileCtx};
+use super::fields::Row;
 use super::folder::{Directory, Export, folder_key, folder_scope};
 use super::mapping::{Mapper, source_name};
-use super::needed;
 use crate::error::IngestError;
-use crate::input::Encoding;
 use crate::reject::{self, Reject, omop as why};
-use crate::text::{self, ValueError};
-
-/// One data row: fields by official column name, decoded and trimmed.
-pub(super) struct Row<'r> {
-    pub(super) record: &'r ByteRecord,
-    pub(super) header: &'r HeaderMatch,
-    pub(super) encoding: Encoding,
-}
-
-pub(super) fn decode(raw: &[u8], encoding: Encoding) -> Cow<'_, str> {
-    let s: Cow<'_, str> = match encoding {
-        Encoding::Utf8 => String::from_utf8_lossy(raw),
-        Encoding::Windows1252 => encoding_rs::WINDOWS_1252.decode_without_bom_handling(raw).0,
-    };
-    match s {
-        Cow::Borrowed(b) => Cow::Borrowed(b.trim()),
-        Cow::Owned(o) => Cow::Owned(o.trim().to_owned()),
-    }
-}
-
-/// An integer as CDM exports write one (`123`, also `123.0`).
-pub(super) fn parse_int(t: &str) -> Option<i64> {
-    let t = t.trim();
-    let int = match t.split_once('.') {
-        Some((i, f)) if !f.is_empty() && f.bytes().all(|b| b == b'0') => i,
-        Some(_) => return None,
-        None => t,
-    };
-    int.parse::<i64>().ok()
-}
-
-/// A CDM date (`YYYY-MM-DD`, `YYYYMMDD`); a time after it is ignored.
-pub(super) fn parse_date(t: &str) -> Result<NaiveDate, ValueError> {
-    let d = t.split([' ', 'T']).next().unwrap_or(t);
-    text::parse_date(d)
-}
-
-impl<'r> Row<'r> {
-    /// The trimmed text of `column`, `None` when absent or empty.
-    pub(super) fn get(&self, column: &str) -> Option<Cow<'r, str>> {
-        let i = self.header.position(column)?;
-        let raw = self.record.get(i)?;
-        let t = decode(raw, self.encoding);
-        (!t.is_empty()).then_some(t)
-    }
-
-    pub(super) fn required(&self, column: &str) -> Result<Cow<'r, str>, Reject> {
-        self.get(column)
-            .ok_or_else(|| Reject::new(why::MISSING_VALUE, column, "required value is empty"))
-    }
-
-    pub(super) fn int(&self, column: &str) -> Result<Option<i64>, Reject> {
-        match self.get(column) {
-            None => Ok(None),
-            Some(t) => parse_int(&t).map(Some).ok_or_else(|| {
-                Reject::with_value(why::INVALID_NUMBER, column, "expected an integer", &t)
-            }),
-        }
-    }
-
-    pub(super) fn required_int(&self, column: &str) -> Result<i64, Reject> {
-        self.int(column)?
-            .ok_or_else(|| Reject::new(why::MISSING_VALUE, column, "required value is empty"))
-    }
-
-    /// A concept id column: 0 when empty.
-    pub(super) fn concept(&self, column: &str) -> Result<i64, Reject> {
-        Ok(self.int(column)?.unwrap_or(0))
-    }
-
-    pub(super) fn number(&self, column: &str) -> Result<Option<f64>, Reject> {
-        match self.get(column) {
-            None => Ok(None),
-            Some(t) => t
-                .parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .map(Some)
-                .ok_or_else(|| {
-                    Reject::with_value(why::INVALID_NUMBER, column, "expected a number", &t)
-                }),
-        }
-    }
-
-    pub(super) fn date_of(&self, column: &str, t: &str) -> Result<NaiveDate, Reject> {
-        parse_date(t).map_err(|e| {
-            let what = match e {
-                ValueError::Shape(_) => "expected a date YYYY-MM-DD",
-                ValueError::Impossible(w) => w,
-            };
-            Reject::with_value(why::INVALID_DATE, column, what, t)
-        })
-    }
-
-    /// `<x>_date`, else the date of `<x>_datetime`; required.
-    pub(super) fn date(&self, column: &str, datetime: &str) -> Result<NaiveDate, Reject> {
-        match self.get(column) {
-            Some(t) => self.date_of(column, &t),
-            None => match self.get(datetime) {
-                Some(t) => self.date_of(datetime, &t),
-                None => Err(Reject::new(
-                    why::MISSING_VALUE,
-                    column,
-                    "required value is empty",
-                )),
-            },
-        }
-    }
-
-    pub(super) fn opt_date(
-        &self,
-        column: &str,
-        datetime: &str,
-    ) -> Result<Option<NaiveDate>, Reject> {
-        match (self.get(column), self.get(datetime)) {
-            (Some(t), _) => self.date_of(column, &t).map(Some),
-            (None, Some(t)) => self.date_of(datetime, &t).map(Some),
-            (None, None) => Ok(None),
-        }
-    }
-}
 
 /// The row loop shared by CSV and Parquet: the header's match and notes,
 /// the table mapping, duplicate rows; one call per data row.
@@ -314,5 +189,32 @@ impl<'f> TableRows<'f> {
             Table::VisitOccurrence => Some(Export::Visits(std::mem::take(&mut m.visits))),
             _ => None,
         };
+    }
+}
+
+/// Columns halsohub needs from each table it reads (a file without one of
+/// them rejects every row as `omop.missing_column`).
+pub(super) fn needed(table: Table) -> &'static [&'static str] {
+    match table {
+        Table::CdmSource => &["cdm_source_name"],
+        Table::Concept => &["concept_id", "vocabulary_id", "concept_code"],
+        Table::Person => &["person_id", "year_of_birth"],
+        Table::ObservationPeriod => &[
+            "person_id",
+            "observation_period_start_date",
+            "observation_period_end_date",
+        ],
+        Table::VisitOccurrence => &["person_id", "visit_concept_id", "visit_start_date"],
+        Table::ConditionOccurrence => {
+            &["person_id", "condition_concept_id", "condition_start_date"]
+        }
+        Table::DrugExposure => &["person_id", "drug_concept_id", "drug_exposure_start_date"],
+        Table::ProcedureOccurrence => &["person_id", "procedure_concept_id", "procedure_date"],
+        Table::Measurement => &["person_id", "measurement_concept_id", "measurement_date"],
+        Table::Observation => &["person_id", "observation_concept_id", "observation_date"],
+        Table::Death => &["person_id", "death_date"],
+        Table::Location => &["location_id"],
+        Table::CareSite => &["care_site_id"],
+        _ => &[],
     }
 }

@@ -11,7 +11,8 @@ use csv::ByteRecord;
 use halsohub_omop::Table;
 
 use super::super::FileCtx;
-use super::rows::{TableRows, decode};
+use super::fields::decode;
+use super::rows::TableRows;
 use crate::error::IngestError;
 use crate::format::omop::OmopLayout;
 use crate::parquet_input::{PARQUET_BATCH, guarded, open_parquet, parquet_damaged};
