@@ -7,30 +7,36 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Date32Array, DictionaryArray, Float64Array, Int64Array,
-    RecordBatch,
-};
-use arrow::datatypes::{DataType, Int32Type};
+use arrow::array::{Array, BooleanArray, Date32Array, Float64Array};
 use chrono::NaiveDate;
 use halsohub_identity::{Pseudonym, Pseudonymiser};
+use halsohub_store::columns::{Columns, EventColumn as E, TextColumn, date_from_days};
 use halsohub_store::{Comparator, Domain, Setting, Snapshot};
 
 use crate::error::{ExportError, corrupt};
 use crate::scope::{Patients, Scope};
 
-/// Days between 0001-01-01 (CE day 1) and 1970-01-01 (Arrow `Date32` zero).
-const EPOCH_FROM_CE: i32 = 719_163;
-
-pub(crate) fn date_of(days: i32) -> Option<NaiveDate> {
-    days.checked_add(EPOCH_FROM_CE)
-        .and_then(NaiveDate::from_num_days_from_ce_opt)
-}
-
-fn days_of(d: NaiveDate) -> i32 {
-    use chrono::Datelike;
-    d.num_days_from_ce() - EPOCH_FROM_CE
-}
+/// The event columns an export reads (all but `code_known`).
+const COLUMNS: [E; 18] = [
+    E::PersonId,
+    E::Domain,
+    E::System,
+    E::Code,
+    E::StartDate,
+    E::EndDate,
+    E::Value,
+    E::Comparator,
+    E::Unit,
+    E::ValueSystem,
+    E::ValueCode,
+    E::ValueText,
+    E::Quantity,
+    E::Setting,
+    E::IsPrimary,
+    E::Provider,
+    E::ProviderRegion,
+    E::Source,
+];
 
 /// One residence period.
 #[derive(Debug, Clone, PartialEq)]
@@ -220,92 +226,50 @@ pub(crate) struct Ev {
     pub source: u32,
 }
 
-/// Per-row values of a dictionary column, mapped once per batch.
+/// Per-row values of a text column, each distinct value mapped once per
+/// batch.
 struct DictMap<T> {
-    keys: Option<DictionaryArray<Int32Type>>,
+    column: Option<TextColumn>,
     /// Per dictionary value: the mapped value, or why it cannot be mapped
     /// (an error only when a row uses it: dictionaries may hold values no
     /// row refers to).
-    values: Vec<Result<Option<T>, String>>,
-    name: String,
+    values: Vec<Option<Result<Option<T>, String>>>,
+    name: E,
 }
 
 impl<T: Copy> DictMap<T> {
+    /// An absent (nullable) column maps every row to `None`.
     fn new(
-        b: &RecordBatch,
-        name: &str,
-        path: &Path,
-        mut map: impl FnMut(&str) -> Result<Option<T>, String>,
+        c: &Columns<'_>,
+        name: E,
+        map: impl FnMut(&str) -> Result<Option<T>, String>,
     ) -> Result<DictMap<T>, ExportError> {
-        let Some(col) = b.column_by_name(name) else {
-            return Ok(DictMap {
-                keys: None,
-                values: Vec::new(),
-                name: name.to_owned(),
-            });
-        };
-        let want = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
-        let arr: ArrayRef = if col.data_type() == &want {
-            Arc::clone(col)
-        } else {
-            arrow::compute::cast(col, &want)
-                .map_err(|e| corrupt(path, format!("column `{name}`: {e}")))?
-        };
-        let dict = arr
-            .as_dictionary_opt::<Int32Type>()
-            .cloned()
-            .ok_or_else(|| corrupt(path, format!("column `{name}` is not text")))?;
-        let strings = dict
-            .values()
-            .as_string_opt::<i32>()
-            .ok_or_else(|| corrupt(path, format!("column `{name}` is not text")))?;
-        let mut values = Vec::with_capacity(strings.len());
-        for i in 0..strings.len() {
-            values.push(if strings.is_valid(i) {
-                map(strings.value(i))
-            } else {
-                Ok(None)
-            });
-        }
+        let column = c.opt_text(name)?;
+        let values = column.as_ref().map(|t| t.map(map)).unwrap_or_default();
         Ok(DictMap {
-            keys: Some(dict),
+            column,
             values,
-            name: name.to_owned(),
+            name,
         })
     }
 
     /// The value of `row`; an error names the column and the value.
     fn get(&self, row: usize, path: &Path) -> Result<Option<T>, ExportError> {
-        let Some(keys) = self.keys.as_ref() else {
+        let Some(column) = self.column.as_ref() else {
             return Ok(None);
         };
-        if keys.is_null(row) {
+        if column.is_null(row) {
             return Ok(None);
         }
-        let k = usize::try_from(keys.keys().value(row)).unwrap_or(usize::MAX);
-        match self.values.get(k) {
-            Some(Ok(v)) => Ok(*v),
-            Some(Err(why)) => Err(corrupt(path, format!("column `{}`: {why}", self.name))),
+        match column.key(row).and_then(|k| self.values.get(k)) {
+            Some(Some(Ok(v))) => Ok(*v),
+            Some(None) => Ok(None),
+            Some(Some(Err(why))) => Err(corrupt(path, format!("column `{}`: {why}", self.name))),
             None => Err(corrupt(
                 path,
                 format!("column `{}`: dictionary key out of range", self.name),
             )),
         }
-    }
-}
-
-fn prim<'b, T: Array + 'static>(
-    b: &'b RecordBatch,
-    name: &str,
-    path: &Path,
-) -> Result<Option<&'b T>, ExportError> {
-    match b.column_by_name(name) {
-        None => Ok(None),
-        Some(c) => c
-            .as_any()
-            .downcast_ref::<T>()
-            .map(Some)
-            .ok_or_else(|| corrupt(path, format!("column `{name}` has an unexpected type"))),
     }
 }
 
@@ -332,14 +296,14 @@ pub(crate) fn read_events(
     skipped: &mut Skipped,
 ) -> Result<Vec<Ev>, ExportError> {
     let mut out = Vec::new();
-    let mut batches = snapshot.events_batches()?;
-    while let Some(b) = batches.next_batch()? {
+    let mut batches = snapshot.event_columns(&COLUMNS)?;
+    while let Some(batch) = batches.next_batch()? {
         let path = batches.current_path();
-        let pid = prim::<Int64Array>(&b, "person_id", &path)?
-            .ok_or_else(|| corrupt(&path, "column `person_id` is missing"))?;
+        let b = Columns::new(&batch, &path);
+        let pid = b.int64(E::PersonId)?;
         // Rows of this pass first: most batches of a multi-pass export
         // hold few of them, so nothing else is decoded for the others.
-        let rows: Vec<(usize, u32)> = (0..b.num_rows())
+        let rows: Vec<(usize, u32)> = (0..b.rows())
             .filter_map(|i| {
                 people
                     .index_of(pid.value(i))
@@ -350,47 +314,46 @@ pub(crate) fn read_events(
         if rows.is_empty() {
             continue;
         }
-        let domain = DictMap::new(&b, "domain", &path, |s| {
+        let domain = DictMap::new(&b, E::Domain, |s| {
             Domain::parse(s)
                 .map(Some)
                 .ok_or_else(|| format!("unknown domain `{s}`"))
         })?;
         // An empty setting or comparator is an absent one.
-        let setting = DictMap::new(&b, "setting", &path, |s| match s {
+        let setting = DictMap::new(&b, E::Setting, |s| match s {
             "" => Ok(None),
             _ => Setting::parse(s)
                 .map(Some)
                 .ok_or_else(|| format!("unknown setting `{s}`")),
         })?;
-        let comparator = DictMap::new(&b, "comparator", &path, |s| match s {
+        let comparator = DictMap::new(&b, E::Comparator, |s| match s {
             "" => Ok(None),
             _ => Comparator::parse(s)
                 .map(Some)
                 .ok_or_else(|| format!("unknown comparator `{s}`")),
         })?;
-        let mut text = |name: &str| DictMap::new(&b, name, &path, |s| Ok(Some(strings.id(s))));
-        let system = text("system")?;
-        let code = text("code")?;
-        let unit = text("unit")?;
-        let value_system = text("value_system")?;
-        let value_code = text("value_code")?;
-        let value_text = text("value_text")?;
-        let provider = text("provider")?;
-        let provider_region = text("provider_region")?;
-        let source = text("source")?;
-        let start = prim::<Date32Array>(&b, "start_date", &path)?
-            .ok_or_else(|| corrupt(&path, "column `start_date` is missing"))?;
-        let end = prim::<Date32Array>(&b, "end_date", &path)?;
-        let value = prim::<Float64Array>(&b, "value", &path)?;
-        let quantity = prim::<Float64Array>(&b, "quantity", &path)?;
-        let primary = prim::<BooleanArray>(&b, "is_primary", &path)?;
+        let mut text = |name: E| DictMap::new(&b, name, |s| Ok(Some(strings.id(s))));
+        let system = text(E::System)?;
+        let code = text(E::Code)?;
+        let unit = text(E::Unit)?;
+        let value_system = text(E::ValueSystem)?;
+        let value_code = text(E::ValueCode)?;
+        let value_text = text(E::ValueText)?;
+        let provider = text(E::Provider)?;
+        let provider_region = text(E::ProviderRegion)?;
+        let source = text(E::Source)?;
+        let start = b.date32(E::StartDate)?;
+        let end = b.opt_typed::<Date32Array>(E::EndDate)?;
+        let value = b.opt_typed::<Float64Array>(E::Value)?;
+        let quantity = b.opt_typed::<Float64Array>(E::Quantity)?;
+        let primary = b.opt_typed::<BooleanArray>(E::IsPrimary)?;
         for (i, person) in rows {
             let Some(d) = domain.get(i, &path)? else {
                 return Err(corrupt(&path, format!("row {i}: no domain")));
             };
             let s = start
                 .is_valid(i)
-                .then(|| date_of(start.value(i)))
+                .then(|| date_from_days(start.value(i)))
                 .flatten()
                 .ok_or_else(|| corrupt(&path, format!("row {i}: no valid start_date")))?;
             if !scope.has_domain(d) || !scope.period.contains(s) {
@@ -403,7 +366,7 @@ pub(crate) fn read_events(
                 system: system.get(i, &path)?.unwrap_or(0),
                 code: code.get(i, &path)?.unwrap_or(0),
                 start: s,
-                end: opt(end, i, |a, i| a.value(i)).and_then(date_of),
+                end: opt(end, i, |a, i| a.value(i)).and_then(date_from_days),
                 value: opt(value, i, |a, i| a.value(i)).filter(|v| v.is_finite()),
                 comparator: comparator.get(i, &path)?,
                 unit: unit.get(i, &path)?,
@@ -492,12 +455,6 @@ pub(crate) fn encounter_links(events: &[Ev]) -> Vec<Option<usize>> {
         .collect()
 }
 
-/// Day number helper for tests and writers.
-#[allow(dead_code)]
-pub(crate) fn days(d: NaiveDate) -> i32 {
-    days_of(d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -511,13 +468,5 @@ mod tests {
         );
         assert_eq!(passes(0, 0, 0, 10), vec![(0, 0)]);
         assert_eq!(passes(3, 10_000, 3, 1), vec![(0, 1), (1, 2), (2, 3)]);
-    }
-
-    #[test]
-    fn dates_round_trip() {
-        let d = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap_or_default();
-        assert_eq!(date_of(days_of(d)), Some(d));
-        assert_eq!(date_of(0), NaiveDate::from_ymd_opt(1970, 1, 1));
-        assert_eq!(date_of(i32::MAX), None);
     }
 }

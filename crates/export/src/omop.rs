@@ -27,6 +27,7 @@ use halsohub_omop::concept::{
 };
 use halsohub_omop::{CdmVersion, Column, ColumnType, Table, VOCABULARIES, omop_domain};
 use halsohub_store::Domain;
+use halsohub_store::columns::days_from_date;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -182,10 +183,6 @@ fn builder(k: ColumnType) -> Builder {
     }
 }
 
-fn days(d: NaiveDate) -> i32 {
-    d.num_days_from_ce() - 719_163
-}
-
 /// Required columns left empty when the hub does not know the value
 /// rather than written with an invented one: `year_of_birth` of a person
 /// without a known birth date (docs/export.md).
@@ -298,10 +295,10 @@ impl TableOut {
                 (Builder::F64(b), Val::Float(x)) => b.append_value(x),
                 (Builder::F64(b), Val::Int(x)) => b.append_value(x as f64),
                 (Builder::F64(b), Val::Null) => b.append_null(),
-                (Builder::Date(b), Val::Date(d)) => b.append_value(days(d)),
+                (Builder::Date(b), Val::Date(d)) => b.append_value(days_from_date(d)),
                 (Builder::Date(b), Val::Null) => b.append_null(),
                 (Builder::Ts(b), Val::Date(d)) => {
-                    b.append_value(i64::from(days(d)) * 86_400_000_000)
+                    b.append_value(i64::from(days_from_date(d)) * 86_400_000_000)
                 }
                 (Builder::Ts(b), Val::Null) => b.append_null(),
                 (Builder::Str(b), Val::Str(s)) => match c.kind {

@@ -12,7 +12,7 @@
 //!   a source-scoped identifier), a [`MedicationRecord`] (codes for
 //!   references), or a [`ClinicalRecord`] (Encounter, Condition,
 //!   Observation, Procedure, Medication{Request,Dispense,Administration,
-//!   Statement}) holding halsohub [`Event`](halsohub_store::Event)s with a
+//!   Statement}) holding halsohub [`Event`](halsohub_model::Event)s with a
 //!   placeholder patient; or a [`Rejection`] with a reason code from
 //!   [`reason`].
 //! * [`Resolver`] resolves references (`Patient/x`, `urn:uuid:` full URLs,

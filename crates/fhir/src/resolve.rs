@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use halsohub_store::Setting;
+use halsohub_model::Setting;
 
 use crate::coding::Code;
 use crate::reason::{self, Rejection};

@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 use halsohub_codes::{CodeRegistry, UnitError, units};
 use halsohub_identity::Pseudonym;
-use halsohub_store::{Comparator, Domain, Event, Setting};
+use halsohub_model::{Comparator, Domain, Event, Setting};
 use serde_json::Value;
 
 use crate::coding::{self, Code};

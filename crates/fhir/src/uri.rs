@@ -4,7 +4,7 @@
 //! setting. Used by exports (`halsohub-export`).
 
 use halsohub_codes::System;
-use halsohub_store::Setting;
+use halsohub_model::Setting;
 
 use crate::coding::{ICD10GM, NAMED_SYSTEMS};
 

@@ -46,7 +46,7 @@ fn encounter_setting_from_the_care_setting_extension_before_the_class() {
         assert_eq!(c.events[0].setting, c.setting);
         c.setting
     };
-    use halsohub_store::Setting;
+    use halsohub_model::Setting;
     assert_eq!(enc("AMB", None), Some(Setting::Outpatient));
     assert_eq!(enc("AMB", Some("primary_care")), Some(Setting::PrimaryCare));
     assert_eq!(enc("AMB", Some("inpatient")), Some(Setting::Inpatient));

@@ -41,6 +41,7 @@ mod coding;
 mod error;
 mod format;
 mod input;
+mod parquet_input;
 mod pseudo;
 mod readers;
 pub mod reject;

@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use halsohub_store::{Comparator, Domain, Setting};
+use halsohub_model::{Comparator, Domain, Setting};
 
 use crate::vocabulary::{OMOP_CONCEPT_SYSTEM, system_for_vocabulary};
 

@@ -1,6 +1,6 @@
 //! OMOP domains (`concept.domain_id`) and tables ↔ halsohub [`Domain`]s.
 
-use halsohub_store::Domain;
+use halsohub_model::Domain;
 
 use crate::cdm::Table;
 

@@ -21,7 +21,7 @@
 //!   vocabulary: gender, visit → care setting, drug record type →
 //!   dispensed / administered / prescribed, measurement operators,
 //!   condition status.
-//! * [`domain`] — OMOP domains and tables ↔ halsohub [`halsohub_store::Domain`].
+//! * [`domain`] — OMOP domains and tables ↔ halsohub [`halsohub_model::Domain`].
 
 pub mod cdm;
 pub mod concept;

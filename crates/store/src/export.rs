@@ -4,11 +4,12 @@ use std::fs::{self, File};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringBuilder};
+use arrow::array::{ArrayRef, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use serde::{Deserialize, Serialize};
 
+use crate::columns::{Columns, EventColumn};
 use crate::fsutil::{self, io};
 use crate::tables;
 use crate::{Snapshot, SnapshotId, StoreError};
@@ -291,7 +292,7 @@ fn write_export(
     let mut batches = snapshot.events_batches()?;
     while let Some(b) = batches.next_batch()? {
         let seg = batches.current_path();
-        let ids = tables::col::<Int64Array>(&b, "person_id", &seg)?;
+        let ids = Columns::new(&b, &seg).int64(EventColumn::PersonId)?;
         let mut p = StringBuilder::with_capacity(ids.len(), ids.len() * 32);
         for v in ids.values().iter() {
             let h = usize::try_from(*v)

@@ -61,8 +61,11 @@
 //! repeated strings are dictionary-encoded UTF-8; values Float64; flags
 //! Boolean; ids Int64. DuckDB, Spark and pandas read the files directly.
 
-pub mod model;
+/// The record types (`halsohub-model`), re-exported so that
+/// `halsohub_store::model::Event` and `halsohub_store::Event` keep working.
+pub use halsohub_model as model;
 
+pub mod columns;
 mod export;
 mod fsutil;
 mod info;
@@ -458,7 +461,7 @@ impl Store {
     }
 }
 
-pub(crate) use tables::{date_to_days, days_to_date};
+pub(crate) use columns::{date_from_days, days_from_date};
 
 #[allow(dead_code)]
 fn _assert_send() {

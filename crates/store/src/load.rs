@@ -16,7 +16,7 @@ use crate::model::{Alias, Domain, Event, Person, Residence};
 use crate::tables::{self, EVENTS, QUARANTINE};
 use crate::{
     CURRENT, QuarantineRecord, SNAPSHOTS, SnapshotId, SourceFile, Store, StoreError, StoredPerson,
-    StoredResidence, TMP, date_to_days, days_to_date, failpoint,
+    StoredResidence, TMP, date_from_days, days_from_date, failpoint,
 };
 
 /// Rows per event segment file (a few row groups each).
@@ -245,8 +245,8 @@ impl LoadWriter {
         for e in events {
             let id = self.intern(e.patient)?;
             ids.push(id);
-            let start = date_to_days(e.start);
-            let end = e.end.map_or(start, |d| date_to_days(d).max(start));
+            let start = days_from_date(e.start);
+            let end = e.end.map_or(start, |d| days_from_date(d).max(start));
             let i = id as usize;
             if let (Some(f), Some(l)) = (self.first.get_mut(i), self.last.get_mut(i)) {
                 *f = (*f).min(start);
@@ -496,10 +496,10 @@ impl LoadWriter {
         for sp in &prev_persons {
             let c = canonical[sp.person_id as usize] as usize;
             if let Some(f) = sp.first_event {
-                acc[c].first = acc[c].first.min(date_to_days(f));
+                acc[c].first = acc[c].first.min(days_from_date(f));
             }
             if let Some(l) = sp.last_event {
-                acc[c].last = acc[c].last.max(date_to_days(l));
+                acc[c].last = acc[c].last.max(days_from_date(l));
             }
         }
         for (id, p) in &self.persons {
@@ -527,12 +527,12 @@ impl LoadWriter {
                     death_date: a.death,
                 },
                 first_event: if has_events {
-                    days_to_date(a.first)
+                    date_from_days(a.first)
                 } else {
                     None
                 },
                 last_event: if has_events {
-                    days_to_date(a.last)
+                    date_from_days(a.last)
                 } else {
                     None
                 },
@@ -550,12 +550,12 @@ impl LoadWriter {
                     path: self.root.clone(),
                     message: format!("residences table names unknown person id {}", r.person_id),
                 })?;
-            res.push((c, date_to_days(r.residence.from), seq, r.residence));
+            res.push((c, days_from_date(r.residence.from), seq, r.residence));
             seq += 1;
         }
         for (id, r) in std::mem::take(&mut self.residences) {
             let c = canonical[id as usize];
-            res.push((c, date_to_days(r.from), seq, r));
+            res.push((c, days_from_date(r.from), seq, r));
             seq += 1;
         }
         res.sort_by_key(|(c, from, seq, _)| (*c, *from, *seq));
@@ -649,7 +649,7 @@ impl LoadWriter {
             residences: residences.len() as u64,
             aliases: aliases.len() as u64,
             quarantined: self.quarantined,
-            date_range: match (days_to_date(first_all), days_to_date(last_all)) {
+            date_range: match (date_from_days(first_all), date_from_days(last_all)) {
                 (Some(first), Some(last)) if first_all <= last_all => {
                     Some(DateRange { first, last })
                 }

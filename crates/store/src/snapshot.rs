@@ -7,6 +7,7 @@ use arrow::array::{ArrayRef, Int64Array, RecordBatch};
 use halsohub_identity::Pseudonym;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
 
+use crate::columns::{Columns, EventColumn};
 use crate::manifest::{self, Manifest};
 use crate::model::{Alias, Event};
 use crate::tables;
@@ -63,18 +64,24 @@ impl Snapshot {
     }
 
     /// All events as Arrow record batches with canonical `person_id`s, in the
-    /// schema of the segments (see the crate docs).
+    /// schema of the segments (see the crate docs); columns a segment was
+    /// written without (nullable ones added later) come back as nulls.
     pub fn events_batches(&self) -> Result<EventBatches, StoreError> {
-        self.events_batches_with(None)
+        self.batches(None)
     }
 
-    /// Like [`Snapshot::events_batches`] but reading only `columns`.
-    pub fn events_batches_with(
-        &self,
-        columns: Option<&[&str]>,
-    ) -> Result<EventBatches, StoreError> {
+    /// The events' `columns` only (a projection: nothing else is decoded),
+    /// with canonical `person_id`s; read them with
+    /// [`Columns`](crate::columns::Columns). A nullable column a segment
+    /// was written without is absent from its batches (the `opt_` getters
+    /// give `None`).
+    pub fn event_columns(&self, columns: &[EventColumn]) -> Result<EventBatches, StoreError> {
+        self.batches(Some(columns))
+    }
+
+    fn batches(&self, columns: Option<&[EventColumn]>) -> Result<EventBatches, StoreError> {
         let remap = if self.manifest.merged_identities > 0
-            && columns.is_none_or(|c| c.contains(&"person_id"))
+            && columns.is_none_or(|c| c.contains(&EventColumn::PersonId))
         {
             Some(Arc::new(tables::read_canonical(
                 &self.dir.join("identities.parquet"),
@@ -84,7 +91,7 @@ impl Snapshot {
         };
         Ok(EventBatches {
             segments: self.segment_paths()?.into_iter().rev().collect(),
-            columns: columns.map(|c| c.iter().map(|s| s.to_string()).collect()),
+            columns: columns.map(<[EventColumn]>::to_vec),
             current: None,
             remap,
         })
@@ -173,7 +180,7 @@ impl Snapshot {
 pub struct EventBatches {
     /// Remaining segments, last first.
     segments: Vec<PathBuf>,
-    columns: Option<Vec<String>>,
+    columns: Option<Vec<EventColumn>>,
     current: Option<(PathBuf, ParquetRecordBatchReader)>,
     remap: Option<Arc<Vec<u32>>>,
 }
@@ -208,11 +215,10 @@ impl EventBatches {
                 self.current = None;
                 return Ok(None);
             };
-            let cols: Option<Vec<&str>> = self
-                .columns
-                .as_ref()
-                .map(|c| c.iter().map(String::as_str).collect());
-            let reader = tables::open_reader(&next, cols.as_deref())?;
+            let reader = match &self.columns {
+                Some(cols) => tables::open_events(&next, cols)?,
+                None => tables::open_reader(&next, None)?,
+            };
             self.current = Some((next, reader));
         }
     }
@@ -225,7 +231,7 @@ impl EventBatches {
         let Some(idx) = b.schema().index_of("person_id").ok() else {
             return Ok(b);
         };
-        let ids = tables::col::<Int64Array>(&b, "person_id", &path)?;
+        let ids = Columns::new(&b, &path).int64(EventColumn::PersonId)?;
         let mut out = Vec::with_capacity(ids.len());
         for v in ids.values().iter() {
             let c = usize::try_from(*v)

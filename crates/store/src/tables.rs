@@ -18,25 +18,13 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
+use crate::columns::{Columns, EventColumn as E, date_from_days, days_from_date};
 use crate::fsutil::io;
 use crate::model::{Comparator, Domain, Event, Person, Residence, Setting};
 use crate::{QuarantineRecord, StoreError, StoredPerson, StoredResidence};
 
 /// Rows per Parquet row group.
 pub(crate) const ROW_GROUP_ROWS: usize = 1 << 20;
-
-/// Days between 0001-01-01 (CE day 1) and 1970-01-01.
-const EPOCH_FROM_CE: i32 = 719_163;
-
-pub(crate) fn date_to_days(d: NaiveDate) -> i32 {
-    use chrono::Datelike;
-    d.num_days_from_ce() - EPOCH_FROM_CE
-}
-
-pub(crate) fn days_to_date(days: i32) -> Option<NaiveDate> {
-    days.checked_add(EPOCH_FROM_CE)
-        .and_then(NaiveDate::from_num_days_from_ce_opt)
-}
 
 fn dict() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
@@ -176,19 +164,45 @@ pub(crate) fn open_reader(
     path: &Path,
     columns: Option<&[&str]>,
 ) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, StoreError> {
+    open_projected(path, columns, |_| false)
+}
+
+/// Opens an event segment reading only `columns`; a nullable column the
+/// segment lacks (written before the column existed) is left out of the
+/// batches, a required one is an error.
+pub(crate) fn open_events(
+    path: &Path,
+    columns: &[E],
+) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, StoreError> {
+    let names: Vec<&str> = columns.iter().map(|c| c.name()).collect();
+    open_projected(path, Some(&names), |n| {
+        columns.iter().any(|c| c.name() == n && c.nullable())
+    })
+}
+
+/// Opens a Parquet file, optionally projected to `columns`; a column the
+/// file lacks is an error unless `may_lack` says otherwise.
+fn open_projected(
+    path: &Path,
+    columns: Option<&[&str]>,
+    may_lack: impl Fn(&str) -> bool,
+) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, StoreError> {
     let f = File::open(path).map_err(io(path))?;
     let mut b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| parquet_err(path, e))?;
     if let Some(cols) = columns {
         let descr = b.parquet_schema();
+        let mut present = Vec::with_capacity(cols.len());
         for c in cols {
-            if !descr.columns().iter().any(|d| d.name() == *c) {
+            if descr.columns().iter().any(|d| d.name() == *c) {
+                present.push(*c);
+            } else if !may_lack(c) {
                 return Err(StoreError::Corrupt {
                     path: path.to_path_buf(),
                     message: format!("column `{c}` is missing"),
                 });
             }
         }
-        let mask = parquet::arrow::ProjectionMask::columns(descr, cols.iter().copied());
+        let mask = parquet::arrow::ProjectionMask::columns(descr, present);
         b = b.with_projection(mask);
     }
     b.with_batch_size(64 * 1024)
@@ -203,49 +217,6 @@ fn corrupt(path: &Path, message: String) -> StoreError {
         path: path.to_path_buf(),
         message,
     }
-}
-
-/// A column of `batch` by name, of the expected Arrow type.
-pub(crate) fn col<'a, T: Array + 'static>(
-    batch: &'a RecordBatch,
-    name: &str,
-    path: &Path,
-) -> Result<&'a T, StoreError> {
-    batch
-        .column_by_name(name)
-        .ok_or_else(|| corrupt(path, format!("column `{name}` is missing")))?
-        .as_any()
-        .downcast_ref::<T>()
-        .ok_or_else(|| corrupt(path, format!("column `{name}` has an unexpected type")))
-}
-
-/// A string column by name, decoding a dictionary column if need be.
-pub(crate) fn str_col(
-    batch: &RecordBatch,
-    name: &str,
-    path: &Path,
-) -> Result<StringArray, StoreError> {
-    let c = batch
-        .column_by_name(name)
-        .ok_or_else(|| corrupt(path, format!("column `{name}` is missing")))?;
-    let c = arrow::compute::cast(c, &DataType::Utf8).map_err(|e| arrow_err(path, e))?;
-    c.as_any()
-        .downcast_ref::<StringArray>()
-        .cloned()
-        .ok_or_else(|| corrupt(path, format!("column `{name}` is not text")))
-}
-
-/// Like [`str_col`], but `None` when the column is absent (a column added
-/// to the schema after segments were written without it).
-pub(crate) fn opt_str_col(
-    batch: &RecordBatch,
-    name: &str,
-    path: &Path,
-) -> Result<Option<StringArray>, StoreError> {
-    if batch.column_by_name(name).is_none() {
-        return Ok(None);
-    }
-    str_col(batch, name, path).map(Some)
 }
 
 /// `batch` with every column of `schema`: columns it lacks (nullable ones
@@ -285,7 +256,7 @@ fn opt_date(
     if a.is_null(i) {
         return Ok(None);
     }
-    days_to_date(a.value(i))
+    date_from_days(a.value(i))
         .map(Some)
         .ok_or_else(|| corrupt(path, format!("column `{name}`: date out of range")))
 }
@@ -358,8 +329,8 @@ pub(crate) fn events_batch(
         system.append_value(&e.system);
         code.append_value(&e.code);
         code_known.append_value(e.code_known);
-        start.append_value(date_to_days(e.start));
-        end.append_option(e.end.map(date_to_days));
+        start.append_value(days_from_date(e.start));
+        end.append_option(e.end.map(days_from_date));
         value.append_option(e.value);
         comparator.append_option(e.comparator.map(Comparator::as_str));
         unit.append_option(e.unit.as_deref());
@@ -403,26 +374,27 @@ pub(crate) fn events_from_batch(
     path: &Path,
     patient: &dyn Fn(u32) -> Option<Pseudonym>,
 ) -> Result<Vec<(u32, Event)>, StoreError> {
-    let person_id = col::<Int64Array>(b, "person_id", path)?;
-    let domain = str_col(b, "domain", path)?;
-    let system = str_col(b, "system", path)?;
-    let code = str_col(b, "code", path)?;
-    let code_known = col::<BooleanArray>(b, "code_known", path)?;
-    let start = col::<Date32Array>(b, "start_date", path)?;
-    let end = col::<Date32Array>(b, "end_date", path)?;
-    let value = col::<Float64Array>(b, "value", path)?;
-    let comparator = str_col(b, "comparator", path)?;
-    let unit = str_col(b, "unit", path)?;
+    let c = Columns::new(b, path);
+    let person_id = c.int64(E::PersonId)?;
+    let domain = c.text(E::Domain)?;
+    let system = c.text(E::System)?;
+    let code = c.text(E::Code)?;
+    let code_known = c.boolean(E::CodeKnown)?;
+    let start = c.date32(E::StartDate)?;
+    let end = c.date32(E::EndDate)?;
+    let value = c.float64(E::Value)?;
+    let comparator = c.text(E::Comparator)?;
+    let unit = c.text(E::Unit)?;
     // Added after the first release: segments written before lack them.
-    let value_system = opt_str_col(b, "value_system", path)?;
-    let value_code = opt_str_col(b, "value_code", path)?;
-    let value_text = opt_str_col(b, "value_text", path)?;
-    let quantity = col::<Float64Array>(b, "quantity", path)?;
-    let setting = str_col(b, "setting", path)?;
-    let primary = col::<BooleanArray>(b, "is_primary", path)?;
-    let provider = str_col(b, "provider", path)?;
-    let provider_region = str_col(b, "provider_region", path)?;
-    let source = str_col(b, "source", path)?;
+    let value_system = c.opt_text(E::ValueSystem)?;
+    let value_code = c.opt_text(E::ValueCode)?;
+    let value_text = c.opt_text(E::ValueText)?;
+    let quantity = c.float64(E::Quantity)?;
+    let setting = c.text(E::Setting)?;
+    let primary = c.boolean(E::IsPrimary)?;
+    let provider = c.text(E::Provider)?;
+    let provider_region = c.text(E::ProviderRegion)?;
+    let source = c.text(E::Source)?;
     let mut out = Vec::with_capacity(b.num_rows());
     for i in 0..b.num_rows() {
         let pid = id(person_id, i, path, "person_id")?;
@@ -432,47 +404,47 @@ pub(crate) fn events_from_batch(
                 format!("person_id {pid} is not in the identities table"),
             )
         })?;
-        let dom = domain.value(i);
+        let dom = domain.get(i).unwrap_or_default();
         let e = Event {
             patient,
             domain: Domain::parse(dom)
                 .ok_or_else(|| corrupt(path, format!("column `domain`: unknown value `{dom}`")))?,
-            system: system.value(i).to_string(),
-            code: code.value(i).to_string(),
+            system: system.get(i).unwrap_or_default().to_string(),
+            code: code.get(i).unwrap_or_default().to_string(),
             code_known: code_known.value(i),
             start: date(start, i, path, "start_date")?,
             end: opt_date(end, i, path, "end_date")?,
             value: opt_f64(value, i),
-            comparator: match opt_str(&comparator, i) {
+            comparator: match comparator.get(i) {
                 None => None,
                 Some(s) => Some(Comparator::parse(s).ok_or_else(|| {
                     corrupt(path, format!("column `comparator`: unknown value `{s}`"))
                 })?),
             },
-            unit: opt_str(&unit, i).map(str::to_string),
+            unit: unit.get(i).map(str::to_string),
             value_system: value_system
                 .as_ref()
-                .and_then(|a| opt_str(a, i))
+                .and_then(|a| a.get(i))
                 .map(str::to_string),
             value_code: value_code
                 .as_ref()
-                .and_then(|a| opt_str(a, i))
+                .and_then(|a| a.get(i))
                 .map(str::to_string),
             value_text: value_text
                 .as_ref()
-                .and_then(|a| opt_str(a, i))
+                .and_then(|a| a.get(i))
                 .map(str::to_string),
             quantity: opt_f64(quantity, i),
-            setting: match opt_str(&setting, i) {
+            setting: match setting.get(i) {
                 None => None,
                 Some(s) => Some(Setting::parse(s).ok_or_else(|| {
                     corrupt(path, format!("column `setting`: unknown value `{s}`"))
                 })?),
             },
             primary: opt_bool(primary, i),
-            provider: opt_str(&provider, i).map(str::to_string),
-            provider_region: opt_str(&provider_region, i).map(str::to_string),
-            source: source.value(i).to_string(),
+            provider: provider.get(i).map(str::to_string),
+            provider_region: provider_region.get(i).map(str::to_string),
+            source: source.get(i).unwrap_or_default().to_string(),
         };
         out.push((pid, e));
     }
@@ -500,10 +472,10 @@ pub(crate) fn persons_batch(
             Some(c) => sex.append_value(c.encode_utf8(&mut buf)),
             None => sex.append_null(),
         }
-        birth.append_option(r.person.birth_date.map(date_to_days));
-        death.append_option(r.person.death_date.map(date_to_days));
-        first.append_option(r.first_event.map(date_to_days));
-        last.append_option(r.last_event.map(date_to_days));
+        birth.append_option(r.person.birth_date.map(days_from_date));
+        death.append_option(r.person.death_date.map(days_from_date));
+        first.append_option(r.first_event.map(days_from_date));
+        last.append_option(r.last_event.map(days_from_date));
     }
     let cols: Vec<ArrayRef> = vec![
         Arc::new(person_id.finish()),
@@ -520,13 +492,14 @@ pub(crate) fn persons_batch(
 pub(crate) fn read_persons(path: &Path) -> Result<Vec<StoredPerson>, StoreError> {
     let mut out = Vec::new();
     for b in read_table(path, None)? {
-        let person_id = col::<Int64Array>(&b, "person_id", path)?;
-        let pseudo = col::<StringArray>(&b, "pseudonym", path)?;
-        let sex = col::<StringArray>(&b, "sex", path)?;
-        let birth = col::<Date32Array>(&b, "birth_date", path)?;
-        let death = col::<Date32Array>(&b, "death_date", path)?;
-        let first = col::<Date32Array>(&b, "first_event_date", path)?;
-        let last = col::<Date32Array>(&b, "last_event_date", path)?;
+        let c = Columns::new(&b, path);
+        let person_id = c.int64("person_id")?;
+        let pseudo = c.string("pseudonym")?;
+        let sex = c.string("sex")?;
+        let birth = c.date32("birth_date")?;
+        let death = c.date32("death_date")?;
+        let first = c.date32("first_event_date")?;
+        let last = c.date32("last_event_date")?;
         for i in 0..b.num_rows() {
             out.push(StoredPerson {
                 person_id: id(person_id, i, path, "person_id")?,
@@ -573,9 +546,10 @@ pub(crate) fn read_identities(path: &Path) -> Result<(Vec<Pseudonym>, Vec<u32>),
     let mut pseudonyms = Vec::new();
     let mut canonical = Vec::new();
     for b in read_table(path, None)? {
-        let person_id = col::<Int64Array>(&b, "person_id", path)?;
-        let pseudo = col::<StringArray>(&b, "pseudonym", path)?;
-        let canon = col::<Int64Array>(&b, "canonical_person_id", path)?;
+        let c = Columns::new(&b, path);
+        let person_id = c.int64("person_id")?;
+        let pseudo = c.string("pseudonym")?;
+        let canon = c.int64("canonical_person_id")?;
         for i in 0..b.num_rows() {
             let pid = id(person_id, i, path, "person_id")?;
             if pid as usize != pseudonyms.len() {
@@ -601,7 +575,8 @@ pub(crate) fn read_identities(path: &Path) -> Result<(Vec<Pseudonym>, Vec<u32>),
 pub(crate) fn read_canonical(path: &Path) -> Result<Vec<u32>, StoreError> {
     let mut canonical = Vec::new();
     for b in read_table(path, Some(&["canonical_person_id"]))? {
-        let canon = col::<Int64Array>(&b, "canonical_person_id", path)?;
+        let c = Columns::new(&b, path);
+        let canon = c.int64("canonical_person_id")?;
         for i in 0..b.num_rows() {
             canonical.push(id(canon, i, path, "canonical_person_id")?);
         }
@@ -626,8 +601,8 @@ pub(crate) fn residences_batch(
         pseudo.append_value(hex_str(&hex(&r.residence.patient)));
         region.append_value(&r.residence.region);
         municipality.append_option(r.residence.municipality.as_deref());
-        from.append_value(date_to_days(r.residence.from));
-        to.append_option(r.residence.to.map(date_to_days));
+        from.append_value(days_from_date(r.residence.from));
+        to.append_option(r.residence.to.map(days_from_date));
     }
     let cols: Vec<ArrayRef> = vec![
         Arc::new(person_id.finish()),
@@ -643,12 +618,13 @@ pub(crate) fn residences_batch(
 pub(crate) fn read_residences(path: &Path) -> Result<Vec<StoredResidence>, StoreError> {
     let mut out = Vec::new();
     for b in read_table(path, None)? {
-        let person_id = col::<Int64Array>(&b, "person_id", path)?;
-        let pseudo = col::<StringArray>(&b, "pseudonym", path)?;
-        let region = col::<StringArray>(&b, "region", path)?;
-        let municipality = col::<StringArray>(&b, "municipality", path)?;
-        let from = col::<Date32Array>(&b, "from_date", path)?;
-        let to = col::<Date32Array>(&b, "to_date", path)?;
+        let c = Columns::new(&b, path);
+        let person_id = c.int64("person_id")?;
+        let pseudo = c.string("pseudonym")?;
+        let region = c.string("region")?;
+        let municipality = c.string("municipality")?;
+        let from = c.date32("from_date")?;
+        let to = c.date32("to_date")?;
         for i in 0..b.num_rows() {
             out.push(StoredResidence {
                 person_id: id(person_id, i, path, "person_id")?,
@@ -683,8 +659,9 @@ pub(crate) fn aliases_batch(
 pub(crate) fn read_aliases(path: &Path) -> Result<Vec<(Pseudonym, Pseudonym)>, StoreError> {
     let mut out = Vec::new();
     for b in read_table(path, None)? {
-        let old = col::<StringArray>(&b, "old_pseudonym", path)?;
-        let new = col::<StringArray>(&b, "new_pseudonym", path)?;
+        let c = Columns::new(&b, path);
+        let old = c.string("old_pseudonym")?;
+        let new = c.string("new_pseudonym")?;
         for i in 0..b.num_rows() {
             out.push((
                 pseudonym(old.value(i), path, "old_pseudonym")?,
@@ -726,11 +703,12 @@ pub(crate) fn quarantine_batch(
 pub(crate) fn read_quarantine(path: &Path) -> Result<Vec<QuarantineRecord>, StoreError> {
     let mut out = Vec::new();
     for b in read_table(path, None)? {
-        let source = col::<StringArray>(&b, "source_file", path)?;
-        let line = col::<Int64Array>(&b, "line", path)?;
-        let reason = col::<StringArray>(&b, "reason", path)?;
-        let detail = col::<StringArray>(&b, "detail", path)?;
-        let identity = col::<StringArray>(&b, "identity", path)?;
+        let c = Columns::new(&b, path);
+        let source = c.string("source_file")?;
+        let line = c.int64("line")?;
+        let reason = c.string("reason")?;
+        let detail = c.string("detail")?;
+        let identity = c.string("identity")?;
         for i in 0..b.num_rows() {
             out.push(QuarantineRecord {
                 source_file: source.value(i).to_string(),

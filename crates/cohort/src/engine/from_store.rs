@@ -9,18 +9,13 @@
 //! resolved by the store).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, Date32Array, DictionaryArray, Float64Array, Int64Array, RecordBatch,
-};
-use arrow::datatypes::{DataType, Int32Type};
+use arrow::array::Array;
+
+use halsohub_store::columns::{Columns, EPOCH_FROM_CE, EventColumn as E, TextColumn};
 use halsohub_store::{Comparator, Domain, Setting, Snapshot, StoreError};
 
-use crate::engine::{Engine, EngineBuilder};
-
-/// Days between 0001-01-01 (CE day 1) and 1970-01-01 (Arrow `Date32` zero).
-const EPOCH_FROM_CE: i32 = 719_163;
+use super::{Engine, EngineBuilder};
 
 /// Why an engine could not be built from a snapshot.
 #[derive(Debug, thiserror::Error)]
@@ -40,88 +35,26 @@ fn corrupt(path: &Path, message: impl Into<String>) -> EngineLoadError {
     }
 }
 
-/// The event columns the engine reads.
-const COLUMNS: [&str; 12] = [
-    "person_id",
-    "domain",
-    "system",
-    "code",
-    "start_date",
-    "value",
-    "comparator",
-    "unit",
-    "setting",
-    "provider",
-    "provider_region",
-    "source",
+/// The event columns the engine reads (a projection: `code_known`,
+/// `end_date`, `quantity`, `is_primary` and the value codes are not decoded).
+const COLUMNS: [E; 12] = [
+    E::PersonId,
+    E::Domain,
+    E::System,
+    E::Code,
+    E::StartDate,
+    E::Value,
+    E::Comparator,
+    E::Unit,
+    E::Setting,
+    E::Provider,
+    E::ProviderRegion,
+    E::Source,
 ];
 
-fn column<'b>(
-    b: &'b RecordBatch,
-    name: &str,
-    path: &Path,
-) -> Result<&'b ArrayRef, EngineLoadError> {
-    b.column_by_name(name)
-        .ok_or_else(|| corrupt(path, format!("column `{name}` is missing")))
-}
-
-/// A string column as a dictionary array (segments write dictionaries; a
-/// plain string column is converted once per batch).
-fn dict_column(
-    b: &RecordBatch,
-    name: &str,
-    path: &Path,
-) -> Result<DictionaryArray<Int32Type>, EngineLoadError> {
-    let col = column(b, name, path)?;
-    let want = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
-    let arr: ArrayRef = if col.data_type() == &want {
-        Arc::clone(col)
-    } else {
-        arrow::compute::cast(col, &want).map_err(|e| {
-            corrupt(
-                path,
-                format!("column `{name}` ({}) is not text: {e}", col.data_type()),
-            )
-        })?
-    };
-    arr.as_dictionary_opt::<Int32Type>()
-        .cloned()
-        .ok_or_else(|| corrupt(path, format!("column `{name}` is not a text dictionary")))
-}
-
-/// Maps every dictionary value through `f` (null values → `u32::MAX`).
-fn map_values(
-    d: &DictionaryArray<Int32Type>,
-    name: &str,
-    path: &Path,
-    mut f: impl FnMut(&str) -> Result<u32, EngineLoadError>,
-) -> Result<Vec<u32>, EngineLoadError> {
-    let values = d
-        .values()
-        .as_string_opt::<i32>()
-        .ok_or_else(|| corrupt(path, format!("column `{name}` does not hold text")))?;
-    let mut out = Vec::with_capacity(values.len());
-    for i in 0..values.len() {
-        if values.is_null(i) {
-            out.push(u32::MAX);
-        } else {
-            out.push(f(values.value(i))?);
-        }
-    }
-    Ok(out)
-}
-
 /// The mapped id of row `i` (`u32::MAX` when null or out of range).
-fn id_at(d: &DictionaryArray<Int32Type>, map: &[u32], i: usize) -> u32 {
-    if d.is_null(i) {
-        return u32::MAX;
-    }
-    let k = d.keys().value(i);
-    usize::try_from(k)
-        .ok()
-        .and_then(|k| map.get(k))
-        .copied()
-        .unwrap_or(u32::MAX)
+fn id_at(t: &TextColumn, map: &[Option<u32>], i: usize) -> u32 {
+    t.mapped(map, i).copied().unwrap_or(u32::MAX)
 }
 
 fn setting_of(id: u32) -> Option<Setting> {
@@ -208,10 +141,10 @@ impl Engine {
 
         let total: u64 = snapshot.manifest().segments.iter().map(|s| s.rows).sum();
         b.reserve_events(usize::try_from(total).unwrap_or(0));
-        let mut batches = snapshot.events_batches_with(Some(&COLUMNS))?;
+        let mut batches = snapshot.event_columns(&COLUMNS)?;
         while let Some(batch) = batches.next_batch()? {
             let path = batches.current_path();
-            add_batch(&mut b, &batch, &path, &by_person_id)?;
+            add_batch(&mut b, &Columns::new(&batch, &path), &by_person_id)?;
         }
         let engine = b.finish(&snapshot.id().0);
         tracing::info!(
@@ -228,73 +161,54 @@ impl Engine {
 
 fn add_batch(
     b: &mut EngineBuilder,
-    batch: &RecordBatch,
-    path: &Path,
+    c: &Columns<'_>,
     by_person_id: &[u32],
 ) -> Result<(), EngineLoadError> {
-    let ids = column(batch, "person_id", path)?
-        .as_any()
-        .downcast_ref::<Int64Array>()
-        .ok_or_else(|| corrupt(path, "column `person_id` is not Int64"))?;
-    let starts = column(batch, "start_date", path)?
-        .as_any()
-        .downcast_ref::<Date32Array>()
-        .ok_or_else(|| corrupt(path, "column `start_date` is not a date"))?;
-    let values = column(batch, "value", path)?
-        .as_any()
-        .downcast_ref::<Float64Array>()
-        .ok_or_else(|| corrupt(path, "column `value` is not Float64"))?;
-    let domain = dict_column(batch, "domain", path)?;
-    let system = dict_column(batch, "system", path)?;
-    let code = dict_column(batch, "code", path)?;
-    let comparator = dict_column(batch, "comparator", path)?;
-    let unit = dict_column(batch, "unit", path)?;
-    let setting = dict_column(batch, "setting", path)?;
-    let provider = dict_column(batch, "provider", path)?;
-    let pregion = dict_column(batch, "provider_region", path)?;
-    let source = dict_column(batch, "source", path)?;
+    let path = c.path();
+    let ids = c.int64(E::PersonId)?;
+    let starts = c.date32(E::StartDate)?;
+    let values = c.float64(E::Value)?;
+    let domain = c.text(E::Domain)?;
+    let system = c.text(E::System)?;
+    let code = c.text(E::Code)?;
+    let comparator = c.text(E::Comparator)?;
+    let unit = c.text(E::Unit)?;
+    let setting = c.text(E::Setting)?;
+    let provider = c.text(E::Provider)?;
+    let pregion = c.text(E::ProviderRegion)?;
+    let source = c.text(E::Source)?;
 
-    let domain_map = map_values(&domain, "domain", path, |s| {
+    // Each distinct value of a batch is mapped once; rows go through
+    // their dictionary keys.
+    let domain_map = domain.try_map(|s| {
         Domain::parse(s)
             .map(|d| d as u32)
             .ok_or_else(|| corrupt(path, format!("unknown domain `{s}`")))
     })?;
-    let setting_map = map_values(&setting, "setting", path, |s| {
-        Ok(match Setting::parse(s) {
-            Some(Setting::Inpatient) => 0,
-            Some(Setting::Outpatient) => 1,
-            Some(Setting::PrimaryCare) => 2,
-            None => u32::MAX,
-        })
-    })?;
-    let cmp_map = map_values(&comparator, "comparator", path, |s| {
-        Ok(match Comparator::parse(s) {
-            Some(Comparator::Lt) => 0,
-            Some(Comparator::Le) => 1,
-            Some(Comparator::Gt) => 2,
-            Some(Comparator::Ge) => 3,
-            None => u32::MAX,
-        })
-    })?;
-    let unit_map = map_values(&unit, "unit", path, |s| Ok(b.unit_id(s)))?;
-    let provider_map = map_values(&provider, "provider", path, |s| Ok(b.provider_id(s)))?;
-    let pregion_map = map_values(&pregion, "provider_region", path, |s| Ok(b.region_id(s)))?;
-    let source_map = map_values(&source, "source", path, |s| Ok(b.source_id(s)))?;
-    let system_values = system
-        .values()
-        .as_string_opt::<i32>()
-        .ok_or_else(|| corrupt(path, "column `system` does not hold text"))?
-        .clone();
-    let code_values = code
-        .values()
-        .as_string_opt::<i32>()
-        .ok_or_else(|| corrupt(path, "column `code` does not hold text"))?
-        .clone();
+    let setting_map = setting.map(|s| match Setting::parse(s) {
+        Some(Setting::Inpatient) => 0,
+        Some(Setting::Outpatient) => 1,
+        Some(Setting::PrimaryCare) => 2,
+        None => u32::MAX,
+    });
+    let cmp_map = comparator.map(|s| match Comparator::parse(s) {
+        Some(Comparator::Lt) => 0,
+        Some(Comparator::Le) => 1,
+        Some(Comparator::Gt) => 2,
+        Some(Comparator::Ge) => 3,
+        None => u32::MAX,
+    });
+    let unit_map = unit.map(|s| b.unit_id(s));
+    let provider_map = provider.map(|s| b.provider_id(s));
+    let pregion_map = pregion.map(|s| b.region_id(s));
+    let source_map = source.map(|s| b.source_id(s));
+    let system_values = system.values();
+    let code_values = code.values();
     // Cache per code dictionary key: (domain id, system key, engine code id).
-    let mut code_cache: Vec<(u32, i32, u32)> = vec![(u32::MAX, -1, 0); code_values.len()];
+    let mut code_cache: Vec<(u32, usize, u32)> = vec![(u32::MAX, usize::MAX, 0); code_values.len()];
     let domains = Domain::ALL;
 
-    for i in 0..batch.num_rows() {
+    for i in 0..c.rows() {
         let pid = ids.value(i);
         let patient = usize::try_from(pid)
             .ok()
@@ -315,30 +229,21 @@ fn add_batch(
         if system.is_null(i) || code.is_null(i) {
             return Err(corrupt(path, format!("row {i}: no code system or code")));
         }
-        let sys_key = system.keys().value(i);
-        let code_key = code.keys().value(i);
-        let cached = usize::try_from(code_key)
-            .ok()
-            .and_then(|k| code_cache.get(k))
-            .copied();
-        let code_id = match cached {
+        let sys_key = system
+            .key(i)
+            .ok_or_else(|| corrupt(path, format!("row {i}: bad system key")))?;
+        let code_key = code
+            .key(i)
+            .ok_or_else(|| corrupt(path, format!("row {i}: bad code key")))?;
+        let code_id = match code_cache.get(code_key).copied() {
             Some((d, s, id)) if d == dom_id && s == sys_key => id,
             _ => {
-                let sys = usize::try_from(sys_key)
-                    .ok()
-                    .filter(|k| *k < system_values.len())
-                    .map(|k| system_values.value(k))
-                    .ok_or_else(|| corrupt(path, format!("row {i}: bad system key")))?;
-                let c = usize::try_from(code_key)
-                    .ok()
-                    .filter(|k| *k < code_values.len())
-                    .map(|k| code_values.value(k))
-                    .ok_or_else(|| corrupt(path, format!("row {i}: bad code key")))?;
-                let id = b.code_id(dom, sys, c);
-                if let Some(slot) = usize::try_from(code_key)
-                    .ok()
-                    .and_then(|k| code_cache.get_mut(k))
-                {
+                let id = b.code_id(
+                    dom,
+                    system_values.value(sys_key),
+                    code_values.value(code_key),
+                );
+                if let Some(slot) = code_cache.get_mut(code_key) {
                     *slot = (dom_id, sys_key, id);
                 }
                 id

@@ -2,6 +2,10 @@
 //!
 //! This is the contract between `halsohub-ingest` (producer) and
 //! `halsohub-store` (persistence) and, later, the cohort engine (consumer).
+//! Plain types, no Arrow or Parquet: the pure mappers (`halsohub-fhir`,
+//! `halsohub-omop`) use them without compiling the store, and
+//! `halsohub-store` re-exports them (`halsohub_store::model`,
+//! `halsohub_store::Event`, ...).
 //! Every identity here is a [`Pseudonym`]: raw identity numbers never reach
 //! these types.
 

@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::IngestError;
 
+pub(crate) mod omop;
+
 /// A source format (see `docs/formats.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -229,7 +231,7 @@ pub(crate) struct Layout {
     /// stage-0 files). `None`: read with everything else.
     pub fhir_shared: Option<u8>,
     /// For OMOP: the table and the delimiter, or Parquet.
-    pub omop: Option<crate::readers::omop::OmopLayout>,
+    pub omop: Option<omop::OmopLayout>,
 }
 
 fn normalise_name(raw: &[u8]) -> String {
@@ -302,7 +304,7 @@ pub(crate) fn detect(
         });
     }
     if forced.is_none() || forced == Some(Format::Omop) {
-        let detected = crate::readers::omop::detect(path, header, forced == Some(Format::Omop));
+        let detected = omop::detect(path, header, forced == Some(Format::Omop));
         if let Some(r) = detected {
             let omop = r?;
             return Ok(Layout {
@@ -357,7 +359,7 @@ pub(crate) fn detect_parquet(
             ),
         });
     }
-    let omop = crate::readers::omop::detect_parquet(path, forced.is_some())?;
+    let omop = omop::detect_parquet(path, forced.is_some())?;
     Ok(Layout {
         format: Format::Omop,
         index: Vec::new(),
