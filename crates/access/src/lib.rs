@@ -127,5 +127,5 @@ pub use permit::{Permit, PermitStatus, PermitTerms, Pseudonymisation, Revocation
 pub use register::{
     PublicAmendment, PublicPermit, RegisterEntry, publication_queue, register, register_entry,
 };
-pub use role::{Action, Principal, Role, Target, authorize, may_see_case};
+pub use role::{Action, Principal, QUERY_ROLES, Role, Target, authorize, may_query, may_see_case};
 pub use summary::CaseSummary;
