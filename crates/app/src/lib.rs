@@ -12,3 +12,7 @@
 //!   `halsohub count` alike;
 //! * the case service (load, fold, decide, persist, notify, ids from the
 //!   database, deadline sweep), for the case routes and `halsohub cases`.
+
+pub mod feasibility;
+pub mod hub;
+pub mod query;
