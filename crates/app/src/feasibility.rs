@@ -31,7 +31,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use halsohub_access::{Principal, may_query};
 use halsohub_cohort::{CodeLists, Engine, EvalError, Exclusion, OutputResult, Query, QueryError};
 use halsohub_disclosure::{
-    DisclosureError, Profile, Protector, QuotaExceeded, QuotaPolicy, QuotaWindow, Release,
+    DisclosureError, Profile, Protector, QuotaExceeded, QuotaWindow, Release,
 };
 use halsohub_feasibility::{KeyGrid, ProtectError, output_kind, protect, protections};
 use halsohub_state::query_log::{NewQueryLogEntry, QueryOutcome};
@@ -41,6 +41,10 @@ use utoipa::ToSchema;
 
 use crate::hub::{Hub, HubError};
 use crate::query::{QueryFileError, read_query_file};
+
+/// The per-user quota policy the service applies to API requests (a rule
+/// of `halsohub_disclosure`, re-exported for the edges that configure it).
+pub use halsohub_disclosure::QuotaPolicy;
 
 /// The released shape of an answer's numbers (owned by the pure
 /// `halsohub-feasibility` crate).

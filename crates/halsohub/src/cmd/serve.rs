@@ -10,9 +10,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use halsohub_app::feasibility::{Feasibility, api_profile};
+use halsohub_app::feasibility::{Feasibility, QuotaPolicy, api_profile};
 use halsohub_app::hub::{Hub, HubError};
-use halsohub_disclosure::QuotaPolicy;
 use halsohub_server::{AppState, router};
 use halsohub_state::oidc::{JwksSource, OidcConfig, OidcVerifier};
 
