@@ -136,7 +136,7 @@ pub use policy::{CaseParties, Target, authorize, may_see_case};
 pub use register::{
     PublicAmendment, PublicPermit, RegisterEntry, publication_queue, register, register_entry,
 };
-pub use role::{Action, Principal, Role};
+pub use role::{Action, Principal, QUERY_ROLES, Role, may_query};
 pub use status::CaseStatus;
 pub use summary::CaseSummary;
 pub use text::{MAX_TEXT_CHARS, MAX_TITLE_CHARS};

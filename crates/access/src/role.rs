@@ -323,3 +323,45 @@ impl fmt::Display for Action {
         f.write_str(self.as_str())
     }
 }
+
+/// Roles that may run feasibility queries, list the store's snapshots and
+/// search codes: applicants (researchers) and the hub's case staff (case
+/// officer, legal reviewer, data steward, decision maker). Output
+/// checkers, auditors and administrators may not (separation of duties);
+/// users without a role may not.
+pub const QUERY_ROLES: [Role; 5] = [
+    Role::Applicant,
+    Role::CaseOfficer,
+    Role::LegalReviewer,
+    Role::DataSteward,
+    Role::DecisionMaker,
+];
+
+/// Whether `principal` may use the feasibility service: it holds one of
+/// [`QUERY_ROLES`] in any organisation.
+pub fn may_query(principal: &Principal) -> bool {
+    QUERY_ROLES.iter().any(|r| principal.has_role(*r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applicants_and_case_staff_may_query_others_may_not() {
+        let org = || OrgId::new("o").expect("a valid id");
+        for role in Role::ALL {
+            let p = Principal::anonymous().with_role(org(), role);
+            let expected = role == Role::Applicant || role.is_case_staff();
+            assert_eq!(may_query(&p), expected, "{role}");
+        }
+        assert!(!may_query(&Principal::anonymous()));
+        let mixed = Principal::anonymous()
+            .with_role(org(), Role::Auditor)
+            .with_role(org(), Role::DataSteward);
+        assert!(
+            may_query(&mixed),
+            "one query role in any organisation is enough"
+        );
+    }
+}

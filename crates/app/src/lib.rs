@@ -14,3 +14,6 @@
 //!   database, deadline sweep), for the case routes and `halsohub cases`.
 
 pub mod cases;
+pub mod feasibility;
+pub mod hub;
+pub mod query;

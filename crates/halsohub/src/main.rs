@@ -51,16 +51,16 @@ enum Command {
     Export(cmd::export::ExportArgs),
     /// Manage staff and applicant accounts in the state database.
     #[command(subcommand)]
-    User(cmd::staff::UserCmd),
+    User(cmd::users::UserCmd),
     /// Create or revoke API tokens.
     #[command(subcommand)]
-    Token(cmd::staff::TokenCmd),
+    Token(cmd::tokens::TokenCmd),
     /// Case work from the state database: the work queue, one case, the
     /// deadline-reminder sweep.
     #[command(subcommand)]
     Cases(cmd::cases::CasesCmd),
     /// Run the HTTP API (access process, public register, lead times).
-    Serve(cmd::staff::ServeArgs),
+    Serve(cmd::serve::ServeArgs),
     /// Run the whole pipeline on a synthetic population: key, data, store,
     /// demo accounts.
     Demo(cmd::demo::DemoArgs),
@@ -76,10 +76,10 @@ fn main() -> ExitCode {
         Command::Count(a) => cmd::count::run(a, &home),
         Command::Store(c) => cmd::store::run(c),
         Command::Export(a) => cmd::export::run(a, &home),
-        Command::User(c) => runtime()?.block_on(cmd::staff::run_user(c, &home)),
-        Command::Token(c) => runtime()?.block_on(cmd::staff::run_token(c, &home)),
+        Command::User(c) => runtime()?.block_on(cmd::users::run(c, &home)),
+        Command::Token(c) => runtime()?.block_on(cmd::tokens::run(c, &home)),
         Command::Cases(c) => runtime()?.block_on(cmd::cases::run(c, &home)),
-        Command::Serve(a) => runtime()?.block_on(cmd::staff::run_serve(a, &home)),
+        Command::Serve(a) => runtime()?.block_on(cmd::serve::run(a, &home)),
         Command::Demo(a) => cmd::demo::run(a, &home),
     });
     match result {

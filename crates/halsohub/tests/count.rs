@@ -500,3 +500,81 @@ fn named_code_lists_builtin_and_from_files() {
     assert!(err.contains("bad-lists.json"), "{err}");
     assert!(err.contains("$.lists.x.codes[0].codes[0]"), "{err}");
 }
+
+/// `halsohub count` opens the hub like every other command: a key that is
+/// not the store's, or one kept inside the store, is refused (with and
+/// without `--exact`) before anything is counted, and the refusal is in
+/// the query log.
+#[test]
+fn count_refuses_another_key_and_a_key_inside_the_store() {
+    let hub = Hub::new();
+    hub.ok(&["keys", "init"]);
+    let (data, store) = (hub.path("data"), hub.path("store"));
+    let (data, store) = (data.to_str().unwrap(), store.to_str().unwrap());
+    hub.ok(&["synth", "--patients", "200", "--out", data]);
+    hub.ok(&[
+        "ingest",
+        "--store",
+        store,
+        "--reference-date",
+        "2025-12-31",
+        data,
+    ]);
+    let q = bench_queries().join("q01_single_code.json");
+    let q = q.to_str().unwrap();
+    // the right key counts
+    let ok = hub.json(&["count", "--store", store, q, "--json"]);
+    assert_eq!(ok["snapshot"], "s000001");
+
+    let other = hub.path("other.key");
+    let other = other.to_str().unwrap();
+    hub.ok(&["keys", "init", "--key", other]);
+    for extra in [&[][..], &["--exact"][..]] {
+        let mut args = vec!["count", "--store", store, q, "--key", other];
+        args.extend_from_slice(extra);
+        let err = hub.fails(&args);
+        assert!(
+            err.contains("is not the key of the store"),
+            "{extra:?}: {err}"
+        );
+        assert!(err.contains("fingerprint"), "{err}");
+        assert!(!err.contains("patients"), "nothing counted: {err}");
+    }
+
+    // the store's own key, copied into the store, is refused for its place
+    let inside = hub.path("store").join("hub.key");
+    std::fs::copy(hub.home().join("hub.key"), &inside).unwrap();
+    let err = hub.fails(&[
+        "count",
+        "--store",
+        store,
+        q,
+        "--key",
+        inside.to_str().unwrap(),
+    ]);
+    assert!(err.contains("inside the store"), "{err}");
+
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        hub.home().join("state.db").display()
+    );
+    let log = query_log(&url);
+    assert_eq!(log.len(), 4, "{log:#?}");
+    assert_eq!(log[0].outcome, halsohub_state::query_log::QueryOutcome::Ok);
+    for (entry, why) in log[1..]
+        .iter()
+        .zip(["fingerprint", "fingerprint", "inside the store"])
+    {
+        match &entry.outcome {
+            halsohub_state::query_log::QueryOutcome::Refused { reason } => {
+                assert!(reason.contains(why), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            entry.query_hash, None,
+            "refused before the query was read for meaning"
+        );
+    }
+    assert!(log[2].exact, "--exact is logged as exact");
+}

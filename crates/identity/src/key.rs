@@ -2,7 +2,7 @@
 
 use std::fs;
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rand::TryRng;
 use sha2::{Digest, Sha256};
@@ -21,12 +21,15 @@ const FINGERPRINT_DOMAIN: &[u8] = b"halsohub/key-fingerprint/v1\0";
 /// `Display`. Keep the key file apart from any store.
 pub struct HubKey {
     secret: Zeroizing<[u8; 32]>,
+    /// The file it was loaded from or written to (none for generated keys).
+    file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for HubKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HubKey")
             .field("fingerprint", &self.fingerprint())
+            .field("file", &self.file)
             .finish_non_exhaustive()
     }
 }
@@ -38,7 +41,7 @@ impl HubKey {
         rand::rngs::SysRng
             .try_fill_bytes(secret.as_mut())
             .map_err(|e| KeyError::Random(e.to_string()))?;
-        Ok(HubKey { secret })
+        Ok(HubKey { secret, file: None })
     }
 
     /// A key with the given bytes — for tests and reproducible benchmarks;
@@ -46,6 +49,7 @@ impl HubKey {
     pub fn from_bytes(mut bytes: [u8; 32]) -> Self {
         let key = HubKey {
             secret: Zeroizing::new(bytes),
+            file: None,
         };
         bytes.zeroize();
         key
@@ -53,6 +57,13 @@ impl HubKey {
 
     pub(crate) fn secret(&self) -> &[u8; 32] {
         &self.secret
+    }
+
+    /// The key file this key was loaded from ([`HubKey::load`]) or written
+    /// to ([`HubKey::init`]); `None` for keys made in memory. Loads use it
+    /// to refuse a key kept inside the store it protects.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
     }
 
     /// A short public identifier of the key: the first 16 hex digits of
@@ -88,7 +99,8 @@ impl HubKey {
                 source,
             })?;
         }
-        let key = HubKey::generate()?;
+        let mut key = HubKey::generate()?;
+        key.file = Some(path.to_path_buf());
         let mut opts = fs::OpenOptions::new();
         opts.write(true).create_new(true);
         #[cfg(unix)]
@@ -182,7 +194,10 @@ impl HubKey {
         let mut secret = Zeroizing::new([0u8; 32]);
         hex::decode_to_slice(hex_key, secret.as_mut())
             .map_err(|_| format("the key is not 64 hexadecimal digits"))?;
-        Ok(HubKey { secret })
+        Ok(HubKey {
+            secret,
+            file: Some(path.to_path_buf()),
+        })
     }
 }
 
@@ -198,6 +213,9 @@ mod tests {
         let l = HubKey::load(&path).unwrap();
         assert_eq!(k.secret(), l.secret());
         assert_eq!(k.fingerprint(), l.fingerprint());
+        assert_eq!(k.file(), Some(path.as_path()));
+        assert_eq!(l.file(), Some(path.as_path()));
+        assert_eq!(HubKey::from_bytes([7; 32]).file(), None);
         assert_eq!(k.fingerprint().len(), 16);
         #[cfg(unix)]
         {

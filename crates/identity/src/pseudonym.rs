@@ -111,6 +111,7 @@ impl<'de> serde::Deserialize<'de> for Pseudonym {
 pub struct Pseudonymiser {
     keyed: HmacSha256,
     fingerprint: String,
+    key_file: Option<std::path::PathBuf>,
 }
 
 impl fmt::Debug for Pseudonymiser {
@@ -145,12 +146,18 @@ impl Pseudonymiser {
         Pseudonymiser {
             keyed,
             fingerprint: key.fingerprint(),
+            key_file: key.file().map(std::path::Path::to_path_buf),
         }
     }
 
     /// The fingerprint of the key in use.
     pub fn key_fingerprint(&self) -> &str {
         &self.fingerprint
+    }
+
+    /// The file the key in use came from ([`HubKey::file`]).
+    pub fn key_file(&self) -> Option<&std::path::Path> {
+        self.key_file.as_deref()
     }
 
     /// The pseudonym of a personnummer, samordningsnummer or reservnummer.

@@ -205,8 +205,9 @@ fn read_file(
 /// `manifest.json` is skipped with a note). Files whose SHA-256 the store
 /// already holds, or that appear twice, are skipped; when nothing new is
 /// left, nothing is committed and the report's `snapshot` is `None`.
-/// `pseudonymiser` must use the key the store was created with (the
-/// caller opens the store with its fingerprint).
+/// `pseudonymiser` must use the key the store was created with, and that
+/// key's file must lie outside the store: both are checked here, before
+/// anything is read ([`Store::check_key`]), so no caller can skip them.
 ///
 /// Returns the report of the load (also stored with the snapshot), or the
 /// first file-level error, in which case the store is unchanged.
@@ -217,6 +218,7 @@ pub fn ingest(
     options: &IngestOptions,
     progress: &dyn Progress,
 ) -> Result<LoadReport, IngestError> {
+    store.check_key(pseudonymiser.key_fingerprint(), pseudonymiser.key_file())?;
     let started = Instant::now();
     let (files, mut notes) = input::collect_files(paths)?;
     let files = readers::omop::skip_unread(files, &mut notes, options.format);

@@ -11,9 +11,10 @@
 //!   route definitions that build the router (utoipa).
 //!
 //! * Feasibility counts (`POST /api/v1/feasibility`), the store's snapshots
-//!   and code search: [`feasibility`] holds the service and the one function
-//!   that decides (roles, validation, quota, evaluation, disclosure control,
-//!   query log); the server answers 503 when started without a store.
+//!   and code search: the service and the one function that decides (roles,
+//!   validation, quota, evaluation, disclosure control, query log) are
+//!   [`halsohub_app::feasibility`], shared with `halsohub count`; the
+//!   handlers translate, and answer 503 when started without a store.
 //!
 //! * Applications, permits, the queue and the public register: the
 //!   handlers in `routes/cases.rs` and `routes/public.rs` call the case
@@ -28,7 +29,6 @@
 //! own area with [`router_with`] and have it documented.
 
 pub mod auth;
-pub mod feasibility;
 pub mod problem;
 mod routes;
 
@@ -38,6 +38,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use halsohub_access::AccessConfig;
+use halsohub_app::feasibility::Feasibility;
 use halsohub_codes::CodeRegistry;
 use halsohub_state::Db;
 use halsohub_state::oidc::OidcVerifier;
@@ -93,7 +94,7 @@ pub struct AppState {
     /// replay sets another).
     pub clock: Clock,
     /// The feasibility service, when the server was started with a store.
-    pub feasibility: Option<Arc<feasibility::Feasibility>>,
+    pub feasibility: Option<Arc<Feasibility>>,
     /// Code lists for code search (the built-in lists by default).
     pub codes: Arc<CodeRegistry>,
 }
@@ -115,7 +116,7 @@ impl AppState {
     }
 
     /// The same state with the feasibility service.
-    pub fn with_feasibility(mut self, f: feasibility::Feasibility) -> AppState {
+    pub fn with_feasibility(mut self, f: Feasibility) -> AppState {
         self.feasibility = Some(Arc::new(f));
         self
     }

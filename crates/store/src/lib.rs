@@ -97,13 +97,19 @@ pub enum StoreError {
         source: std::io::Error,
     },
     #[error(
-        "{path}: this store was built with key fingerprint {store}, but the key in use has fingerprint {given}; ingesting with another key would silently break linkage"
+        "{path}: the hub key in use (fingerprint {given}) is not the key of the store, which was built with key fingerprint {store}; pseudonyms, linkage and noise all depend on the store's key"
     )]
     KeyMismatch {
         path: PathBuf,
         store: String,
         given: String,
     },
+    /// A key file kept inside the store travels with every copy of the
+    /// data, which defeats pseudonymisation.
+    #[error(
+        "the hub key {key} lies inside the store {store}: keep the key apart from the data (see `halsohub keys init --help`)"
+    )]
+    KeyInsideStore { key: PathBuf, store: PathBuf },
     #[error("{path}: {message}")]
     Corrupt { path: PathBuf, message: String },
     #[error("{path}: {message}")]
@@ -222,6 +228,26 @@ const LOCK: &str = "lock";
 const TMP: &str = "tmp";
 const SNAPSHOTS: &str = "snapshots";
 
+/// Refuses a key file that lies inside the store directory `store_dir`
+/// (paths made absolute, symlinks resolved where they exist, so a link
+/// cannot hide the key). Usable before the store exists or is opened.
+///
+/// # Errors
+/// [`StoreError::KeyInsideStore`].
+pub fn refuse_key_inside(store_dir: &Path, key_file: &Path) -> Result<(), StoreError> {
+    fn absolute(p: &Path) -> PathBuf {
+        let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        fs::canonicalize(&abs).unwrap_or(abs)
+    }
+    if absolute(key_file).starts_with(absolute(store_dir)) {
+        return Err(StoreError::KeyInsideStore {
+            key: key_file.to_path_buf(),
+            store: store_dir.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
 /// Handle on a store directory.
 pub struct Store {
     root: PathBuf,
@@ -257,13 +283,7 @@ impl Store {
             tracing::info!(store = %dir.display(), "created store");
         }
         let store = Store::open(dir)?;
-        if store.meta.key_fingerprint != key_fingerprint {
-            return Err(StoreError::KeyMismatch {
-                path: meta_path,
-                store: store.meta.key_fingerprint.clone(),
-                given: key_fingerprint.to_string(),
-            });
-        }
+        store.check_key(key_fingerprint, None)?;
         // Clean leftovers of crashed loads, unless a load is running.
         if let Some(lock) = store.try_lock()? {
             store.clean()?;
@@ -299,6 +319,28 @@ impl Store {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Whether a hub key belongs with this store: its file (when known)
+    /// lies outside the store directory ([`refuse_key_inside`]), and its
+    /// fingerprint is the one the store was built with. The one definition
+    /// of the rule: every load (`halsohub_ingest::ingest`) and every
+    /// opening of a hub (`halsohub_app::hub`) call it.
+    ///
+    /// # Errors
+    /// [`StoreError::KeyInsideStore`] or [`StoreError::KeyMismatch`].
+    pub fn check_key(&self, fingerprint: &str, key_file: Option<&Path>) -> Result<(), StoreError> {
+        if let Some(file) = key_file {
+            refuse_key_inside(&self.root, file)?;
+        }
+        if self.meta.key_fingerprint != fingerprint {
+            return Err(StoreError::KeyMismatch {
+                path: self.root.join(STORE_JSON),
+                store: self.meta.key_fingerprint.clone(),
+                given: fingerprint.to_string(),
+            });
+        }
+        Ok(())
     }
 
     /// Fingerprint of the key the store was built with.

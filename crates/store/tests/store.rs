@@ -150,6 +150,36 @@ fn key_mismatch_is_refused() {
 }
 
 #[test]
+fn a_key_inside_the_store_or_of_another_store_is_refused() {
+    let (d, _store) = new_store();
+    let dir = d.path().join("store");
+    let store = Store::open(&dir).unwrap();
+    store
+        .check_key(FP, Some(&d.path().join("hub.key")))
+        .unwrap();
+    store.check_key(FP, None).unwrap();
+    let inside = dir.join("keys").join("hub.key");
+    let err = store.check_key(FP, Some(&inside)).unwrap_err();
+    assert!(matches!(err, StoreError::KeyInsideStore { .. }), "{err}");
+    assert!(err.to_string().contains("inside the store"), "{err}");
+    // a relative path and a symlink cannot hide it
+    #[cfg(unix)]
+    {
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(&dir, &link).unwrap();
+        std::fs::create_dir_all(dir.join("keys")).unwrap();
+        std::fs::write(&inside, "x").unwrap();
+        let err = halsohub_store::refuse_key_inside(&dir, &link.join("keys").join("hub.key"));
+        assert!(matches!(err, Err(StoreError::KeyInsideStore { .. })));
+    }
+    let err = store.check_key("other", None).unwrap_err();
+    assert!(
+        err.to_string().contains("is not the key of the store"),
+        "{err}"
+    );
+}
+
+#[test]
 fn refuses_foreign_non_empty_directory() {
     let d = tempfile::tempdir().unwrap();
     std::fs::write(d.path().join("notes.txt"), "x").unwrap();

@@ -20,7 +20,7 @@ use halsohub_access::{AccessConfig, case_clocks};
 use halsohub_app::cases::{CaseDetail, CaseError, CaseService, QueueLine};
 use serde_json::{Value, json};
 
-use crate::cmd::staff::{DatabaseArgs, open};
+use crate::cmd::db::{DatabaseArgs, open};
 
 /// `halsohub cases …`
 #[derive(Debug, Subcommand)]

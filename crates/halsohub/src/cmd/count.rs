@@ -1,29 +1,27 @@
 //! `halsohub count`: answer one feasibility query over a store snapshot.
 //!
-//! Without `--exact` every number passes through the disclosure crate's
-//! default feasibility profile, by the same code as the HTTP API
-//! (`halsohub_feasibility::protect`); `--exact` is for the local data
-//! steward. Every run — answered or refused — is appended to the state
-//! database's query log (channel `cli`, the OS user as who) before anything
-//! is printed.
+//! This only parses arguments, calls the feasibility service
+//! ([`halsohub_app::feasibility::count_local`], the same service as the
+//! HTTP API: the hub opened with the key checked against the store, the
+//! query log, disclosure control) and renders the answer. Without
+//! `--exact` every number is protected by the default feasibility
+//! profile; `--exact` is for the local data steward. Every run — answered
+//! or refused — is in the state database's query log (channel `cli`, the
+//! OS user as who) before anything is printed.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use chrono::Utc;
 use clap::Args;
-use halsohub_cohort::{Engine, Exclusion, parse_value};
-use halsohub_disclosure::Profile;
-use halsohub_feasibility::{
-    KeyGrid, Number, NumberPrecision, ProtectedOutput, output_kind, protect, protections,
+use halsohub_app::feasibility::{
+    Answered, LocalCount, Number, NumberPrecision, ProtectedOutput, Requester, count_local,
 };
 use halsohub_state::Db;
-use halsohub_state::query_log::{NewQueryLogEntry, QueryOutcome};
-use halsohub_store::{SnapshotId, Store};
-use serde_json::{Value, json};
+use serde_json::json;
 
+use crate::cmd::db::{DatabaseArgs, database_url};
 use crate::cmd::keys::KeyArg;
-use crate::cmd::staff::{DatabaseArgs, database_url};
 
 #[derive(Debug, Args)]
 pub struct CountArgs {
@@ -63,40 +61,51 @@ pub fn run(args: CountArgs, home: &Path) -> Result<()> {
     let db = rt
         .block_on(Db::connect(&url))
         .context("cannot open the state database (its query log records every count)")?;
-    let profile = if args.exact {
-        Profile::exact()
-    } else {
-        Profile::feasibility()
-    };
-    let mut log = NewQueryLogEntry {
-        at: Utc::now(),
-        user_id: os_user(),
-        token_id: None,
-        channel: "cli".into(),
-        query_hash: None,
+    let request = LocalCount {
+        store: args.store.clone(),
+        key: args.key.path(home),
         snapshot: args.snapshot.clone(),
-        output_kind: None,
-        profile: Some(profile.name().to_string()),
-        protections: Value::Null,
-        exact: args.exact,
-        outcome: QueryOutcome::Ok,
+        code_lists: args.lists.files.clone(),
+        query: args.query.clone(),
+        who: Requester::Cli {
+            user_id: os_user(),
+            exact: args.exact,
+        },
     };
-    match answer(&args, home, &profile, &mut log) {
-        Ok(text) => {
-            rt.block_on(db.append_query_log(&log))
-                .context("cannot write the query log; no numbers are printed")?;
-            print!("{text}");
-            Ok(())
-        }
-        Err(e) => {
-            log.outcome = QueryOutcome::Refused {
-                reason: format!("{e:#}"),
-            };
-            if let Err(le) = rt.block_on(db.append_query_log(&log)) {
-                return Err(e.context(format!("and the query log could not be written: {le}")));
-            }
-            Err(e)
-        }
+    let answered = rt.block_on(count_local(&db, request, Utc::now()))?;
+    print!("{}", render(&answered, args.json)?);
+    Ok(())
+}
+
+/// The answer as printed: text, or JSON with `--json` (for `--exact
+/// --json` the engine's own result, non-empty strata only).
+fn render(answered: &Answered, as_json: bool) -> Result<String> {
+    let a = &answered.answer;
+    let notice = if answered.exact.is_some() {
+        EXACT_NOTICE
+    } else {
+        PROTECTED_NOTICE
+    };
+    if as_json {
+        let result = match &answered.exact {
+            Some(exact) => serde_json::to_value(exact)?,
+            None => serde_json::to_value(&a.output)?,
+        };
+        let out = json!({
+            "snapshot": a.snapshot,
+            "query_hash": a.query_hash,
+            "protection": { "profile": a.profile.name, "notice": notice },
+            "result": result,
+        });
+        Ok(format!("{}\n", serde_json::to_string_pretty(&out)?))
+    } else {
+        Ok(render_text(
+            &a.snapshot,
+            &a.query_hash,
+            &a.profile.name,
+            notice,
+            &a.output,
+        ))
     }
 }
 
@@ -128,116 +137,6 @@ fn unix_user() -> Option<String> {
 #[cfg(not(unix))]
 fn unix_user() -> Option<String> {
     None
-}
-
-/// Evaluates and protects the query; fills `log` with what it learns and
-/// returns the text to print.
-fn answer(
-    args: &CountArgs,
-    home: &Path,
-    profile: &Profile,
-    log: &mut NewQueryLogEntry,
-) -> Result<String> {
-    let text = std::fs::read_to_string(&args.query)
-        .with_context(|| format!("reading query file {}", args.query.display()))?;
-    // Fail fast on a malformed file; the meaning (code systems the snapshot
-    // holds, named lists) is checked once the engine is built.
-    let value = parse_syntax(&args.query, &text)
-        .with_context(|| format!("query file {}", args.query.display()))?;
-
-    // The key is needed for protected output (noise is keyed by it); load
-    // it before the (possibly long) engine build so a missing key fails fast.
-    let noise_secret = if args.exact {
-        None
-    } else {
-        let key = crate::cmd::keys::load(&args.key.path(home))?;
-        Some(halsohub_feasibility::noise_secret(&key))
-    };
-
-    let store = Store::open(&args.store)
-        .with_context(|| format!("opening store {}", args.store.display()))?;
-    let id = args.snapshot.clone().map(SnapshotId);
-    let snapshot = store.snapshot(id.as_ref()).context("opening snapshot")?;
-    log.snapshot = Some(snapshot.id().to_string());
-    let engine = Engine::from_snapshot(&snapshot)
-        .with_context(|| format!("reading snapshot {}", snapshot.id()))?;
-    let lists = crate::cmd::lists::load(&args.lists, &engine)?;
-    let query = parse_value(&value, &lists)
-        .with_context(|| format!("query file {}", args.query.display()))?;
-    log.query_hash = Some(halsohub_cohort::query_hash(&query));
-    log.output_kind = Some(output_kind(&query.output).to_string());
-    let result = engine
-        .run(&query, &lists, &Exclusion::default())
-        .with_context(|| format!("query file {}", args.query.display()))?;
-
-    let (output, notice) = match &noise_secret {
-        None => (ProtectedOutput::exact(&result.output), EXACT_NOTICE),
-        Some(secret) => {
-            let dates = snapshot.manifest().date_range.map(|r| (r.first, r.last));
-            let grid = KeyGrid::new(&engine, dates);
-            let out = protect(&query, &result, &grid, profile, secret)
-                .with_context(|| format!("query file {}", args.query.display()))?;
-            (out, PROTECTED_NOTICE)
-        }
-    };
-    log.protections = protections(profile, &output);
-    let protection = json!({ "profile": profile.name(), "notice": notice });
-    if args.json {
-        // --exact --json: the engine's own result (non-empty strata only)
-        let result_json = match &noise_secret {
-            None => serde_json::to_value(&result.output)?,
-            Some(_) => serde_json::to_value(&output)?,
-        };
-        let out = json!({
-            "snapshot": result.snapshot,
-            "query_hash": result.query_hash,
-            "protection": protection,
-            "result": result_json,
-        });
-        Ok(format!("{}\n", serde_json::to_string_pretty(&out)?))
-    } else {
-        Ok(render_text(
-            &result.snapshot,
-            &result.query_hash,
-            profile.name(),
-            notice,
-            &output,
-        ))
-    }
-}
-
-/// The query file as a JSON value: read as JSON (by extension `.json`, or
-/// content starting with `{`) or as YAML. Its meaning (code systems, named
-/// lists) is checked later by [`halsohub_cohort::parse_value`], once the
-/// engine is built; the text is parsed only here.
-pub(crate) fn parse_syntax(path: &Path, text: &str) -> Result<Value> {
-    if is_json(path, text) {
-        serde_json::from_str(text).context("not valid JSON")
-    } else {
-        serde_yaml_ng::from_str(text).context("not valid YAML")
-    }
-}
-
-fn is_json(path: &Path, text: &str) -> bool {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    match ext.as_deref() {
-        Some("json") => true,
-        Some("yaml" | "yml") => false,
-        _ => text.trim_start().starts_with('{'),
-    }
-}
-
-/// JSON or YAML by extension, else by content, checked for meaning.
-#[cfg(test)]
-fn parse_query(
-    path: &Path,
-    text: &str,
-    lists: &halsohub_cohort::CodeLists,
-) -> Result<halsohub_cohort::Query> {
-    Ok(parse_value(&parse_syntax(path, text)?, lists)?)
 }
 
 /// A number for the text output: exact numbers as they are, protected ones
@@ -340,25 +239,5 @@ mod tests {
         let name = unix_user().unwrap();
         assert!(!name.is_empty() && !name.contains(':'), "{name}");
         assert!(os_user().starts_with("os:"));
-    }
-
-    #[test]
-    fn yaml_and_json_by_extension_and_content() {
-        let lists = halsohub_cohort::CodeLists::new();
-        let json = r#"{"version": 1, "output": {"type": "count"}}"#;
-        let yaml = "version: 1\noutput:\n  type: count\n";
-        let a = parse_query(Path::new("q.json"), json, &lists).unwrap();
-        let b = parse_query(Path::new("q.yaml"), yaml, &lists).unwrap();
-        let c = parse_query(Path::new("q.txt"), json, &lists).unwrap();
-        let d = parse_query(Path::new("q"), yaml, &lists).unwrap();
-        assert_eq!(a, b);
-        assert_eq!(c, d);
-        let err = parse_query(
-            Path::new("q.json"),
-            r#"{"version": 1, "output": {"type": "cnt"}}"#,
-            &lists,
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("$.output"), "{err}");
     }
 }

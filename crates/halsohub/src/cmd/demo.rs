@@ -11,7 +11,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use halsohub_synth::Config;
 
-use crate::cmd::staff::{self, DatabaseArgs};
+use crate::cmd::db::DatabaseArgs;
+use crate::cmd::{demo_accounts, serve};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -120,7 +121,7 @@ pub fn run(args: DemoArgs, home: &Path) -> Result<()> {
     // 5. Demo accounts in the state database.
     print!("5. ");
     let runtime = crate::runtime()?;
-    let logins = runtime.block_on(staff::demo_users(&args.db, home))?;
+    let logins = runtime.block_on(demo_accounts::demo_users(&args.db, home))?;
     drop(runtime);
 
     // 6. A feasibility count, protected, through the same path as the API.
@@ -185,8 +186,8 @@ pub fn run(args: DemoArgs, home: &Path) -> Result<()> {
     );
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
-    let serve = staff::ServeArgs::local(args.listen, args.db.clone(), store);
-    runtime.block_on(staff::run_serve(serve, home))
+    let args = serve::ServeArgs::local(args.listen, args.db.clone(), store);
+    runtime.block_on(serve::run(args, home))
 }
 
 /// The demo's example query for `halsohub count` (docs/query-language.md

@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
-use halsohub_cohort::Engine;
+use halsohub_app::hub::{Hub, code_lists, engine};
+use halsohub_app::query::read_query_file;
 use halsohub_export::{Format, Patients, Period, Progress, Request, Scope};
-use halsohub_identity::{Pseudonym, Pseudonymiser};
-use halsohub_store::{Domain, SnapshotId, Store};
+use halsohub_identity::Pseudonym;
+use halsohub_store::Domain;
 use indicatif::ProgressBar;
 
 use crate::cmd::keys::KeyArg;
@@ -108,22 +109,17 @@ pub fn run(args: ExportArgs, home: &Path) -> Result<()> {
     };
     let query = match &args.cohort {
         None => None,
-        Some(p) => Some(read_query(p)?),
+        Some(p) => Some((p, read_query_file(p)?)),
     };
-    // The key before the (possibly long) work, so a missing key fails fast.
-    let key = crate::cmd::keys::load(&args.key.path(home))?;
-    let pseudonymiser = Pseudonymiser::new(&key);
-
-    let store = Store::open(&args.store)
-        .with_context(|| format!("opening store {}", args.store.display()))?;
-    let id = args.snapshot.clone().map(SnapshotId);
-    let snapshot = store.snapshot(id.as_ref()).context("opening snapshot")?;
+    // The key first (a missing key fails before the long work), checked
+    // against the store.
+    let hub = Hub::open(&args.store, &args.key.path(home))?;
+    let snapshot = hub.snapshot(args.snapshot.as_deref())?;
     let (patients, basis) = match &query {
         None => (Patients::All, None),
         Some((path, value)) => {
-            let engine = Engine::from_snapshot(&snapshot)
-                .with_context(|| format!("reading snapshot {}", snapshot.id()))?;
-            let lists = crate::cmd::lists::load(&args.lists, &engine)?;
+            let engine = engine(&snapshot)?;
+            let lists = code_lists(&engine, &args.lists.files)?;
             let q = &halsohub_cohort::parse_value(value, &lists)
                 .with_context(|| format!("cohort query {}", path.display()))?;
             let members = halsohub_export::cohort_members(&engine, q, &lists, &exclude)
@@ -150,7 +146,7 @@ pub fn run(args: ExportArgs, home: &Path) -> Result<()> {
         events_per_pass: args.events_per_pass,
     };
     let bar = Bar(progress::bar(0, "export", Unit::Items));
-    let summary = halsohub_export::export(&req, &pseudonymiser, &bar)
+    let summary = halsohub_export::export(&req, &hub.pseudonymiser(), &bar)
         .with_context(|| format!("exporting to {}", args.out.display()))?;
     bar.0.finish_and_clear();
     if args.json {
@@ -219,17 +215,6 @@ fn read_pseudonyms(path: &Path) -> Result<HashSet<Pseudonym>> {
         out.insert(p);
     }
     Ok(out)
-}
-
-/// The cohort query file read as JSON or YAML (as `halsohub count` reads
-/// it); its meaning is checked once the engine (and so the snapshot's code
-/// systems) is there.
-fn read_query(path: &Path) -> Result<(PathBuf, serde_json::Value)> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading cohort query {}", path.display()))?;
-    let value = crate::cmd::count::parse_syntax(path, &text)
-        .with_context(|| format!("cohort query {}", path.display()))?;
-    Ok((path.to_path_buf(), value))
 }
 
 #[cfg(test)]

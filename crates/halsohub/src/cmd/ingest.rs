@@ -2,12 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use clap::Args;
-use halsohub_identity::{ParseOptions, Pseudonymiser};
+use halsohub_app::hub::Hub;
+use halsohub_identity::ParseOptions;
 use halsohub_ingest::{Format, IngestOptions, LoadReport, Progress};
-use halsohub_store::Store;
 use indicatif::ProgressBar;
 
 use crate::cmd::keys::KeyArg;
@@ -61,8 +61,8 @@ pub fn run(args: IngestArgs, home: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Opens (or creates) the store with the key's fingerprint and loads
-/// `paths` into it, drawing a progress bar.
+/// Opens (or creates) the store with the key's fingerprint — the key file
+/// must lie outside it — and loads `paths` into it, drawing a progress bar.
 pub fn load(
     store_dir: &Path,
     key_path: &Path,
@@ -70,42 +70,16 @@ pub fn load(
     reference: NaiveDate,
     format: Option<Format>,
 ) -> Result<LoadReport> {
-    refuse_key_inside_store(key_path, store_dir)?;
-    let key = crate::cmd::keys::load(key_path)?;
-    let pseudonymiser = Pseudonymiser::new(&key);
-    let store = Store::open_for_load(store_dir, &key.fingerprint())
-        .with_context(|| format!("opening store {}", store_dir.display()))?;
+    let hub = Hub::open_for_load(store_dir, key_path)?;
     let options = IngestOptions {
         format,
         identity: ParseOptions::new(reference),
         ..IngestOptions::default()
     };
     let bar = BarProgress(progress::bar(0, "ingest", Unit::Bytes));
-    let report = halsohub_ingest::ingest(&store, &pseudonymiser, paths, &options, &bar)
-        .with_context(|| format!("loading into store {}", store_dir.display()))?;
+    let report = hub.ingest(paths, &options, &bar)?;
     bar.0.finish_and_clear();
     Ok(report)
-}
-
-/// A key kept inside the store travels with every copy of the data, which
-/// defeats pseudonymisation: refuse it.
-fn refuse_key_inside_store(key: &Path, store: &Path) -> Result<()> {
-    let key_abs = absolute(key);
-    let store_abs = absolute(store);
-    if key_abs.starts_with(&store_abs) {
-        bail!(
-            "the hub key {} lies inside the store {}: keep the key apart from the data (see `halsohub keys init --help`)",
-            key.display(),
-            store.display()
-        );
-    }
-    Ok(())
-}
-
-fn absolute(p: &Path) -> PathBuf {
-    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    // Resolve symlinks where the path exists, so a link cannot hide the key.
-    std::fs::canonicalize(&abs).unwrap_or(abs)
 }
 
 struct BarProgress(ProgressBar);
@@ -116,20 +90,5 @@ impl Progress for BarProgress {
     }
     fn advance(&self, bytes: u64) {
         self.0.inc(bytes);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn key_inside_store_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = dir.path().join("store");
-        std::fs::create_dir_all(&store).unwrap();
-        let err = refuse_key_inside_store(&store.join("hub.key"), &store).unwrap_err();
-        assert!(err.to_string().contains("inside the store"), "{err}");
-        refuse_key_inside_store(&dir.path().join("hub.key"), &store).unwrap();
     }
 }

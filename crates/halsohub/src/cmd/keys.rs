@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
 use halsohub_identity::HubKey;
 
@@ -51,14 +51,8 @@ pub fn run(cmd: KeysCmd, home: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Load the key at `path`, saying how to create one when it is missing.
+/// Load the key at `path`, saying how to create one when it is missing
+/// ([`halsohub_app::hub::load_key`]).
 pub fn load(path: &Path) -> Result<HubKey> {
-    if !path.exists() {
-        anyhow::bail!(
-            "no hub key at {}: create one with `halsohub keys init --key {}`",
-            path.display(),
-            path.display()
-        );
-    }
-    HubKey::load(path).with_context(|| format!("loading hub key {}", path.display()))
+    Ok(halsohub_app::hub::load_key(path)?)
 }

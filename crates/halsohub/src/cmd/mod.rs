@@ -3,11 +3,16 @@
 pub mod auth;
 pub mod cases;
 pub mod count;
+pub mod db;
 pub mod demo;
+pub mod demo_accounts;
 pub mod export;
 pub mod ingest;
 pub mod keys;
 pub mod lists;
-pub mod staff;
+pub mod serve;
 pub mod store;
 pub mod synth;
+pub mod tokens;
+pub mod users;
+

@@ -1,5 +1,7 @@
 //! Feasibility counts, the store's snapshots and code search. The decisions
-//! are in [`crate::feasibility::answer`]; these handlers translate.
+//! are in [`halsohub_app::feasibility::answer`] (shared with `halsohub
+//! count`) and the role rule in [`halsohub_access::may_query`]; these
+//! handlers translate.
 
 use std::sync::Arc;
 
@@ -14,11 +16,13 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use halsohub_access::may_query;
+use halsohub_app::feasibility::{
+    self, Feasibility, FeasibilityAnswer, FeasibilityError, Requester, SnapshotInfo,
+};
+
 use crate::AppState;
 use crate::auth::Caller;
-use crate::feasibility::{
-    self, Feasibility, FeasibilityAnswer, FeasibilityError, Requester, SnapshotInfo, may_query,
-};
 use crate::problem::{FieldError, Problem};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -233,7 +237,7 @@ async fn post_feasibility(
         )
         .into_response();
     }
-    let who = Requester {
+    let who = Requester::Api {
         user_id: caller.user.id.clone(),
         token_id: caller.token_id.clone(),
         principal: caller.principal.clone(),

@@ -1,0 +1,271 @@
+//! `halsohub serve`: the HTTP API, with (given `--store`) the feasibility
+//! service over the store's current snapshot, and the deadline sweeper
+//! beside it. The hub is opened by `halsohub_app::hub` (key checked
+//! against the store), the service is `halsohub_app::feasibility`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use halsohub_app::feasibility::{Feasibility, QuotaPolicy, api_profile};
+use halsohub_app::hub::{Hub, HubError};
+use halsohub_server::{AppState, router};
+use halsohub_state::oidc::{JwksSource, OidcConfig, OidcVerifier};
+
+use crate::cmd::db::{DatabaseArgs, open};
+
+/// `halsohub serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    /// OpenID Connect issuer (`iss`) to accept bearer JWTs from.
+    #[arg(long, value_name = "URL", requires = "oidc_jwks")]
+    pub oidc_issuer: Option<String>,
+    /// The issuer's JWKS: an `https://` (or loopback `http://`) URL or a
+    /// file path.
+    #[arg(long, value_name = "URL|FILE", requires = "oidc_issuer")]
+    pub oidc_jwks: Option<String>,
+    /// Expected audience (`aud`).
+    #[arg(long)]
+    pub oidc_audience: Option<String>,
+    /// Claim holding roles (dotted path), entries `role` or `role@organisation`.
+    #[arg(long, default_value = "roles")]
+    pub oidc_roles_claim: String,
+    /// Claim naming the organisation for bare roles.
+    #[arg(long, default_value = "org")]
+    pub oidc_org_claim: String,
+    #[command(flatten)]
+    pub oidc_tls: crate::cmd::auth::OidcTlsArgs,
+    #[command(flatten)]
+    pub token_lifetime: crate::cmd::auth::TokenLifetimeArgs,
+    /// Store to answer feasibility queries from (its current snapshot).
+    /// Without it, the feasibility endpoints answer 503.
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Hub key (keys the deterministic noise of noisy profiles).
+    #[command(flatten)]
+    pub key: crate::cmd::keys::KeyArg,
+    /// Disclosure profile for feasibility answers: feasibility (<5, round
+    /// to 5), noisy (plus Laplace noise ε 0.5) or strict (<10, round to 10,
+    /// noise). Exact counts are never served over HTTP.
+    #[arg(long, default_value = "feasibility", value_name = "NAME")]
+    pub profile: String,
+    /// Feasibility queries per user per sliding minute.
+    #[arg(long, default_value_t = QuotaPolicy::default().per_minute, value_name = "N")]
+    pub quota_per_minute: u32,
+    /// Feasibility queries per user per sliding week.
+    #[arg(long, default_value_t = QuotaPolicy::default().per_week, value_name = "N")]
+    pub quota_per_week: u32,
+    /// How often to queue deadline reminders in the outbox (also once at
+    /// start-up): e.g. `30s`, `15m`, `1h`, `1d`; `off` disables (then run
+    /// `halsohub cases sweep` from cron).
+    #[arg(long, default_value = "15m", value_name = "DURATION", value_parser = parse_interval)]
+    pub sweep_interval: Interval,
+    #[command(flatten)]
+    pub lists: crate::cmd::lists::CodeListArgs,
+}
+
+/// A sweep interval; `None` when sweeping is off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interval(pub Option<Duration>);
+
+/// The longest sweep interval accepted.
+const MAX_INTERVAL: Duration = Duration::from_secs(366 * 86_400);
+
+/// Parses a duration as `humantime` writes them (`30s`, `15m`, `1h`,
+/// `1d`, `1h 30m`), between 1 s and 366 days, or `off`.
+pub fn parse_interval(text: &str) -> std::result::Result<Interval, String> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("off") {
+        return Ok(Interval(None));
+    }
+    let d = humantime::parse_duration(t)
+        .map_err(|e| format!("{t:?}: {e}; write e.g. 30s, 15m, 1h or 1d (or off)"))?;
+    if d < Duration::from_secs(1) || d > MAX_INTERVAL {
+        return Err(format!("{t:?} must be between 1s and 366d"));
+    }
+    Ok(Interval(Some(d)))
+}
+
+impl ServeArgs {
+    /// Defaults for a local server on `listen` over `store` (the demo).
+    pub fn local(listen: SocketAddr, db: DatabaseArgs, store: PathBuf) -> ServeArgs {
+        ServeArgs {
+            listen,
+            db,
+            oidc_issuer: None,
+            oidc_jwks: None,
+            oidc_audience: None,
+            oidc_roles_claim: "roles".into(),
+            oidc_org_claim: "org".into(),
+            oidc_tls: Default::default(),
+            token_lifetime: Default::default(),
+            store: Some(store),
+            key: crate::cmd::keys::KeyArg { key: None },
+            profile: "feasibility".into(),
+            quota_per_minute: QuotaPolicy::default().per_minute,
+            quota_per_week: QuotaPolicy::default().per_week,
+            sweep_interval: Interval(Some(Duration::from_secs(15 * 60))),
+            lists: crate::cmd::lists::CodeListArgs::default(),
+        }
+    }
+}
+
+/// The feasibility service over `store`'s current snapshot, built off the
+/// async workers (it reads the whole snapshot).
+async fn feasibility(args: &ServeArgs, store: PathBuf, home: &Path) -> Result<Feasibility> {
+    let profile = api_profile(&args.profile)?;
+    let quota = QuotaPolicy {
+        per_minute: args.quota_per_minute,
+        per_week: args.quota_per_week,
+    };
+    let key = args.key.path(home);
+    let lists = args.lists.files.clone();
+    let started = std::time::Instant::now();
+    let service = tokio::task::spawn_blocking(move || -> Result<Feasibility, HubError> {
+        Ok(Hub::open(&store, &key)?
+            .feasibility(None, &lists)?
+            .with_profile(profile)?
+            .with_quota(quota))
+    })
+    .await
+    .context("the engine build task failed")??;
+    let engine = service.engine();
+    eprintln!(
+        "cohort engine: snapshot {}, {} patients, {} events, built in {:.1} s",
+        engine.snapshot(),
+        engine.patient_count(),
+        engine.event_count(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(service)
+}
+
+/// Runs `halsohub serve` until Ctrl-C.
+pub async fn run(args: ServeArgs, home: &Path) -> Result<()> {
+    let db = open(&args.db, home).await?;
+    let mut state = AppState::new(db);
+    state.config = Arc::new(halsohub_server::ServerConfig {
+        max_token_lifetime: args.token_lifetime.max(),
+        ..halsohub_server::ServerConfig::default()
+    });
+    if let Some(store) = args.store.clone() {
+        state = state.with_feasibility(feasibility(&args, store, home).await?);
+    } else {
+        eprintln!("no --store given: the feasibility endpoints will answer 503");
+    }
+    if let (Some(issuer), Some(jwks)) = (args.oidc_issuer, args.oidc_jwks) {
+        let source = if jwks.starts_with("http://") || jwks.starts_with("https://") {
+            JwksSource::Url(jwks)
+        } else {
+            JwksSource::File(PathBuf::from(jwks))
+        };
+        let verifier = OidcVerifier::load(OidcConfig {
+            issuer,
+            audience: args.oidc_audience,
+            jwks: source,
+            roles_claim: args.oidc_roles_claim,
+            organisation_claim: args.oidc_org_claim,
+            ca_bundle: args.oidc_tls.oidc_ca_bundle.clone(),
+            refresh: args.oidc_tls.refresh(),
+        })
+        .await?;
+        state.oidc = Some(Arc::new(verifier));
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    eprintln!(
+        "halsohub API on http://{}/api/v1/ (Ctrl-C or SIGTERM stops)",
+        args.listen
+    );
+    // One shutdown signal (Ctrl-C or SIGTERM) stops both the server
+    // (gracefully, finishing requests) and the deadline sweeper.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let sweeper = args.sweep_interval.0.map(|every| {
+        let mut rx = stop_rx.clone();
+        tokio::spawn(halsohub_server::sweep_periodically(
+            state.clone(),
+            every,
+            async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            },
+        ))
+    });
+    let mut rx = stop_rx;
+    let server = halsohub_server::serve(listener, router(state), async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    });
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        eprintln!("shutting down");
+        let _ = stop_tx.send(true);
+    });
+    server.await.context("the API server failed")?;
+    if let Some(task) = sweeper {
+        let _ = task.await;
+    }
+    Ok(())
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweep_intervals_parse_with_units_and_refuse_nonsense() {
+        let every = |s| Ok(Interval(Some(Duration::from_secs(s))));
+        assert_eq!(parse_interval("15m"), every(900));
+        assert_eq!(parse_interval("30s"), every(30));
+        assert_eq!(parse_interval("2h"), every(7200));
+        assert_eq!(parse_interval("1d"), every(86_400));
+        assert_eq!(parse_interval(" 1h 30m "), every(5400));
+        assert_eq!(parse_interval("366d"), every(366 * 86_400));
+        assert_eq!(parse_interval("off"), Ok(Interval(None)));
+        assert_eq!(parse_interval("OFF"), Ok(Interval(None)));
+        for bad in [
+            "",
+            "15",
+            "m",
+            "0s",
+            "500ms",
+            "15x",
+            "-1m",
+            "367d",
+            "99999999999999999999d",
+        ] {
+            let err = parse_interval(bad).unwrap_err();
+            assert!(err.contains(bad.trim()), "{bad}: {err}");
+        }
+    }
+}
