@@ -119,11 +119,16 @@ pub fn queue<'a>(
             })
         })
         .collect();
-    out.sort_by(|a, b| {
+    sort_by_deadline(&mut out);
+    out
+}
+
+/// Orders queue entries by deadline, earliest first; ties by case id.
+pub(crate) fn sort_by_deadline(entries: &mut [QueueEntry]) {
+    entries.sort_by(|a, b| {
         a.clock
             .deadline
             .cmp(&b.clock.deadline)
             .then(a.case_id.cmp(&b.case_id))
     });
-    out
 }

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use crate::calendar::swedish_date;
 use crate::case::{CaseState, Outcome};
 use crate::clock::{ClockConfig, ClockKind};
-use crate::deadlines::{QueueEntry, case_clocks};
+use crate::deadlines::{QueueEntry, case_clocks, sort_by_deadline};
 use crate::ids::{CaseId, OrgId, PermitId};
 use crate::permit::Pseudonymisation;
 use crate::status::CaseStatus;
@@ -175,11 +175,6 @@ pub fn publication_queue<'a>(
             })
         })
         .collect();
-    out.sort_by(|a, b| {
-        a.clock
-            .deadline
-            .cmp(&b.clock.deadline)
-            .then(a.case_id.cmp(&b.case_id))
-    });
+    sort_by_deadline(&mut out);
     out
 }

@@ -2,6 +2,8 @@
 //! (directly or through others) imports it back. Read from the sources, so
 //! a new `use crate::…` that closes a loop fails here.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
