@@ -269,7 +269,11 @@ async fn login(app: &Router, username: &str, password: &str) -> (StatusCode, Opt
     let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
         .await
         .unwrap();
-    (status, retry, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        retry,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]
@@ -336,9 +340,9 @@ async fn repeated_failed_logins_are_throttled_per_username_across_servers() {
         for i in 0..12 {
             let app = if i % 2 == 0 { a.clone() } else { b.clone() };
             let fresh = fresh.clone();
-            tasks.push(tokio::spawn(async move {
-                login(&app, &fresh, "guess").await.0
-            }));
+            tasks.push(tokio::spawn(
+                async move { login(&app, &fresh, "guess").await.0 },
+            ));
         }
         let mut statuses = Vec::new();
         for t in tasks {
@@ -679,8 +683,10 @@ async fn the_periodic_sweep_runs_at_start_up_and_stops_when_told() {
 async fn a_token_never_outlives_its_creator_nor_the_maximum_lifetime() {
     for (db, _dir) in databases().await {
         let mut state = AppState::new(db.clone());
-        let mut config = halsohub_server::ServerConfig::default();
-        config.max_token_lifetime = Some(Duration::days(30));
+        let config = halsohub_server::ServerConfig {
+            max_token_lifetime: Some(Duration::days(30)),
+            ..halsohub_server::ServerConfig::default()
+        };
         state.config = Arc::new(config);
         let app = router(state);
         let name = format!("user-{}", uuid::Uuid::new_v4().simple());
@@ -766,8 +772,10 @@ async fn a_token_never_outlives_its_creator_nor_the_maximum_lifetime() {
         // The maximum applies to every token, also one stored without
         // expiry, counted from its creation: a server whose maximum is
         // already over refuses it.
-        let mut strict = halsohub_server::ServerConfig::default();
-        strict.max_token_lifetime = Some(Duration::milliseconds(1));
+        let strict = halsohub_server::ServerConfig {
+            max_token_lifetime: Some(Duration::milliseconds(1)),
+            ..halsohub_server::ServerConfig::default()
+        };
         let mut state = AppState::new(db.clone());
         state.config = Arc::new(strict);
         let strict_app = router(state);

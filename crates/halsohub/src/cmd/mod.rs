@@ -15,4 +15,3 @@ pub mod store;
 pub mod synth;
 pub mod tokens;
 pub mod users;
-
