@@ -338,6 +338,22 @@ impl TextColumn {
         Ok(out)
     }
 
+    /// The mapped value of row `row` from a flat per-key `map` (see
+    /// [`TextColumn::map`]), `absent` when the row is null or its key is
+    /// outside `map`: the per-row fast path (one null check, one key, one
+    /// lookup).
+    #[inline]
+    pub fn mapped_or<T: Copy>(&self, map: &[T], row: usize, absent: T) -> T {
+        if self.dict.is_null(row) {
+            return absent;
+        }
+        usize::try_from(self.dict.keys().value(row))
+            .ok()
+            .and_then(|k| map.get(k))
+            .copied()
+            .unwrap_or(absent)
+    }
+
     /// The mapped value of row `row` (`None` when the row or its value is
     /// null).
     pub fn mapped<'m, T>(&self, map: &'m [Option<T>], row: usize) -> Option<&'m T> {
@@ -404,6 +420,14 @@ mod tests {
             assert_ne!(rows[0], rows[2]);
             assert_eq!(t.get(1), None);
             assert_eq!(t.get(0).map(str::to_uppercase).as_ref(), rows[0]);
+            let flat: Vec<usize> = t
+                .map(str::len)
+                .into_iter()
+                .map(|x| x.unwrap_or(9))
+                .collect();
+            assert_eq!(t.mapped_or(&flat, 0, 0), 1);
+            assert_eq!(t.mapped_or(&flat, 1, 0), 0, "a null row is absent");
+            assert_eq!(t.mapped_or(&[], 2, 7), 7, "a key outside the map is absent");
         }
         assert!(c.opt_text("missing").is_ok_and(|t| t.is_none()));
         let err = c

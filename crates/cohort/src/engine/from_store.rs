@@ -53,8 +53,14 @@ const COLUMNS: [E; 12] = [
 ];
 
 /// The mapped id of row `i` (`u32::MAX` when null or out of range).
-fn id_at(t: &TextColumn, map: &[Option<u32>], i: usize) -> u32 {
-    t.mapped(map, i).copied().unwrap_or(u32::MAX)
+#[inline]
+fn id_at(t: &TextColumn, map: &[u32], i: usize) -> u32 {
+    t.mapped_or(map, i, u32::MAX)
+}
+
+/// A per-key map with null dictionary values as `u32::MAX`.
+fn flat(map: Vec<Option<u32>>) -> Vec<u32> {
+    map.into_iter().map(|x| x.unwrap_or(u32::MAX)).collect()
 }
 
 fn setting_of(id: u32) -> Option<Setting> {
@@ -180,28 +186,28 @@ fn add_batch(
 
     // Each distinct value of a batch is mapped once; rows go through
     // their dictionary keys.
-    let domain_map = domain.try_map(|s| {
+    let domain_map = flat(domain.try_map(|s| {
         Domain::parse(s)
             .map(|d| d as u32)
             .ok_or_else(|| corrupt(path, format!("unknown domain `{s}`")))
-    })?;
-    let setting_map = setting.map(|s| match Setting::parse(s) {
+    })?);
+    let setting_map = flat(setting.map(|s| match Setting::parse(s) {
         Some(Setting::Inpatient) => 0,
         Some(Setting::Outpatient) => 1,
         Some(Setting::PrimaryCare) => 2,
         None => u32::MAX,
-    });
-    let cmp_map = comparator.map(|s| match Comparator::parse(s) {
+    }));
+    let cmp_map = flat(comparator.map(|s| match Comparator::parse(s) {
         Some(Comparator::Lt) => 0,
         Some(Comparator::Le) => 1,
         Some(Comparator::Gt) => 2,
         Some(Comparator::Ge) => 3,
         None => u32::MAX,
-    });
-    let unit_map = unit.map(|s| b.unit_id(s));
-    let provider_map = provider.map(|s| b.provider_id(s));
-    let pregion_map = pregion.map(|s| b.region_id(s));
-    let source_map = source.map(|s| b.source_id(s));
+    }));
+    let unit_map = flat(unit.map(|s| b.unit_id(s)));
+    let provider_map = flat(provider.map(|s| b.provider_id(s)));
+    let pregion_map = flat(pregion.map(|s| b.region_id(s)));
+    let source_map = flat(source.map(|s| b.source_id(s)));
     let system_values = system.values();
     let code_values = code.values();
     // Cache per code dictionary key: (domain id, system key, engine code id).
