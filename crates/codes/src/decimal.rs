@@ -74,11 +74,7 @@ impl Decimal {
         }
         let frac_len = i32::try_from(frac.len()).ok()?;
         let exponent = exp.checked_sub(frac_len)?;
-        Decimal {
-            mantissa,
-            exponent,
-        }
-        .checked()
+        Decimal { mantissa, exponent }.checked()
     }
 
     /// Trailing zeros removed, exponent within range; `None` when out of
@@ -155,12 +151,8 @@ impl Decimal {
 impl PartialOrd for Decimal {
     fn partial_cmp(&self, other: &Decimal) -> Option<Ordering> {
         let e = self.exponent.min(other.exponent);
-        let a = self
-            .mantissa
-            .checked_mul(pow10(self.exponent - e)?)?;
-        let b = other
-            .mantissa
-            .checked_mul(pow10(other.exponent - e)?)?;
+        let a = self.mantissa.checked_mul(pow10(self.exponent - e)?)?;
+        let b = other.mantissa.checked_mul(pow10(other.exponent - e)?)?;
         Some(a.cmp(&b))
     }
 }
@@ -239,10 +231,7 @@ mod tests {
         assert_eq!(v.to_f64(), 71.0);
         // Exact halves go away from zero, both signs.
         assert_eq!(d("2.5").mul_ratio_rounded(1, 1, 0).unwrap().to_f64(), 3.0);
-        assert_eq!(
-            d("-2.5").mul_ratio_rounded(1, 1, 0).unwrap().to_f64(),
-            -3.0
-        );
+        assert_eq!(d("-2.5").mul_ratio_rounded(1, 1, 0).unwrap().to_f64(), -3.0);
         // 100 mg/dL LDL / 38.67 = 2.5860…, one decimal → 2.6 mmol/L.
         assert_eq!(
             d("100").mul_ratio_rounded(100, 3867, 1).unwrap().to_f64(),

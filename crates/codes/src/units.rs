@@ -409,11 +409,8 @@ pub fn convert(
         .ok_or_else(|| incompatible(a))?;
     let v = out_of_range(decimal_or_err(value)?.scale10(k_in))?;
     let v = out_of_range(v.add(Decimal::new(i128::from(c.offset.0), c.offset.1)))?;
-    let canonical = out_of_range(v.mul_ratio_rounded(
-        i128::from(c.num),
-        i128::from(c.den),
-        a.precision,
-    ))?;
+    let canonical =
+        out_of_range(v.mul_ratio_rounded(i128::from(c.num), i128::from(c.den), a.precision))?;
     Ok(out_of_range(canonical.scale10(k_out))?.to_f64())
 }
 
@@ -537,7 +534,10 @@ mod tests {
         assert_eq!(convert(0.072, "mmol/l", "µmol/L", None).unwrap(), 72.0);
         assert_eq!(convert(5.0, "mg/dL", "g/L", None).unwrap(), 0.05);
         assert_eq!(convert(48.0, "mmol/mol", "mol/mol", None).unwrap(), 0.048);
-        assert_eq!(convert(48.0, "mmol/mol", "umol/mol", None).unwrap(), 48000.0);
+        assert_eq!(
+            convert(48.0, "mmol/mol", "umol/mol", None).unwrap(),
+            48000.0
+        );
         assert_eq!(convert(7.5, "10^9/L", "10*12/L", None).unwrap(), 0.0075);
         assert_eq!(convert(1.0, "mg/mL", "g/L", None).unwrap(), 1.0);
         assert!(matches!(
@@ -554,7 +554,10 @@ mod tests {
         ));
         assert_eq!(power_of_ten("umol/L", "mmol/L"), Some(-3));
         assert_eq!(power_of_ten("%", "mmol/mol"), None);
-        assert_eq!(power_of_ten("mL/min/{1.73_m2}", "mL/min/{1.73_m2}"), Some(0));
+        assert_eq!(
+            power_of_ten("mL/min/{1.73_m2}", "mL/min/{1.73_m2}"),
+            Some(0)
+        );
     }
 
     #[test]

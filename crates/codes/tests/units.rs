@@ -30,8 +30,20 @@ fn dec_str(mantissa: i64, exponent: i32) -> String {
 
 /// Units of one dimension with their power of ten relative to the first.
 const FAMILIES: &[&[(&str, i32)]] = &[
-    &[("umol/L", 0), ("mmol/L", 3), ("mol/L", 6), ("nmol/L", -3), ("µmol/l", 0)],
-    &[("mg/L", 0), ("g/L", 3), ("mg/dL", 1), ("ug/L", -3), ("ng/mL", -3)],
+    &[
+        ("umol/L", 0),
+        ("mmol/L", 3),
+        ("mol/L", 6),
+        ("nmol/L", -3),
+        ("µmol/l", 0),
+    ],
+    &[
+        ("mg/L", 0),
+        ("g/L", 3),
+        ("mg/dL", 1),
+        ("ug/L", -3),
+        ("ng/mL", -3),
+    ],
     &[("ng/L", 0), ("ug/L", 3), ("pg/mL", 0), ("ng/mL", 3)],
     &[("mmol/mol", 0), ("mol/mol", 3), ("umol/mol", -3)],
     &[("10*9/L", 0), ("10^12/L", 3), ("x10e9/l", 0)],
