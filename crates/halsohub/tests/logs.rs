@@ -14,10 +14,7 @@ fn logs_written_to_a_file_carry_no_colour_codes() {
     let hub = Hub::new();
     let log = hub.path("halsohub.log");
     let file = std::fs::File::create(&log).unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        hub.path("state.db").display()
-    );
+    let url = format!("sqlite://{}?mode=rwc", hub.path("state.db").display());
     let status = hub
         .cmd()
         .args(["-vv", "user", "list", "--database", &url])

@@ -269,7 +269,11 @@ async fn login(app: &Router, username: &str, password: &str) -> (StatusCode, Opt
     let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
         .await
         .unwrap();
-    (status, retry, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        retry,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]
@@ -336,9 +340,9 @@ async fn repeated_failed_logins_are_throttled_per_username_across_servers() {
         for i in 0..12 {
             let app = if i % 2 == 0 { a.clone() } else { b.clone() };
             let fresh = fresh.clone();
-            tasks.push(tokio::spawn(async move {
-                login(&app, &fresh, "guess").await.0
-            }));
+            tasks.push(tokio::spawn(
+                async move { login(&app, &fresh, "guess").await.0 },
+            ));
         }
         let mut statuses = Vec::new();
         for t in tasks {

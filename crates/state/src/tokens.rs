@@ -68,7 +68,10 @@ pub fn clamp_token_expiry(
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
     let cap = max_lifetime.and_then(|m| now.checked_add_signed(m));
-    [requested, creator_expires, cap].into_iter().flatten().min()
+    [requested, creator_expires, cap]
+        .into_iter()
+        .flatten()
+        .min()
 }
 
 /// An API token's record (never the secret).
@@ -121,7 +124,10 @@ pub struct WebSession {
 impl ApiToken {
     /// When the token stops working: its expiry, or earlier when
     /// `max_lifetime` counted from its creation ends first.
-    pub fn effective_expiry(&self, max_lifetime: Option<chrono::Duration>) -> Option<DateTime<Utc>> {
+    pub fn effective_expiry(
+        &self,
+        max_lifetime: Option<chrono::Duration>,
+    ) -> Option<DateTime<Utc>> {
         let cap = max_lifetime.and_then(|m| self.created_at.checked_add_signed(m));
         [self.expires_at, cap].into_iter().flatten().min()
     }
@@ -417,7 +423,12 @@ mod tests {
             Some(now + day * 30)
         );
         assert_eq!(
-            clamp_token_expiry(Some(now + day * 90), Some(now + day * 60), Some(day * 30), now),
+            clamp_token_expiry(
+                Some(now + day * 90),
+                Some(now + day * 60),
+                Some(day * 30),
+                now
+            ),
             Some(now + day * 30)
         );
         // Effective expiry of a stored token: its own, or creation + max.

@@ -173,9 +173,7 @@ impl Drop for TlsJwks {
 }
 
 async fn tls_jwks(initial: &JwkSet) -> TlsJwks {
-    use rcgen::{
-        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair,
-    };
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
     use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -286,7 +284,11 @@ async fn an_https_issuer_works_with_a_ca_bundle_and_rotated_keys_are_refetched()
     assert_eq!(v.fetch_count(), 1);
     assert_eq!(server.hits.load(Ordering::SeqCst), 1);
     assert_eq!(v.verify(&token(&k1, claims())).await.unwrap().subject, "s");
-    assert_eq!(server.hits.load(Ordering::SeqCst), 1, "a known key needs no fetch");
+    assert_eq!(
+        server.hits.load(Ordering::SeqCst),
+        1,
+        "a known key needs no fetch"
+    );
 
     // The issuer rotates to k2: a token naming k2 makes the verifier fetch
     // the set again, and then it verifies; k1 is gone.
@@ -318,8 +320,10 @@ async fn an_https_issuer_works_with_a_ca_bundle_and_rotated_keys_are_refetched()
     // token even when its key id is known, so a withdrawn key stops
     // working. (Unknown-id fetches are held off by the long gap here.)
     let (k3, jwk3) = ed25519_key_id("k3");
-    *server.body.lock().unwrap() =
-        serde_json::to_string(&JwkSet { keys: vec![jwk3.clone()] }).unwrap();
+    *server.body.lock().unwrap() = serde_json::to_string(&JwkSet {
+        keys: vec![jwk3.clone()],
+    })
+    .unwrap();
     let mut timed = cfg.clone();
     timed.refresh = RefreshPolicy {
         interval: Some(Duration::from_millis(300)),

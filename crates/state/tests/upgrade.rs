@@ -20,10 +20,7 @@ const DAY_MS: i64 = 86_400_000;
 
 /// A fresh, empty database of the backend `t` uses: its options and a raw
 /// pool on it (SQLite file or PostgreSQL schema).
-async fn fresh_database(
-    t: &common::TestDb,
-    dir: &std::path::Path,
-) -> (ConnectOptions, AnyPool) {
+async fn fresh_database(t: &common::TestDb, dir: &std::path::Path) -> (ConnectOptions, AnyPool) {
     sqlx::any::install_default_drivers();
     let mut pool = AnyPoolOptions::new().max_connections(1);
     let opts = match t.db.backend() {
@@ -192,7 +189,8 @@ async fn argon2_runs_off_the_async_workers() {
     for _ in 0..6 {
         let (ok, stall) = longest_stall(t.db.verify_password("hasher", "the right password")).await;
         assert!(ok.unwrap().is_some());
-        let (wrong, stall2) = longest_stall(t.db.verify_password("hasher", "a wrong password")).await;
+        let (wrong, stall2) =
+            longest_stall(t.db.verify_password("hasher", "a wrong password")).await;
         assert!(wrong.unwrap().is_none());
         let (_, stall3) = longest_stall(t.db.verify_password("nobody", "whatever")).await;
         let worst = stall.max(stall2).max(stall3);
