@@ -109,7 +109,7 @@ impl Decimal {
     }
 
     /// The sum, exactly.
-    pub fn add(self, other: Decimal) -> Option<Decimal> {
+    pub fn checked_add(self, other: Decimal) -> Option<Decimal> {
         let e = self.exponent.min(other.exponent);
         let a = self
             .mantissa
@@ -239,6 +239,6 @@ mod tests {
         );
         assert_eq!(d("1").mul_ratio_rounded(1, 0, 0), None);
         assert!(d("1.5") > d("1.49") && d("-1") < d("0"));
-        assert_eq!(d("0.1").add(d("0.2")).unwrap(), d("0.3"));
+        assert_eq!(d("0.1").checked_add(d("0.2")).unwrap(), d("0.3"));
     }
 }

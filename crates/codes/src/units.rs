@@ -292,11 +292,14 @@ pub static ANALYTES: &[Analyte] = &[
     },
 ];
 
+/// A base unit and the power of ten of its prefix (`mmol` = (`mol`, −3)).
+type Term<'a> = (&'a str, i32);
+
 /// A UCUM unit as `prefix power × base` over `prefix power × base`
 /// (`mmol/L` = 10^-3 mol / 10^0 L); `None` for units outside that shape
 /// (`%`, `mL/min/{1.73_m2}`, `mm[Hg]`), which only equal themselves.
-fn dimension(ucum: &str) -> Option<((&str, i32), (&str, i32))> {
-    fn term(t: &str) -> Option<(&str, i32)> {
+fn dimension(ucum: &str) -> Option<(Term<'_>, Term<'_>)> {
+    fn term(t: &str) -> Option<Term<'_>> {
         if t.is_empty() {
             return Some(("", 0));
         }
@@ -408,7 +411,7 @@ pub fn convert(
         .find_map(|c| power_of_ten(from, c.unit).map(|k| (c, k)))
         .ok_or_else(|| incompatible(a))?;
     let v = out_of_range(decimal_or_err(value)?.scale10(k_in))?;
-    let v = out_of_range(v.add(Decimal::new(i128::from(c.offset.0), c.offset.1)))?;
+    let v = out_of_range(v.checked_add(Decimal::new(i128::from(c.offset.0), c.offset.1)))?;
     let canonical =
         out_of_range(v.mul_ratio_rounded(i128::from(c.num), i128::from(c.den), a.precision))?;
     Ok(out_of_range(canonical.scale10(k_out))?.to_f64())
