@@ -147,6 +147,14 @@ pub enum UnitError {
         /// The analyte's canonical unit.
         canonical: &'static str,
     },
+    /// Two units of different dimensions, with no analyte to convert by.
+    #[error("unit {from} cannot be converted to {to}: they measure different things")]
+    NotConvertible {
+        /// The (normalised) unit converted from.
+        from: String,
+        /// The (normalised) unit converted to.
+        to: String,
+    },
     /// No analyte is known for the lab code.
     #[error("no analyte known for {system} code {code:?}")]
     UnknownAnalyte {

@@ -12,8 +12,11 @@
 //! * [`CodeRegistry`] — code lists with titles: built-in lists
 //!   (`data/*.tsv`) and loaders for CSV/TSV and the ICD-10-CM file; codes
 //!   not in a list are reported as such ([`Lookup`]), never dropped.
-//! * [`units`] — written units to UCUM and per-analyte conversions.
+//! * [`units`] — written units to UCUM and the one conversion rule
+//!   ([`units::convert`]): powers of ten as exact decimal scaling, other
+//!   factors per analyte, converted then rounded to its reporting precision.
 
+mod decimal;
 mod error;
 pub mod hierarchy;
 mod normalise;
@@ -21,6 +24,7 @@ mod registry;
 mod system;
 pub mod units;
 
+pub use decimal::Decimal;
 pub use error::{CodeError, CodeProblem, LoadError, UnitError};
 pub use normalise::{
     display_code, loinc_check_digit, normalise, verhoeff_check_digit, verhoeff_valid,

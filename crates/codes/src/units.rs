@@ -1,6 +1,7 @@
 //! Units: written variants to UCUM, and per-analyte canonical units with
 //! conversions.
 
+use crate::decimal::Decimal;
 use crate::error::UnitError;
 use crate::normalise::normalise;
 use crate::system::System;
@@ -9,6 +10,8 @@ use crate::system::System;
 const UNITS: &[(&str, &str)] = &[
     ("mmol/l", "mmol/L"),
     ("mmol/mol", "mmol/mol"),
+    ("mol/mol", "mol/mol"),
+    ("umol/mol", "umol/mol"),
     ("umol/l", "umol/L"),
     ("nmol/l", "nmol/L"),
     ("pmol/l", "pmol/L"),
@@ -18,6 +21,8 @@ const UNITS: &[(&str, &str)] = &[
     ("mg/ml", "mg/mL"),
     ("g/l", "g/L"),
     ("g/dl", "g/dL"),
+    ("ug/dl", "ug/dL"),
+    ("ng/dl", "ng/dL"),
     ("ug/l", "ug/L"),
     ("mikrog/l", "ug/L"),
     ("ng/l", "ng/L"),
@@ -99,23 +104,31 @@ pub fn normalise_unit(raw: &str) -> Result<&'static str, UnitError> {
         })
 }
 
-/// A linear conversion to an analyte's canonical unit:
-/// `canonical = value * scale + offset`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A conversion by a factor other than a power of ten, to an analyte's
+/// canonical unit: `canonical = (value + offset) × num / den`, then rounded
+/// to the analyte's reporting precision ([`Analyte::precision`] decimals,
+/// halves away from zero), in exact decimal arithmetic. Units related to
+/// [`Conversion::unit`] by a power of ten (`mg/L` to `mg/dL`) are scaled
+/// to it exactly first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Conversion {
     /// The UCUM unit converted from.
     pub unit: &'static str,
-    /// Multiplier.
-    pub scale: f64,
-    /// Added after multiplying.
-    pub offset: f64,
+    /// Added before multiplying: `(mantissa, exponent)`, i.e.
+    /// `mantissa × 10^exponent`.
+    pub offset: (i64, i32),
+    /// Multiplier numerator.
+    pub num: i64,
+    /// Multiplier denominator.
+    pub den: i64,
 }
 
-const fn factor(unit: &'static str, scale: f64) -> Conversion {
+const fn ratio(unit: &'static str, num: i64, den: i64) -> Conversion {
     Conversion {
         unit,
-        scale,
-        offset: 0.0,
+        offset: (0, 0),
+        num,
+        den,
     }
 }
 
@@ -129,7 +142,12 @@ pub struct Analyte {
     pub name: &'static str,
     /// The canonical UCUM unit values are stored in.
     pub canonical_unit: &'static str,
-    /// Other units it is reported in, with conversions to the canonical one.
+    /// Decimals the canonical unit is reported with: a value converted by a
+    /// factor other than a power of ten is rounded to this.
+    pub precision: u8,
+    /// Units reached by factors other than powers of ten, with those
+    /// factors. Units related to the canonical unit by a power of ten
+    /// (same dimension, other SI prefix) need no entry.
     pub conversions: &'static [Conversion],
     /// NPU codes (normalised).
     pub npu: &'static [&'static str],
@@ -140,8 +158,9 @@ pub struct Analyte {
 /// IFCC mmol/mol = 10.929 × (DCCT % − 2.15) (the IFCC–NGSP master equation).
 const HBA1C_FROM_PERCENT: Conversion = Conversion {
     unit: "%",
-    scale: 10.929,
-    offset: -10.929 * 2.15,
+    offset: (-215, -2),
+    num: 10929,
+    den: 1000,
 };
 
 /// The analytes the hub knows, with their lab codes.
@@ -150,6 +169,7 @@ pub static ANALYTES: &[Analyte] = &[
         id: "hba1c",
         name: "HbA1c",
         canonical_unit: "mmol/mol",
+        precision: 0,
         conversions: &[HBA1C_FROM_PERCENT],
         npu: &["NPU27300"],
         loinc: &["4548-4", "59261-8"],
@@ -158,7 +178,9 @@ pub static ANALYTES: &[Analyte] = &[
         id: "creatinine",
         name: "Kreatinin",
         canonical_unit: "umol/L",
-        conversions: &[factor("mg/dL", 88.42), factor("mmol/L", 1000.0)],
+        precision: 0,
+        // 1 mg/dL = 88.42 µmol/L (molar mass 113.12 g/mol).
+        conversions: &[ratio("mg/dL", 8842, 100)],
         npu: &["NPU18016"],
         loinc: &["2160-0", "14682-9"],
     },
@@ -166,6 +188,7 @@ pub static ANALYTES: &[Analyte] = &[
         id: "egfr",
         name: "eGFR (relativ)",
         canonical_unit: "mL/min/{1.73_m2}",
+        precision: 0,
         conversions: &[],
         npu: &["SWE05406"],
         loinc: &["62238-1", "33914-3"],
@@ -174,7 +197,9 @@ pub static ANALYTES: &[Analyte] = &[
         id: "ldl",
         name: "LDL-kolesterol",
         canonical_unit: "mmol/L",
-        conversions: &[factor("mg/dL", 1.0 / 38.67)],
+        precision: 1,
+        // 1 mmol/L = 38.67 mg/dL.
+        conversions: &[ratio("mg/dL", 100, 3867)],
         npu: &["NPU01568"],
         loinc: &["13457-7", "18262-6", "2089-1"],
     },
@@ -182,7 +207,8 @@ pub static ANALYTES: &[Analyte] = &[
         id: "cholesterol",
         name: "Kolesterol",
         canonical_unit: "mmol/L",
-        conversions: &[factor("mg/dL", 1.0 / 38.67)],
+        precision: 1,
+        conversions: &[ratio("mg/dL", 100, 3867)],
         npu: &["NPU01566"],
         loinc: &["2093-3"],
     },
@@ -190,7 +216,8 @@ pub static ANALYTES: &[Analyte] = &[
         id: "hdl",
         name: "HDL-kolesterol",
         canonical_unit: "mmol/L",
-        conversions: &[factor("mg/dL", 1.0 / 38.67)],
+        precision: 2,
+        conversions: &[ratio("mg/dL", 100, 3867)],
         npu: &["NPU01567"],
         loinc: &["2085-9"],
     },
@@ -198,7 +225,9 @@ pub static ANALYTES: &[Analyte] = &[
         id: "glucose",
         name: "Glukos",
         canonical_unit: "mmol/L",
-        conversions: &[factor("mg/dL", 1.0 / 18.016)],
+        precision: 1,
+        // 1 mmol/L = 18.016 mg/dL.
+        conversions: &[ratio("mg/dL", 1000, 18016)],
         npu: &["NPU02192"],
         loinc: &["2345-7", "15074-8"],
     },
@@ -206,7 +235,9 @@ pub static ANALYTES: &[Analyte] = &[
         id: "ntprobnp",
         name: "NT-proBNP",
         canonical_unit: "ng/L",
-        conversions: &[factor("pg/mL", 1.0), factor("pmol/L", 8.457)],
+        precision: 0,
+        // pg/mL and µg/L are powers of ten of ng/L. 1 pmol/L = 8.457 ng/L.
+        conversions: &[ratio("pmol/L", 8457, 1000)],
         npu: &["NPU21571"],
         loinc: &["33762-6"],
     },
@@ -214,7 +245,9 @@ pub static ANALYTES: &[Analyte] = &[
         id: "potassium",
         name: "Kalium",
         canonical_unit: "mmol/L",
-        conversions: &[factor("meq/L", 1.0)],
+        precision: 1,
+        // Monovalent: 1 meq/L = 1 mmol/L.
+        conversions: &[ratio("meq/L", 1, 1)],
         npu: &["NPU03230"],
         loinc: &["2823-3"],
     },
@@ -222,7 +255,8 @@ pub static ANALYTES: &[Analyte] = &[
         id: "sodium",
         name: "Natrium",
         canonical_unit: "mmol/L",
-        conversions: &[factor("meq/L", 1.0)],
+        precision: 0,
+        conversions: &[ratio("meq/L", 1, 1)],
         npu: &["NPU03429"],
         loinc: &["2951-2"],
     },
@@ -230,7 +264,9 @@ pub static ANALYTES: &[Analyte] = &[
         id: "haemoglobin",
         name: "Hemoglobin",
         canonical_unit: "g/L",
-        conversions: &[factor("g/dL", 10.0), factor("mmol/L", 16.114)],
+        precision: 0,
+        // g/dL is a power of ten of g/L. 1 mmol/L (Fe) = 16.114 g/L.
+        conversions: &[ratio("mmol/L", 16114, 1000)],
         npu: &["NPU28309"],
         loinc: &["718-7"],
     },
@@ -238,7 +274,9 @@ pub static ANALYTES: &[Analyte] = &[
         id: "psa",
         name: "PSA",
         canonical_unit: "ug/L",
-        conversions: &[factor("ng/mL", 1.0)],
+        precision: 2,
+        // ng/mL and ng/L are powers of ten of µg/L.
+        conversions: &[],
         npu: &["NPU08669"],
         loinc: &["2857-1"],
     },
@@ -246,11 +284,138 @@ pub static ANALYTES: &[Analyte] = &[
         id: "crp",
         name: "CRP",
         canonical_unit: "mg/L",
-        conversions: &[factor("mg/dL", 10.0)],
+        precision: 0,
+        // mg/dL and g/L are powers of ten of mg/L.
+        conversions: &[],
         npu: &["NPU19748"],
         loinc: &["1988-5"],
     },
 ];
+
+/// A base unit and the power of ten of its prefix (`mmol` = (`mol`, −3)).
+type Term<'a> = (&'a str, i32);
+
+/// A UCUM unit as `prefix power × base` over `prefix power × base`
+/// (`mmol/L` = 10^-3 mol / 10^0 L); `None` for units outside that shape
+/// (`%`, `mL/min/{1.73_m2}`, `mm[Hg]`), which only equal themselves.
+fn dimension(ucum: &str) -> Option<(Term<'_>, Term<'_>)> {
+    fn term(t: &str) -> Option<Term<'_>> {
+        if t.is_empty() {
+            return Some(("", 0));
+        }
+        // Counts: 10*9, 10*12.
+        if let Some(p) = t.strip_prefix("10*") {
+            return Some(("1", p.parse().ok()?));
+        }
+        const BASES: [&str; 7] = ["mol", "kat", "[IU]", "eq", "g", "L", "U"];
+        for base in BASES {
+            if let Some(prefix) = t.strip_suffix(base) {
+                let p = match prefix {
+                    "" => 0,
+                    "k" => 3,
+                    "d" => -1,
+                    "c" => -2,
+                    "m" => -3,
+                    "u" => -6,
+                    "n" => -9,
+                    "p" => -12,
+                    "f" => -15,
+                    _ => continue,
+                };
+                return Some((base, p));
+            }
+        }
+        None
+    }
+    let (num, den) = ucum.split_once('/').unwrap_or((ucum, ""));
+    if den.contains('/') || num.is_empty() {
+        return None;
+    }
+    Some((term(num)?, term(den)?))
+}
+
+/// The power of ten `k` with `1 from = 10^k to`, when both UCUM units
+/// measure the same dimension (`umol/L` to `mmol/L`: −3; `mmol/mol` to
+/// `mol/mol`: −3; `10*9/L` to `10*12/L`: −3).
+pub fn power_of_ten(from: &str, to: &str) -> Option<i32> {
+    if from == to {
+        return Some(0);
+    }
+    let ((fnb, fnp), (fdb, fdp)) = dimension(from)?;
+    let ((tnb, tnp), (tdb, tdp)) = dimension(to)?;
+    if fnb != tnb || fdb != tdb {
+        return None;
+    }
+    Some((fnp - fdp) - (tnp - tdp))
+}
+
+fn decimal_or_err(value: f64) -> Result<Decimal, UnitError> {
+    Decimal::from_f64(value).ok_or(UnitError::NotFinite)
+}
+
+fn out_of_range(d: Option<Decimal>) -> Result<Decimal, UnitError> {
+    d.ok_or(UnitError::NotFinite)
+}
+
+/// Converts `value` from one written unit to another (any spelling
+/// [`normalise_unit`] reads), by the hub's one rule, used alike when a lab
+/// result is stored and when a query threshold is compared with it:
+///
+/// * the same unit: the value as it is;
+/// * units of one dimension (another SI prefix, `mg/dL` ↔ `g/L`): exact
+///   decimal scaling by the power of ten, no rounding;
+/// * otherwise, with `analyte` given, through its [`Conversion`] to its
+///   canonical unit: convert, then round to the analyte's reporting
+///   precision (exact decimal arithmetic); either side may differ from the
+///   conversion's or canonical unit by a power of ten, scaled exactly;
+/// * anything else is an error.
+pub fn convert(
+    value: f64,
+    from: &str,
+    to: &str,
+    analyte: Option<&Analyte>,
+) -> Result<f64, UnitError> {
+    if !value.is_finite() {
+        return Err(UnitError::NotFinite);
+    }
+    let from = normalise_unit(from)?;
+    let to = normalise_unit(to)?;
+    if from == to {
+        return Ok(value);
+    }
+    if let Some(k) = power_of_ten(from, to) {
+        return Ok(out_of_range(decimal_or_err(value)?.scale10(k))?.to_f64());
+    }
+    let incompatible = |a: &Analyte| UnitError::Incompatible {
+        analyte: a.id,
+        unit: from.to_owned(),
+        canonical: a.canonical_unit,
+    };
+    let Some(a) = analyte else {
+        return Err(UnitError::NotConvertible {
+            from: from.to_owned(),
+            to: to.to_owned(),
+        });
+    };
+    // `to` must be the canonical unit or a power of ten of it.
+    let Some(k_out) = power_of_ten(a.canonical_unit, to) else {
+        return Err(UnitError::Incompatible {
+            analyte: a.id,
+            unit: to.to_owned(),
+            canonical: a.canonical_unit,
+        });
+    };
+    let (c, k_in) = a
+        .conversions
+        .iter()
+        .find_map(|c| power_of_ten(from, c.unit).map(|k| (c, k)))
+        .ok_or_else(|| incompatible(a))?;
+    let v = out_of_range(decimal_or_err(value)?.scale10(k_in))?;
+    let v = out_of_range(v.checked_add(Decimal::new(i128::from(c.offset.0), c.offset.1)))?;
+    let canonical =
+        out_of_range(v.mul_ratio_rounded(i128::from(c.num), i128::from(c.den), a.precision))?;
+    Ok(out_of_range(canonical.scale10(k_out))?.to_f64())
+}
 
 /// The analyte measured by a lab code (NPU or LOINC, any written variant).
 pub fn analyte_for(system: &System, code: &str) -> Option<&'static Analyte> {
@@ -269,41 +434,21 @@ pub fn analyte(id: &str) -> Option<&'static Analyte> {
 
 impl Analyte {
     /// Converts `value` written in `unit` (any written variant) to the
-    /// canonical unit.
+    /// canonical unit, by [`convert`]'s rule.
     pub fn to_canonical(&self, value: f64, unit: &str) -> Result<f64, UnitError> {
-        if !value.is_finite() {
-            return Err(UnitError::NotFinite);
-        }
-        let unit = normalise_unit(unit)?;
-        if unit == self.canonical_unit {
-            return Ok(value);
-        }
-        let c = self.conversion(unit)?;
-        Ok(value * c.scale + c.offset)
+        convert(value, unit, self.canonical_unit, Some(self))
     }
 
-    /// Converts a canonical value to `unit` (e.g. HbA1c mmol/mol → %).
-    pub fn from_canonical(&self, value: f64, unit: &str) -> Result<f64, UnitError> {
-        if !value.is_finite() {
-            return Err(UnitError::NotFinite);
-        }
-        let unit = normalise_unit(unit)?;
-        if unit == self.canonical_unit {
-            return Ok(value);
-        }
-        let c = self.conversion(unit)?;
-        Ok((value - c.offset) / c.scale)
-    }
-
-    fn conversion(&self, unit: &'static str) -> Result<&Conversion, UnitError> {
-        self.conversions
-            .iter()
-            .find(|c| c.unit == unit)
-            .ok_or_else(|| UnitError::Incompatible {
-                analyte: self.id,
-                unit: unit.to_owned(),
-                canonical: self.canonical_unit,
-            })
+    /// Whether values in `unit` (any written variant) can be converted to
+    /// the canonical unit.
+    pub fn accepts(&self, unit: &str) -> bool {
+        normalise_unit(unit).is_ok_and(|u| {
+            power_of_ten(u, self.canonical_unit).is_some()
+                || self
+                    .conversions
+                    .iter()
+                    .any(|c| power_of_ten(u, c.unit).is_some())
+        })
     }
 }
 
@@ -367,16 +512,13 @@ mod tests {
     #[test]
     fn conversions() {
         let hba1c = analyte("hba1c").unwrap();
-        // 6.5 % DCCT is 48 mmol/mol IFCC.
-        let v = hba1c.to_canonical(6.5, "%").unwrap();
-        assert!((v - 47.5).abs() < 0.6, "{v}");
-        let back = hba1c.from_canonical(v, "%").unwrap();
-        assert!((back - 6.5).abs() < 1e-9);
+        // 6.5 % DCCT is 48 mmol/mol IFCC: 10.929 × 4.35 = 47.54… → 48.
+        assert_eq!(hba1c.to_canonical(6.5, "%").unwrap(), 48.0);
+        assert_eq!(hba1c.to_canonical(6.5, "% (DCCT)").unwrap(), 48.0);
         let (v, u) = to_canonical(&System::Loinc, "2160-0", 1.0, "mg/dl").unwrap();
-        assert_eq!(u, "umol/L");
-        assert!((v - 88.42).abs() < 1e-9);
+        assert_eq!((v, u), (88.0, "umol/L"));
         let (v, _) = to_canonical(&System::Npu, "npu01568", 100.0, "mg/dL").unwrap();
-        assert!((v - 2.586).abs() < 0.01);
+        assert_eq!(v, 2.6);
         let e = to_canonical(&System::Npu, "NPU27300", 5.0, "mg/dL").unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -387,5 +529,66 @@ mod tests {
             Err(UnitError::UnknownAnalyte { .. })
         ));
         assert_eq!(hba1c.to_canonical(f64::NAN, "%"), Err(UnitError::NotFinite));
+    }
+
+    #[test]
+    fn powers_of_ten_convert_exactly_without_an_analyte() {
+        assert_eq!(convert(72.0, "umol/L", "mmol/L", None).unwrap(), 0.072);
+        assert_eq!(convert(0.072, "mmol/l", "µmol/L", None).unwrap(), 72.0);
+        assert_eq!(convert(5.0, "mg/dL", "g/L", None).unwrap(), 0.05);
+        assert_eq!(convert(48.0, "mmol/mol", "mol/mol", None).unwrap(), 0.048);
+        assert_eq!(
+            convert(48.0, "mmol/mol", "umol/mol", None).unwrap(),
+            48000.0
+        );
+        assert_eq!(convert(7.5, "10^9/L", "10*12/L", None).unwrap(), 0.0075);
+        assert_eq!(convert(1.0, "mg/mL", "g/L", None).unwrap(), 1.0);
+        assert!(matches!(
+            convert(1.0, "mmol/L", "g/L", None),
+            Err(UnitError::NotConvertible { .. })
+        ));
+        assert!(matches!(
+            convert(1.0, "mmol/mol", "%", None),
+            Err(UnitError::NotConvertible { .. })
+        ));
+        assert!(matches!(
+            convert(1.0, "furlongs", "g/L", None),
+            Err(UnitError::UnknownUnit { .. })
+        ));
+        assert_eq!(power_of_ten("umol/L", "mmol/L"), Some(-3));
+        assert_eq!(power_of_ten("%", "mmol/mol"), None);
+        assert_eq!(
+            power_of_ten("mL/min/{1.73_m2}", "mL/min/{1.73_m2}"),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn ingest_accepts_every_unit_that_converts() {
+        let psa = analyte("psa").unwrap();
+        assert_eq!(psa.to_canonical(3100.0, "ng/L").unwrap(), 3.1);
+        assert_eq!(psa.to_canonical(3.1, "ng/mL").unwrap(), 3.1);
+        let crp = analyte("crp").unwrap();
+        assert_eq!(crp.to_canonical(0.012, "g/L").unwrap(), 12.0);
+        assert_eq!(crp.to_canonical(1.2, "mg/dL").unwrap(), 12.0);
+        let bnp = analyte("ntprobnp").unwrap();
+        assert_eq!(bnp.to_canonical(0.45, "µg/L").unwrap(), 450.0);
+        assert_eq!(bnp.to_canonical(450.0, "pg/mL").unwrap(), 450.0);
+        // 10 pmol/L × 8.457 = 84.57 → 85 ng/L.
+        assert_eq!(bnp.to_canonical(10.0, "pmol/L").unwrap(), 85.0);
+        let krea = analyte("creatinine").unwrap();
+        assert_eq!(krea.to_canonical(0.072, "mmol/L").unwrap(), 72.0);
+        // mg/L is mg/dL scaled: 8 mg/L = 0.8 mg/dL = 70.736 → 71 µmol/L.
+        assert_eq!(krea.to_canonical(8.0, "mg/L").unwrap(), 71.0);
+        assert!(krea.accepts("mg/L") && krea.accepts("mmol/l") && !krea.accepts("%"));
+        let hb = analyte("haemoglobin").unwrap();
+        assert_eq!(hb.to_canonical(13.5, "g/dL").unwrap(), 135.0);
+        for a in ANALYTES {
+            assert!(a.accepts(a.canonical_unit), "{}", a.id);
+            for c in a.conversions {
+                assert!(a.accepts(c.unit), "{}", a.id);
+                assert_ne!(c.den, 0, "{}", a.id);
+            }
+        }
     }
 }

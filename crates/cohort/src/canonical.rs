@@ -183,7 +183,10 @@ fn event(e: &EventCriterion) -> EventCriterion {
             gte: num(v.gte),
             lt: num(v.lt),
             lte: num(v.lte),
-            unit: v.unit.trim().to_string(),
+            // One spelling per unit (`mmol/l`, `mmol/L` → `mmol/L`).
+            unit: halsohub_codes::units::normalise_unit(&v.unit)
+                .map(str::to_string)
+                .unwrap_or_else(|_| v.unit.trim().to_string()),
         }),
         date: e.date.filter(|d| d.from.is_some() || d.to.is_some()),
         setting: sorted(&e.setting),

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Datelike, NaiveDate};
 use halsohub_codes::System;
+use halsohub_codes::units::{self, Analyte};
 use halsohub_store::Comparator;
 
 use crate::query::{CodeSet, ValueFilter};
@@ -276,115 +277,112 @@ pub fn resolve(sets: &[CodeSet], lists: &CodeLists) -> Matcher {
 
 // ---------------------------------------------------------------------------
 // Units
+//
+// Unit spellings and conversions are halsohub-codes' (`units::convert`),
+// the rule ingest stores canonical values by: a threshold is converted into
+// the stored unit once, by that rule, and the stored values are compared
+// with it as they are (no per-value floating-point factor).
 
-/// A unit understood as `scale × base`, e.g. `mmol/L` = 1e-3 × `mol/L`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ParsedUnit {
-    /// Base units of numerator and denominator (`mol`, `l`).
-    pub base: (String, String),
-    pub scale: f64,
+/// The one analyte every code of `sets` measures (lists expanded), if
+/// there is exactly one; its conversions then apply to thresholds written
+/// in units that are not a power of ten of the stored one (mg/dL for
+/// creatinine).
+pub fn analyte_of(sets: &[CodeSet], lists: &CodeLists) -> Option<&'static Analyte> {
+    let found = analytes_of(sets, lists);
+    match found.as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    }
 }
 
-fn prefix_scale(term: &str) -> Option<(String, f64)> {
-    const BASES: [&str; 6] = ["mol", "kat", "iu", "g", "l", "u"];
-    let t = term.to_ascii_lowercase().replace(['µ', 'μ'], "u");
-    if t.is_empty() {
-        return Some((String::new(), 1.0));
-    }
-    for base in BASES {
-        if let Some(prefix) = t.strip_suffix(base) {
-            let s = match prefix {
-                "" => 1.0,
-                "k" => 1e3,
-                "d" => 1e-1,
-                "c" => 1e-2,
-                "m" => 1e-3,
-                "u" => 1e-6,
-                "n" => 1e-9,
-                "p" => 1e-12,
-                "f" => 1e-15,
-                _ => continue,
-            };
-            return Some((base.to_string(), s));
-        }
-    }
-    None
-}
-
-/// Parse a unit of the form `a`, `a/b` with SI prefixes on mol, kat, g, L,
-/// U and IU. Anything else (`%`, `mmol/mol`, `10*9/L` ...) is kept as an
-/// opaque unit that only equals itself (case-insensitively).
-pub fn parse_unit(unit: &str) -> ParsedUnit {
-    let u = unit.trim();
-    let opaque = || ParsedUnit {
-        base: (u.to_ascii_lowercase(), String::new()),
-        scale: 1.0,
-    };
-    let (num, den) = match u.split_once('/') {
-        Some((n, d)) => (n, d),
-        None => (u, ""),
-    };
-    if den.contains('/') {
-        return opaque();
-    }
-    match (prefix_scale(num), prefix_scale(den)) {
-        (Some((nb, ns)), Some((db, ds))) if !nb.is_empty() => {
-            // mol/mol, g/g ... are ratios whose prefixes matter but whose
-            // meaning is analyte specific; keep them opaque.
-            if nb == db {
-                return opaque();
-            }
-            ParsedUnit {
-                base: (nb, db),
-                scale: ns / ds,
+/// The analytes the exact lab codes of `sets` measure (lists expanded),
+/// each once, in the order met.
+pub fn analytes_of(sets: &[CodeSet], lists: &CodeLists) -> Vec<&'static Analyte> {
+    let mut out: Vec<&'static Analyte> = Vec::new();
+    let mut add = |set: &CodeSet| {
+        let (Some(system), Some(codes)) = (&set.system, &set.codes) else {
+            return;
+        };
+        let Some(sys) = System::parse(system) else {
+            return;
+        };
+        for code in codes {
+            if let Some(a) = units::analyte_for(&sys, code)
+                && !out.iter().any(|x| x.id == a.id)
+            {
+                out.push(a);
             }
         }
-        _ => opaque(),
+    };
+    for set in sets {
+        match &set.list {
+            Some(name) => lists
+                .get(name)
+                .unwrap_or(&[])
+                .iter()
+                .filter(|inner| inner.list.is_none())
+                .for_each(&mut add),
+            None => add(set),
+        }
     }
+    out
 }
 
-/// Factor that converts a value in `from` into `to`, or `None` when the
-/// units measure different things.
-pub fn conversion_factor(from: &str, to: &str) -> Option<f64> {
-    let f = parse_unit(from);
-    let t = parse_unit(to);
-    if f.base != t.base {
-        return None;
-    }
-    Some(f.scale / t.scale)
+/// A lab filter's thresholds converted into one stored unit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StoredFilter {
+    pub gt: Option<f64>,
+    pub gte: Option<f64>,
+    pub lt: Option<f64>,
+    pub lte: Option<f64>,
+}
+
+/// `filter`'s thresholds in `stored_unit`, by halsohub-codes' conversion
+/// rule (`analyte`: the criterion's one analyte, if any); `None` when the
+/// units cannot be converted (such results never match).
+pub fn filter_in_unit(
+    filter: &ValueFilter,
+    stored_unit: &str,
+    analyte: Option<&Analyte>,
+) -> Option<StoredFilter> {
+    let conv = |t: Option<f64>| -> Result<Option<f64>, ()> {
+        t.map(|t| units::convert(t, &filter.unit, stored_unit, analyte).map_err(|_| ()))
+            .transpose()
+    };
+    Some(StoredFilter {
+        gt: conv(filter.gt).ok()?,
+        gte: conv(filter.gte).ok()?,
+        lt: conv(filter.lt).ok()?,
+        lte: conv(filter.lte).ok()?,
+    })
 }
 
 /// Does a lab result (`value` with optional `comparator`, in `unit`) satisfy
-/// the filter for every true value it allows? Shared by both evaluators.
+/// the filter for every true value it allows? The reference evaluator's
+/// form of [`lab_matches_stored`].
 pub fn lab_matches(
     value: Option<f64>,
     comparator: Option<Comparator>,
     unit: Option<&str>,
     filter: &ValueFilter,
+    analyte: Option<&Analyte>,
 ) -> bool {
     let Some(unit) = unit else {
         return false;
     };
-    lab_matches_factor(
-        value,
-        comparator,
-        conversion_factor(unit, &filter.unit),
-        filter,
-    )
+    filter_in_unit(filter, unit, analyte).is_some_and(|f| lab_matches_stored(value, comparator, &f))
 }
 
-/// [`lab_matches`] with the unit conversion factor already looked up
-/// (`None`: the result's unit cannot be converted to the filter's).
-pub fn lab_matches_factor(
+/// Does a lab result satisfy thresholds already converted into its unit,
+/// for every true value it allows? Shared by both evaluators.
+pub fn lab_matches_stored(
     value: Option<f64>,
     comparator: Option<Comparator>,
-    factor: Option<f64>,
-    filter: &ValueFilter,
+    filter: &StoredFilter,
 ) -> bool {
-    let (Some(v), Some(factor)) = (value, factor) else {
+    let Some(v) = value else {
         return false;
     };
-    let v = v * factor;
     if !v.is_finite() {
         return false;
     }
@@ -474,15 +472,57 @@ mod tests {
     }
 
     #[test]
-    fn units_convert_by_prefix_only_within_a_dimension() {
-        assert_eq!(conversion_factor("mmol/L", "mmol/l"), Some(1.0));
-        assert_eq!(conversion_factor("umol/L", "mmol/L"), Some(1e-6 / 1e-3));
-        assert_eq!(conversion_factor("µmol/L", "mmol/L"), Some(1e-6 / 1e-3));
-        assert!((conversion_factor("mg/dL", "g/L").unwrap() - 0.01).abs() < 1e-12);
-        assert_eq!(conversion_factor("mmol/L", "g/L"), None);
-        assert_eq!(conversion_factor("mmol/mol", "%"), None);
-        assert_eq!(conversion_factor("mmol/mol", "mmol/mol"), Some(1.0));
-        assert_eq!(conversion_factor("%", "%"), Some(1.0));
+    fn thresholds_convert_into_the_stored_unit_exactly() {
+        let f = |lte: f64, unit: &str| ValueFilter {
+            gt: None,
+            gte: None,
+            lt: None,
+            lte: Some(lte),
+            unit: unit.into(),
+        };
+        // The defect: 72 µmol/L against "lte 0.072 mmol/L" was missed.
+        let u = Some("umol/L");
+        assert!(lab_matches(Some(72.0), None, u, &f(0.072, "mmol/L"), None));
+        assert!(lab_matches(Some(72.0), None, u, &f(72.0, "µmol/l"), None));
+        assert!(!lab_matches(Some(73.0), None, u, &f(0.072, "mmol/L"), None));
+        // Spellings ingest accepts are accepted here.
+        let egfr = Some("mL/min/{1.73_m2}");
+        assert!(lab_matches(
+            Some(50.0),
+            None,
+            egfr,
+            &f(60.0, "ml/min/1.73m2"),
+            None
+        ));
+        assert!(lab_matches(
+            Some(50.0),
+            None,
+            egfr,
+            &f(60.0, "mL/min/1,73m2"),
+            None
+        ));
+        // Ratio units of one dimension convert by their prefixes.
+        let mm = Some("mmol/mol");
+        assert!(lab_matches(
+            Some(48.0),
+            None,
+            mm,
+            &f(0.048, "mol/mol"),
+            None
+        ));
+        assert!(lab_matches(
+            Some(48.0),
+            None,
+            mm,
+            &f(48000.0, "umol/mol"),
+            None
+        ));
+        // Other dimensions: only through the analyte's conversion.
+        assert!(!lab_matches(Some(48.0), None, mm, &f(6.5, "%"), None));
+        let hba1c = units::analyte("hba1c");
+        assert!(lab_matches(Some(48.0), None, mm, &f(6.5, "%"), hba1c));
+        assert!(!lab_matches(Some(49.0), None, mm, &f(6.5, "%"), hba1c));
+        assert_eq!(filter_in_unit(&f(1.0, "mmol/L"), "g/L", None), None);
     }
 
     #[test]
@@ -495,6 +535,7 @@ mod tests {
             unit: "mmol/L".into(),
         };
         let u = Some("mmol/L");
+        let lab_matches = |v, c, u, f: &ValueFilter| lab_matches(v, c, u, f, None);
         assert!(lab_matches(
             Some(8.0),
             None,

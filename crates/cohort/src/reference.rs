@@ -10,7 +10,9 @@ use chrono::{Datelike, NaiveDate};
 use halsohub_identity::Pseudonym;
 use halsohub_store::{Event, Person, Residence};
 
-use crate::codeset::{CodeLists, Matcher, age_band_label, age_on, lab_matches, resolve};
+use crate::codeset::{
+    CodeLists, Matcher, age_band_label, age_on, analyte_of, lab_matches, resolve,
+};
 use crate::query::{
     At, Criterion, Dimension, EventCriterion, Interval, Occurrence, Output, PersonCriterion, Query,
     Sex, Step,
@@ -91,6 +93,7 @@ impl<'a> Reference<'a> {
     /// matching code and passing every attribute filter.
     fn attribute_matches(&self, p: &Pseudonym, e: &EventCriterion) -> Vec<&'a Event> {
         let matcher: Option<Matcher> = e.codes.as_ref().map(|c| resolve(c, self.lists));
+        let analyte = e.codes.as_deref().and_then(|c| analyte_of(c, self.lists));
         let mut out = Vec::new();
         for ev in self.events_of(p) {
             if ev.domain != e.domain {
@@ -102,7 +105,7 @@ impl<'a> Reference<'a> {
                 continue;
             }
             if let Some(v) = &e.value
-                && !lab_matches(ev.value, ev.comparator, ev.unit.as_deref(), v)
+                && !lab_matches(ev.value, ev.comparator, ev.unit.as_deref(), v, analyte)
             {
                 continue;
             }

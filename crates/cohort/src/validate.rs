@@ -205,6 +205,16 @@ pub fn validate(q: &Query, lists: &CodeLists) -> Result<(), QueryError> {
             age_bands,
         } => {
             let p = "$.output.event";
+            // Checked before the event itself: otherwise its `within` is
+            // refused as needing $.index, even when $.index is set.
+            if e.within.is_some() {
+                return Err(invalid(
+                    &format!("{p}.within"),
+                    "a time series counts each patient at their first matching event by \
+                     calendar date; a window relative to the index does not apply here \
+                     (use $.output.from/to, or put the window in $.criteria)",
+                ));
+            }
             event(e, p, false, lists)?;
             if e.occurrence != Occurrence::Any || e.at_least != 1 || e.date.is_some() {
                 return Err(invalid(
@@ -405,7 +415,59 @@ fn event(
         }
         code_sets(sets, &format!("{p}.codes"), lists)?;
     }
-    event_rest(e, p, has_index)
+    event_rest(e, p, has_index)?;
+    value_unit(e, p, lists)
+}
+
+/// A lab filter's unit: one halsohub-codes reads (the spellings ingest
+/// accepts), convertible to what the criterion's codes are stored in.
+fn value_unit(e: &EventCriterion, p: &str, lists: &CodeLists) -> Result<(), QueryError> {
+    use halsohub_codes::units;
+    let Some(v) = &e.value else {
+        return Ok(());
+    };
+    let up = format!("{p}.value.unit");
+    let unit = units::normalise_unit(&v.unit).map_err(|e| {
+        invalid(
+            &up,
+            format!("{e}; write a unit such as mmol/L, umol/L, mg/L, g/L, ng/L, mmol/mol or %"),
+        )
+    })?;
+    let analytes = e
+        .codes
+        .as_deref()
+        .map(|c| crate::codeset::analytes_of(c, lists))
+        .unwrap_or_default();
+    for a in &analytes {
+        if !a.accepts(unit) {
+            return Err(invalid(
+                &up,
+                format!(
+                    "{} ({}) is stored in {}; {unit} cannot be converted to it",
+                    a.name, a.id, a.canonical_unit
+                ),
+            ));
+        }
+    }
+    if analytes.len() > 1
+        && let Some(a) = analytes
+            .iter()
+            .find(|a| units::power_of_ten(unit, a.canonical_unit).is_none())
+    {
+        let ids: Vec<&str> = analytes.iter().map(|a| a.id).collect();
+        return Err(invalid(
+            &up,
+            format!(
+                "the codes measure several analytes ({}); {unit} converts to {} only by {}'s own factor: \
+                 write the threshold in {} or split the criterion",
+                ids.join(", "),
+                a.canonical_unit,
+                a.id,
+                a.canonical_unit
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Check code sets (a criterion's `codes`, or a list file's): each is a

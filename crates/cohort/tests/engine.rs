@@ -190,7 +190,13 @@ fn values_counts_dates_and_filters() {
     assert_eq!(hba1c(r#"{"gt": 48, "unit": "mmol/mol"}"#), 1);
     assert_eq!(hba1c(r#"{"lt": 45, "unit": "mmol/mol"}"#), 1); // "<40" is certainly < 45
     assert_eq!(hba1c(r#"{"lt": 30, "unit": "mmol/mol"}"#), 0); // but not certainly < 30
-    assert_eq!(hba1c(r#"{"gt": 1, "unit": "%"}"#), 0); // cannot convert
+    // HbA1c in % (DCCT) converts by the analyte's master equation, then
+    // rounds to whole mmol/mol: 6.5 % is 48 mmol/mol, so the same patients.
+    assert_eq!(hba1c(r#"{"gt": 6.5, "unit": "%"}"#), 1);
+    assert_eq!(hba1c(r#"{"gt": 6.5, "unit": "% (DCCT)"}"#), 1);
+    // Ratio units of the stored unit's dimension scale exactly.
+    assert_eq!(hba1c(r#"{"gt": 0.048, "unit": "mol/mol"}"#), 1);
+    assert_eq!(hba1c(r#"{"lt": 45000, "unit": "umol/mol"}"#), 1);
     // Two I50 rows on one day count once: 2 distinct days for patient 3.
     let hf = |n: u32| {
         count(&format!(
@@ -379,4 +385,76 @@ fn results_name_snapshot_and_hash() {
     assert_eq!(r.query_hash, query_hash(&q));
     assert_eq!(engine.event_count(), 11);
     assert_eq!(engine.patient_count(), 5);
+}
+
+/// A creatinine threshold written in mmol/L selects exactly what the same
+/// threshold in the stored µmol/L selects, a result lying on it included
+/// (the defect: 72 × 0.001 = 0.07200000000000001 > 0.072 lost it).
+#[test]
+fn a_threshold_in_another_unit_keeps_results_that_sit_on_it() {
+    let krea = |p: u8, value: f64| {
+        let mut e = ev(p, Domain::LabResult, "npu", "NPU18016", "2021-01-01");
+        e.value = Some(value);
+        e.unit = Some("umol/L".into());
+        e
+    };
+    let events = vec![krea(1, 72.0), krea(2, 71.0), krea(3, 73.0), krea(4, 0.5)];
+    let persons: Vec<Person> = (1..=4)
+        .map(|p| Person {
+            patient: pid(p),
+            sex: Some('F'),
+            birth_date: Some(d("1960-01-01")),
+            death_date: None,
+        })
+        .collect();
+    let engine = Engine::build("s000001", &events, &persons, &[]);
+    let data = Data {
+        events: &events,
+        persons: &persons,
+        residences: &[],
+    };
+    let none = BTreeSet::new();
+    let count = |value: &str| -> u64 {
+        let q = parse_json(
+            &format!(
+                r#"{{"version": 1, "criteria": [{{"include": {{"event": {{"domain": "lab_result", "codes": [{{"system": "npu", "codes": ["NPU18016"]}}], "value": {value}}}}}}}], "output": {{"type": "count"}}}}"#
+            ),
+            &lists(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let r = reference::evaluate(&q, &lists(), data, &none).unwrap();
+        let e = engine
+            .evaluate(&q, &lists(), &engine.exclusion(none.iter()))
+            .unwrap();
+        assert_eq!(r, e, "{value}");
+        match e {
+            OutputResult::Count { count } => count,
+            other => panic!("{other:?}"),
+        }
+    };
+    for (stored, other) in [
+        (
+            r#"{"lte": 72, "unit": "umol/L"}"#,
+            r#"{"lte": 0.072, "unit": "mmol/L"}"#,
+        ),
+        (
+            r#"{"gte": 72, "unit": "µmol/l"}"#,
+            r#"{"gte": 0.072, "unit": "mmol/l"}"#,
+        ),
+        (
+            r#"{"lt": 72, "unit": "umol/L"}"#,
+            r#"{"lt": 72000, "unit": "nmol/L"}"#,
+        ),
+        (
+            r#"{"gt": 72, "unit": "umol/L"}"#,
+            r#"{"gt": 0.000072, "unit": "mol/L"}"#,
+        ),
+    ] {
+        assert_eq!(count(stored), count(other), "{stored} vs {other}");
+    }
+    assert_eq!(count(r#"{"lte": 0.072, "unit": "mmol/L"}"#), 3);
+    assert_eq!(count(r#"{"gte": 0.072, "unit": "mmol/L"}"#), 2);
+    // mg/dL is another dimension: converted by creatinine's factor and
+    // rounded, as ingest does (0.8144 mg/dL × 88.42 = 72.01… → 72).
+    assert_eq!(count(r#"{"lte": 0.8144, "unit": "mg/dL"}"#), 3);
 }

@@ -339,3 +339,48 @@ fn builtin_lists_answer_queries() {
     let q = r#"{"version": 1, "criteria": [{"include": {"event": {"domain": "diagnosis", "codes": [{"list": "type2_diabetes"}]}}}], "output": {"type": "count"}}"#;
     parse_json(q, &CodeLists::builtin()).unwrap();
 }
+
+fn lab(codes: &str, value: &str) -> String {
+    with_step(&format!(
+        r#"{{"include": {{"event": {{"domain": "lab_result", "codes": [{codes}], "value": {value}}}}}}}"#
+    ))
+}
+
+#[test]
+fn lab_units_are_read_as_ingest_reads_them_and_unknown_ones_are_errors() {
+    let egfr = r#"{"system": "npu", "codes": ["SWE05406"]}"#;
+    // Every spelling ingest accepts is accepted.
+    for unit in ["ml/min/1.73m2", "mL/min/1,73m2", "mL/min/1.73 m²"] {
+        ok(&lab(egfr, &format!(r#"{{"lt": 60, "unit": "{unit}"}}"#)));
+    }
+    let hba1c = r#"{"system": "npu", "codes": ["NPU27300"]}"#;
+    for unit in ["mmol/mol", "mol/mol", "umol/mol", "%", "% (DCCT)"] {
+        ok(&lab(hba1c, &format!(r#"{{"gte": 48, "unit": "{unit}"}}"#)));
+    }
+    // A unit the hub cannot read: an error at its path, not a zero count.
+    let e = err(&lab(egfr, r#"{"lt": 60, "unit": "furlongs"}"#));
+    assert_eq!(e.path, "$.criteria[2].include.event.value.unit", "{e}");
+    assert!(e.message.contains("unknown unit"), "{e}");
+    // A readable unit the analyte cannot be converted from.
+    let ldl = r#"{"system": "npu", "codes": ["NPU01568"]}"#;
+    let e = err(&lab(ldl, r#"{"lt": 3, "unit": "%"}"#));
+    assert_eq!(e.path, "$.criteria[2].include.event.value.unit");
+    assert!(e.message.contains("mmol/L"), "{e}");
+    ok(&lab(ldl, r#"{"lt": 116, "unit": "mg/dL"}"#));
+    // Codes of several analytes: only powers of ten of their units.
+    let two = r#"{"system": "npu", "codes": ["NPU01568", "NPU01566"]}"#;
+    ok(&lab(two, r#"{"lt": 3, "unit": "mmol/l"}"#));
+    let e = err(&lab(two, r#"{"lt": 116, "unit": "mg/dL"}"#));
+    assert!(e.message.contains("several analytes"), "{e}");
+}
+
+#[test]
+fn a_time_series_window_is_refused_for_what_it_is() {
+    // With $.index set, the old message claimed $.index was missing.
+    let e = err(
+        r#"{"version": 1, "index": {"event": {"domain": "diagnosis"}}, "output": {"type": "time_series", "event": {"domain": "diagnosis", "within": {"days": [0, 30]}}, "interval": "month", "from": "2020-01-01", "to": "2021-01-01"}}"#,
+    );
+    assert_eq!(e.path, "$.output.event.within", "{e}");
+    assert!(!e.message.contains("needs $.index"), "{e}");
+    assert!(e.message.contains("first matching event"), "{e}");
+}

@@ -246,7 +246,9 @@ fn every_format_maps_to_the_model() {
     let crea = lab.iter().find(|e| e.system == "loinc").unwrap();
     assert_eq!(crea.comparator, Some(Comparator::Lt));
     assert_eq!(crea.unit.as_deref(), Some("umol/L"));
-    assert!((crea.value.unwrap() - 88.42).abs() < 1e-6);
+    // 1.0 mg/dL × 88.42 = 88.42, rounded to creatinine's reporting
+    // precision (whole µmol/L): the one conversion rule.
+    assert_eq!(crea.value, Some(88.0));
     // Death: underlying cause primary, unknown day imputed to the 15th.
     let deaths = of(&a, Domain::Death);
     assert_eq!(deaths.len(), 3);

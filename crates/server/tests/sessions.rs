@@ -683,11 +683,10 @@ async fn the_periodic_sweep_runs_at_start_up_and_stops_when_told() {
 async fn a_token_never_outlives_its_creator_nor_the_maximum_lifetime() {
     for (db, _dir) in databases().await {
         let mut state = AppState::new(db.clone());
-        let config = halsohub_server::ServerConfig {
+        state.config = Arc::new(halsohub_server::ServerConfig {
             max_token_lifetime: Some(Duration::days(30)),
-            ..halsohub_server::ServerConfig::default()
-        };
-        state.config = Arc::new(config);
+            ..Default::default()
+        });
         let app = router(state);
         let name = format!("user-{}", uuid::Uuid::new_v4().simple());
         let user = db
@@ -772,12 +771,11 @@ async fn a_token_never_outlives_its_creator_nor_the_maximum_lifetime() {
         // The maximum applies to every token, also one stored without
         // expiry, counted from its creation: a server whose maximum is
         // already over refuses it.
-        let strict = halsohub_server::ServerConfig {
-            max_token_lifetime: Some(Duration::milliseconds(1)),
-            ..halsohub_server::ServerConfig::default()
-        };
         let mut state = AppState::new(db.clone());
-        state.config = Arc::new(strict);
+        state.config = Arc::new(halsohub_server::ServerConfig {
+            max_token_lifetime: Some(Duration::milliseconds(1)),
+            ..Default::default()
+        });
         let strict_app = router(state);
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         assert_eq!(

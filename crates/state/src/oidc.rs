@@ -224,17 +224,7 @@ impl OidcVerifier {
         }
         let client = http_client(&config)?;
         let keys = fetch(&config, client.as_ref()).await?;
-        let now = Instant::now();
-        Ok(OidcVerifier {
-            config,
-            client,
-            keys: RwLock::new(Arc::new(keys)),
-            times: tokio::sync::Mutex::new(FetchTimes {
-                fetched: now,
-                attempted: now,
-            }),
-            fetches: std::sync::atomic::AtomicU64::new(1),
-        })
+        Ok(OidcVerifier::with_keys(config, client, keys, 1))
     }
 
     /// A verifier over a key set given as JSON text (refreshes, if any,
@@ -242,8 +232,18 @@ impl OidcVerifier {
     pub fn from_jwks_json(config: OidcConfig, jwks: &str) -> Result<OidcVerifier, String> {
         let keys = parse_jwks(jwks)?;
         let client = http_client(&config).map_err(|e| e.to_string())?;
+        Ok(OidcVerifier::with_keys(config, client, keys, 0))
+    }
+
+    /// A verifier holding `keys`, fetched just now (`fetches` times).
+    fn with_keys(
+        config: OidcConfig,
+        client: Option<reqwest::Client>,
+        keys: JwkSet,
+        fetches: u64,
+    ) -> OidcVerifier {
         let now = Instant::now();
-        Ok(OidcVerifier {
+        OidcVerifier {
             config,
             client,
             keys: RwLock::new(Arc::new(keys)),
@@ -251,8 +251,8 @@ impl OidcVerifier {
                 fetched: now,
                 attempted: now,
             }),
-            fetches: std::sync::atomic::AtomicU64::new(0),
-        })
+            fetches: std::sync::atomic::AtomicU64::new(fetches),
+        }
     }
 
     /// How many times the key set has been fetched or read (start-up

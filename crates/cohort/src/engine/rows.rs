@@ -5,7 +5,9 @@ use super::{
     Engine, NO_DATE, NO_YMD, age_years, cmp_of, day_number, from_day_number, setting_code, ymd,
     ymd_year,
 };
-use crate::codeset::{CodeLists, conversion_factor, lab_matches_factor, resolve};
+use crate::codeset::{
+    CodeLists, StoredFilter, analyte_of, filter_in_unit, lab_matches_stored, resolve,
+};
 use crate::query::{EventCriterion, Occurrence, PersonCriterion, Sex};
 
 /// Per-patient sorted distinct dates of one event criterion.
@@ -29,7 +31,10 @@ pub(super) struct RowFilter<'q> {
     /// Per context id: does it pass the setting, provider, provider region
     /// and source filters? `None` when the criterion has none of them.
     pub(super) contexts: Option<Vec<bool>>,
-    pub(super) value: Option<(&'q crate::query::ValueFilter, Vec<Option<f64>>)>,
+    /// The criterion's value filter and, per stored unit id, its thresholds
+    /// in that unit (`None`: the unit cannot be converted, such results
+    /// never match).
+    pub(super) value: Option<(&'q crate::query::ValueFilter, Vec<Option<StoredFilter>>)>,
     pub(super) from: i32,
     pub(super) to: i32,
 }
@@ -106,12 +111,13 @@ impl Engine {
             ranges,
             contexts,
             value: e.value.as_ref().map(|v| {
-                let factors = self
+                let analyte = e.codes.as_deref().and_then(|c| analyte_of(c, lists));
+                let per_unit = self
                     .units
                     .iter()
-                    .map(|u| conversion_factor(u, &v.unit))
+                    .map(|u| filter_in_unit(v, u, analyte))
                     .collect();
-                (v, factors)
+                (v, per_unit)
             }),
             from: e.date.and_then(|d| d.from).map_or(i32::MIN, day_number),
             to: e.date.and_then(|d| d.to).map_or(i32::MAX, day_number),
@@ -126,20 +132,19 @@ impl Engine {
                 return false;
             }
         }
-        if let Some((v, factors)) = &f.value {
+        if let Some((_, per_unit)) = &f.value {
             let Some(j) = i.checked_sub(self.lab_lo) else {
                 return false;
             };
             let value = self.lab_value.get(j).copied().filter(|x| !x.is_nan());
             let cmp = cmp_of(self.lab_cmp.get(j).copied().unwrap_or(0));
-            let factor = self
+            // No unit (u16::MAX) finds no entry and never matches.
+            let converted = self
                 .lab_unit
                 .get(j)
-                .and_then(|u| factors.get(usize::from(*u)))
-                .copied()
-                .flatten();
-            let has_unit = self.lab_unit.get(j).is_some_and(|u| *u != u16::MAX);
-            if !has_unit || !lab_matches_factor(value, cmp, factor, v) {
+                .and_then(|u| per_unit.get(usize::from(*u)))
+                .and_then(Option::as_ref);
+            if !converted.is_some_and(|t| lab_matches_stored(value, cmp, t)) {
                 return false;
             }
         }

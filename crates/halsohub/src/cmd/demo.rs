@@ -199,7 +199,7 @@ const STRATA_QUERY: &str = r#"{
     "occurrence": "first"},
   "criteria": [{"label": "HbA1c >= 53 mmol/mol within 365 days after the first E11 diagnosis",
     "include": {"event": {"domain": "lab_result",
-      "codes": [{"system": "npu", "codes": ["NPU27300"]}],
+      "codes": [{"list": "hba1c"}],
       "value": {"gte": 53, "unit": "mmol/mol"},
       "within": {"days": [0, 365]}}}}],
   "output": {"type": "strata", "by": ["region"], "at": "2024-01-01"}

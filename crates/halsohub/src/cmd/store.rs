@@ -42,7 +42,7 @@ pub struct ExportArgs {
     /// Output directory (must not exist or be empty; never inside the store).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Snapshot to export (e.g. 000002); defaults to the current one.
+    /// Snapshot to export (e.g. s000002); defaults to the current one.
     #[arg(long, value_name = "ID")]
     pub snapshot: Option<String>,
 }
