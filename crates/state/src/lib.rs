@@ -23,7 +23,9 @@
 //!   API; triggers refuse them in the schema) ([`query_log`]);
 //! * admitted queries per user for sliding-window quotas, admitted under a
 //!   per-user row lock so several server processes share one limit
-//!   ([`Db::admit_query`]).
+//!   ([`Db::admit_query`]);
+//! * privacy-budget charges per user and period, and the differencing
+//!   guard's anchors (fingerprints of released person sets) ([`privacy`]).
 //!
 //! This crate persists; it does not decide. Whether a command on a case is
 //! allowed is the access crate's business. Roles are stored as their
@@ -38,6 +40,7 @@ mod error;
 pub mod oidc;
 pub mod outbox;
 pub mod permits;
+pub mod privacy;
 pub mod query_log;
 mod quota;
 pub mod tokens;
