@@ -96,8 +96,11 @@
 //!
 //! * **Small cells**: no protected output reveals a count below the
 //!   threshold, nor tells 0 from 1..threshold−1.
-//! * **Averaging repeats**: noise is deterministic per (query, snapshot), so
-//!   repeats return identical numbers.
+//! * **Averaging repeats and rewrites**: noise is a function of the persons
+//!   behind a number, so repeats, rewrites, funnel steps and margins on the
+//!   same persons return identical numbers; the differencing guard and the
+//!   budget cover near sets (see `docs/disclosure.md` for the attack suite
+//!   and what is not covered).
 //! * **Recovering suppressed cells from margins** within one table: see
 //!   the proofs above (for exact values; rounding and noise only add
 //!   uncertainty, since the suppression pattern is a function of the same
