@@ -247,11 +247,23 @@ async fn hub(db: Db, dir: Option<tempfile::TempDir>, service: Option<Feasibility
     }
 }
 
+/// The service with the rounding-only profile and no budget or guard, so
+/// that shown numbers can be checked against exact counts (the default
+/// profile's noise, budget and guard are tested in `tests/attacks.rs`).
 fn service() -> Feasibility {
-    Feasibility::new(engine(), b"test noise secret".to_vec()).with_quota(QuotaPolicy {
+    rounded(Feasibility::new(engine(), b"test noise secret".to_vec()).with_quota(QuotaPolicy {
         per_minute: 1000,
         per_week: 10_000,
-    })
+    }))
+}
+
+fn rounded(f: Feasibility) -> Feasibility {
+    f.with_profile(halsohub_disclosure::Profile::rounded())
+        .unwrap()
+        .with_budget(None)
+        .unwrap()
+        .with_guard(None)
+        .unwrap()
 }
 
 impl Hub {
@@ -633,7 +645,7 @@ async fn quotas_give_429_with_retry_after_and_survive_a_restart() {
             per_minute: 2,
             per_week: 3,
         };
-        let make = || Feasibility::new(engine(), b"secret".to_vec()).with_quota(quota);
+        let make = || rounded(Feasibility::new(engine(), b"secret".to_vec()).with_quota(quota));
         let h = hub(db.clone(), dir, Some(make())).await;
         let q = count_query(&["E11"]);
         assert_eq!(h.query("applicant", &q).await.0, StatusCode::OK);
@@ -990,10 +1002,10 @@ proptest::proptest! {
         rt.block_on(async {
             let p = generate_seeded(n, seed);
             let engine = Engine::build("000009", &p.events, &p.persons, &p.residences);
-            let f = Feasibility::new(engine, b"s".to_vec()).with_quota(QuotaPolicy {
+            let f = rounded(Feasibility::new(engine, b"s".to_vec()).with_quota(QuotaPolicy {
                 per_minute: 1000,
                 per_week: 10_000,
-            });
+            }));
             let (db, dir) = databases().await.into_iter().next().unwrap();
             let h = hub(db, dir, Some(f)).await;
             let dm2 = json!({"event": {"domain": "diagnosis",

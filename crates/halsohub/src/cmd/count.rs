@@ -159,8 +159,15 @@ fn answer(
     let id = args.snapshot.clone().map(SnapshotId);
     let snapshot = store.snapshot(id.as_ref()).context("opening snapshot")?;
     log.snapshot = Some(snapshot.id().to_string());
-    let engine = Engine::from_snapshot(&snapshot)
+    let mut engine = Engine::from_snapshot(&snapshot)
         .with_context(|| format!("reading snapshot {}", snapshot.id()))?;
+    // Person tags under the noise secret, as the server gives them: noise is
+    // keyed by the persons behind each number, so both release the same.
+    if let Some(secret) = &noise_secret {
+        let tagger = halsohub_disclosure::PersonTagger::new(secret)
+            .context("the noise secret cannot key person tags")?;
+        engine.set_person_tags(&tagger);
+    }
     let lists = crate::cmd::lists::load(&args.lists, &engine)?;
     let query = parse_value(&value, &lists)
         .with_context(|| format!("query file {}", args.query.display()))?;
