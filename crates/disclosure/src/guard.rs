@@ -309,7 +309,15 @@ impl GuardSession {
             }
             return;
         }
-        if self.anchors.get(d.anchor).is_some_and(|a| a.suppressed) {
+        // Even when the anchor was suppressed too: this set's own anchor
+        // keeps it suppressed whatever a later decision would choose.
+        if self.same.contains_key(&(print.count(), print.sum()))
+            && self
+                .same
+                .get(&(print.count(), print.sum()))
+                .and_then(|j| self.anchors.get(*j))
+                .is_some_and(|a| a.suppressed && a.print == *print)
+        {
             return;
         }
         let i = self.push(Anchor {

@@ -80,7 +80,11 @@ pub fn release_cost(query: &halsohub_cohort::Query, grid: &KeyGrid<'_>) -> u64 {
             other => other.iter().map(|d| keys(*d)).product::<u64>() + 1,
         },
         Output::TimeSeries {
-            from, to, interval, by, ..
+            from,
+            to,
+            interval,
+            by,
+            ..
         } => {
             let n = periods(*from, *to, *interval).len() as u64;
             match by {

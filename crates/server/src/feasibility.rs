@@ -27,8 +27,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use halsohub_access::{Principal, Role};
 use halsohub_cohort::{CodeLists, Engine, EvalError, Exclusion, Query, QueryError};
 use halsohub_disclosure::{
-    Anchor, BudgetExceeded, BudgetPolicy, DisclosureError, GuardPolicy, GuardSession,
-    PersonTagger, Profile, Protector, QuotaExceeded, QuotaPolicy, QuotaWindow, Release, SetPrint,
+    Anchor, BudgetExceeded, BudgetPolicy, DisclosureError, GuardPolicy, GuardSession, PersonTagger,
+    Profile, Protector, QuotaExceeded, QuotaPolicy, QuotaWindow, Release, SetPrint,
 };
 use halsohub_feasibility::{
     KeyGrid, ProtectError, output_kind, protect, protect_guarded, protections, release_cost,

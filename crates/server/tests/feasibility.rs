@@ -251,10 +251,12 @@ async fn hub(db: Db, dir: Option<tempfile::TempDir>, service: Option<Feasibility
 /// that shown numbers can be checked against exact counts (the default
 /// profile's noise, budget and guard are tested in `tests/attacks.rs`).
 fn service() -> Feasibility {
-    rounded(Feasibility::new(engine(), b"test noise secret".to_vec()).with_quota(QuotaPolicy {
-        per_minute: 1000,
-        per_week: 10_000,
-    }))
+    rounded(
+        Feasibility::new(engine(), b"test noise secret".to_vec()).with_quota(QuotaPolicy {
+            per_minute: 1000,
+            per_week: 10_000,
+        }),
+    )
 }
 
 fn rounded(f: Feasibility) -> Feasibility {

@@ -3,8 +3,8 @@
 //! section is computed in `output`.
 
 use chrono::NaiveDate;
-use halsohub_identity::Pseudonym;
 use halsohub_disclosure::SetPrint;
+use halsohub_identity::Pseudonym;
 use roaring::RoaringBitmap;
 
 use super::{Engine, Exclusion, NO_YMD, age_years, day_number, ymd, ymd_year};

@@ -16,9 +16,9 @@
 use std::collections::BTreeSet;
 
 use chrono::{Datelike, NaiveDate};
+use halsohub_disclosure::{PersonTag, PersonTagger, SetPrint};
 use halsohub_identity::Pseudonym;
 use halsohub_store::{Comparator, Domain, Setting};
-use halsohub_disclosure::{PersonTag, PersonTagger, SetPrint};
 use roaring::RoaringBitmap;
 
 mod build;
