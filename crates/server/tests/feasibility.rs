@@ -458,7 +458,7 @@ async fn counts_are_protected_and_identical_on_repetition() {
             );
             assert_eq!(first["snapshot"], "000001");
             assert!(first["query_hash"].as_str().unwrap().len() >= 64);
-            assert_eq!(first["profile"]["name"], "feasibility");
+            assert_eq!(first["profile"]["name"], "rounded");
             let (_, again) = h.query("data_steward", &q).await;
             assert_eq!(first["output"], again["output"], "identical on repetition");
             assert_eq!(first["query_hash"], again["query_hash"]);
@@ -750,7 +750,7 @@ async fn every_answer_is_logged_with_its_protections() {
         assert_eq!(e.query_hash.as_deref(), v["query_hash"].as_str());
         assert_eq!(e.snapshot.as_deref(), Some("000001"));
         assert_eq!(e.output_kind.as_deref(), Some("strata"));
-        assert_eq!(e.profile.as_deref(), Some("feasibility"));
+        assert_eq!(e.profile.as_deref(), Some("rounded"));
         assert!(!e.exact);
         assert_eq!(e.outcome, QueryOutcome::Ok);
         assert_eq!(e.protections["profile"]["threshold"], 5);
