@@ -31,9 +31,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use halsohub_access::{Principal, may_query};
 use halsohub_cohort::{CodeLists, Engine, EvalError, Exclusion, OutputResult, Query, QueryError};
 use halsohub_disclosure::{
-    DisclosureError, Profile, Protector, QuotaExceeded, QuotaWindow, Release,
+    Anchor, BudgetExceeded, BudgetPolicy, DisclosureError, GuardPolicy, GuardSession, PersonTagger,
+    Profile, Protector, QuotaExceeded, QuotaWindow, Release, SetPrint,
 };
-use halsohub_feasibility::{KeyGrid, ProtectError, output_kind, protect, protections};
+use halsohub_feasibility::{
+    KeyGrid, ProtectError, output_kind, protect, protect_guarded, protections, release_cost,
+};
+use halsohub_state::privacy::StoredAnchor;
 use halsohub_state::query_log::{NewQueryLogEntry, QueryOutcome};
 use halsohub_state::{Db, StateError};
 use serde::Serialize;
@@ -132,6 +136,8 @@ pub struct Feasibility {
     profile: Profile,
     noise_secret: Vec<u8>,
     quota: QuotaPolicy,
+    budget: Option<BudgetPolicy>,
+    guard: Option<GuardPolicy>,
     snapshots: Vec<SnapshotInfo>,
 }
 
@@ -142,6 +148,8 @@ impl std::fmt::Debug for Feasibility {
             .field("profile", &self.profile)
             .field("noise_secret", &"<redacted>")
             .field("quota", &self.quota)
+            .field("budget", &self.budget)
+            .field("guard", &self.guard)
             .finish_non_exhaustive()
     }
 }
@@ -152,7 +160,16 @@ impl Feasibility {
     /// lists (over the engine's code systems).
     /// `noise_secret` keys deterministic noise (derive it from the hub key;
     /// it is only read by profiles that add noise).
-    pub fn new(engine: Engine, noise_secret: Vec<u8>) -> Feasibility {
+    ///
+    /// Every person gets a secret tag under `noise_secret` (so noise is
+    /// keyed by the persons behind each number), and the default privacy
+    /// budget and differencing guard are on for API callers.
+    pub fn new(mut engine: Engine, noise_secret: Vec<u8>) -> Feasibility {
+        if let Ok(tagger) = PersonTagger::new(&noise_secret) {
+            engine.set_person_tags(&tagger);
+        }
+        // Without a secret there are no tags, so nothing to guard by.
+        let guard = (!noise_secret.is_empty()).then(GuardPolicy::default);
         let snapshot = engine.snapshot().to_string();
         let mut lists = CodeLists::builtin();
         lists.add_systems(engine.systems());
@@ -162,6 +179,8 @@ impl Feasibility {
             profile: Profile::feasibility(),
             noise_secret,
             quota: QuotaPolicy::default(),
+            budget: Some(BudgetPolicy::default()),
+            guard,
             snapshots: vec![SnapshotInfo {
                 id: snapshot.clone(),
                 created: DateTime::<Utc>::UNIX_EPOCH,
@@ -187,12 +206,42 @@ impl Feasibility {
             &profile,
             &Release {
                 secret: &self.noise_secret,
-                query_hash: "check",
-                snapshot_id: "check",
             },
         )?;
         self.profile = profile;
         Ok(self)
+    }
+
+    /// The privacy budget per API user (`None`: off — only for trusted
+    /// audiences).
+    ///
+    /// # Errors
+    /// [`SetupError::Profile`] for an invalid policy.
+    pub fn with_budget(mut self, budget: Option<BudgetPolicy>) -> Result<Feasibility, SetupError> {
+        if let Some(b) = &budget {
+            b.validate()?;
+        }
+        self.budget = budget;
+        Ok(self)
+    }
+
+    /// The differencing guard for API answers (`None`: off — only for
+    /// trusted audiences).
+    ///
+    /// # Errors
+    /// [`SetupError::Profile`] for an invalid policy, or a guard without
+    /// a secret.
+    pub fn with_guard(mut self, guard: Option<GuardPolicy>) -> Result<Feasibility, SetupError> {
+        if let Some(g) = &guard {
+            GuardSession::new(*g, &self.noise_secret, b"check", Vec::new())?;
+        }
+        self.guard = guard;
+        Ok(self)
+    }
+
+    /// The budget policy, when on.
+    pub fn budget(&self) -> Option<BudgetPolicy> {
+        self.budget
     }
 
     /// Uses `quota` per user.
@@ -308,6 +357,9 @@ pub enum FeasibilityError {
     /// The caller's quota is used up.
     #[error(transparent)]
     Quota(QuotaExceeded),
+    /// The caller's privacy budget cannot pay for the query.
+    #[error(transparent)]
+    Budget(BudgetExceeded),
     /// The state database failed (the query was not answered).
     #[error(transparent)]
     State(#[from] StateError),
@@ -327,8 +379,49 @@ pub struct FeasibilityAnswer {
     pub profile: ProfileInfo,
     /// The protected numbers.
     pub output: ProtectedOutput,
+    /// The caller's privacy budget after this answer (absent when off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetInfo>,
     /// This query's entry in the query log.
     pub log_id: i64,
+}
+
+/// A user's privacy budget: numbers they may still be shown this period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct BudgetInfo {
+    /// Numbers per period.
+    pub limit: u64,
+    /// Numbers left.
+    pub remaining: u64,
+    /// When the budget renews.
+    pub renews_at: DateTime<Utc>,
+}
+
+impl From<halsohub_disclosure::BudgetStatus> for BudgetInfo {
+    fn from(s: halsohub_disclosure::BudgetStatus) -> Self {
+        BudgetInfo {
+            limit: s.limit,
+            remaining: s.remaining,
+            renews_at: s.renews_at,
+        }
+    }
+}
+
+/// `user_id`'s budget as it stands at `now` (for `GET /api/v1/me`).
+///
+/// # Errors
+/// When the state database fails.
+pub async fn budget_of(
+    f: &Feasibility,
+    db: &Db,
+    user_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<BudgetInfo>, StateError> {
+    let Some(policy) = f.budget else {
+        return Ok(None);
+    };
+    let spent = db.budget_spent(user_id, policy.period(now).0).await?;
+    Ok(Some(policy.status(spent, now).into()))
 }
 
 /// An answer and, for an exact request, the engine's own result (non-empty
@@ -458,6 +551,39 @@ pub async fn ask(
         }
     }
 
+    let served = f.snapshots.iter().find(|s| s.serving);
+    let grid = KeyGrid::new(
+        &f.engine,
+        served.and_then(|s| s.first_event.zip(s.last_event)),
+    );
+    // The budget (API callers) is charged from the query's shape, before
+    // evaluation; an exact repeat (same hash, same snapshot) in the period
+    // is free.
+    let budget = match (who, f.budget) {
+        (Requester::Api { user_id, .. }, Some(policy)) => {
+            let cost = release_cost(&query, &grid);
+            let key = format!(
+                "{}@{}",
+                log.query_hash.as_deref().unwrap_or(""),
+                f.snapshot()
+            );
+            let charged = db
+                .charge_budget(user_id, policy.period(now).0, &key, now, |l| {
+                    if l.repeat {
+                        Ok((0, policy.status(l.spent, now)))
+                    } else {
+                        policy.charge(l.spent, cost, now).map(|s| (cost, s))
+                    }
+                })
+                .await?;
+            match charged {
+                Ok(status) => Some(BudgetInfo::from(status)),
+                Err(e) => return refuse(log, FeasibilityError::Budget(e)).await,
+            }
+        }
+        _ => None,
+    };
+
     // The engine is CPU-bound: evaluate off the async workers.
     let engine = f.engine.clone();
     let lists = f.lists.clone();
@@ -482,12 +608,13 @@ pub async fn ask(
     let output = if who.exact() {
         ProtectedOutput::exact(&result.output)
     } else {
-        let served = f.snapshots.iter().find(|s| s.serving);
-        let grid = KeyGrid::new(
-            &f.engine,
-            served.and_then(|s| s.first_event.zip(s.last_event)),
-        );
-        match protect(&query, &result, &grid, profile, &f.noise_secret) {
+        let protected = match (who, f.guard) {
+            (Requester::Api { user_id, .. }, Some(policy)) => {
+                guarded(f, db, user_id, policy, &query, &result, &grid, now).await?
+            }
+            _ => protect(&query, &result, &grid, profile, &f.noise_secret),
+        };
+        match protected {
             Ok(o) => o,
             Err(ProtectError::Query { path, message }) => {
                 return refuse(log, FeasibilityError::BadQuery { path, message }).await;
@@ -503,10 +630,73 @@ pub async fn ask(
             query_hash: result.query_hash,
             profile: ProfileInfo::from(profile),
             output,
+            budget,
             log_id,
         },
         exact: who.exact().then_some(result.output),
     })
+}
+
+/// Protection under the differencing guard: a dry run learns the sizes of
+/// the sets released, the anchors of those sizes are loaded (every user's
+/// when the guard is shared), the numbers are decided, and the new anchors
+/// are stored (under the asking user) before the answer is returned.
+#[allow(clippy::too_many_arguments)]
+async fn guarded(
+    f: &Feasibility,
+    db: &Db,
+    user_id: &str,
+    policy: GuardPolicy,
+    query: &Query,
+    result: &halsohub_cohort::QueryResult,
+    grid: &KeyGrid<'_>,
+    now: DateTime<Utc>,
+) -> Result<Result<ProtectedOutput, ProtectError>, FeasibilityError> {
+    let session = |nonce: &[u8], anchors: Vec<Anchor>| {
+        GuardSession::new(policy, &f.noise_secret, nonce, anchors)
+            .map_err(|e| FeasibilityError::Internal(format!("differencing guard: {e}")))
+    };
+    let dry = session(b"sizes", Vec::new())?;
+    let ranges = match protect_guarded(query, result, grid, &f.profile, &f.noise_secret, Some(dry))
+    {
+        Ok((_, Some(d))) => d.size_ranges(),
+        Ok((_, None)) => Vec::new(),
+        Err(e) => return Ok(Err(e)),
+    };
+    let scope = (!policy.shared).then_some(user_id);
+    let anchors: Vec<Anchor> = db
+        .anchors_in(scope, &ranges)
+        .await?
+        .into_iter()
+        .filter_map(|s| {
+            Some(Anchor {
+                print: SetPrint::from_bytes(&s.print).ok()?,
+                value: s.value,
+                suppressed: s.suppressed,
+            })
+        })
+        .collect();
+    let nonce: [u8; 32] = rand::random();
+    let live = session(&nonce, anchors)?;
+    match protect_guarded(query, result, grid, &f.profile, &f.noise_secret, Some(live)) {
+        Ok((out, g)) => {
+            let new: Vec<StoredAnchor> = g
+                .map(|g| g.new_anchors())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|a| StoredAnchor {
+                    persons: a.print.count(),
+                    tag_sum: a.print.sum(),
+                    print: a.print.to_bytes(),
+                    value: a.value,
+                    suppressed: a.suppressed,
+                })
+                .collect();
+            db.store_anchors(user_id, &new, now).await?;
+            Ok(Ok(out))
+        }
+        Err(e) => Ok(Err(e)),
+    }
 }
 
 fn bad_query(e: QueryError) -> FeasibilityError {

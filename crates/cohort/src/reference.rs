@@ -10,6 +10,8 @@ use chrono::{Datelike, NaiveDate};
 use halsohub_identity::Pseudonym;
 use halsohub_store::{Event, Person, Residence};
 
+use halsohub_disclosure::{PersonTagger, SetPrint};
+
 use crate::codeset::{
     CodeLists, Matcher, age_band_label, age_on, analyte_of, lab_matches, resolve,
 };
@@ -36,7 +38,23 @@ pub fn evaluate(
     exclude: &BTreeSet<Pseudonym>,
 ) -> Result<OutputResult, EvalError> {
     validate(q, lists)?;
-    let r = Reference::new(q, lists, data, exclude);
+    let r = Reference::new(q, lists, data, exclude, None);
+    r.run().map(|(o, _)| o)
+}
+
+/// As [`evaluate`], with the [`SetPrint`] of the persons behind every number
+/// the engine reports ([`crate::QueryResult::prints`], in the same order):
+/// the cohort; each funnel step; numerator then denominator; each stratum
+/// cell; each series point.
+pub fn evaluate_printed(
+    q: &Query,
+    lists: &CodeLists,
+    data: Data<'_>,
+    exclude: &BTreeSet<Pseudonym>,
+    tagger: &PersonTagger,
+) -> Result<(OutputResult, Vec<SetPrint>), EvalError> {
+    validate(q, lists)?;
+    let r = Reference::new(q, lists, data, exclude, Some(tagger));
     r.run()
 }
 
@@ -47,6 +65,7 @@ struct Reference<'a> {
     persons: BTreeMap<Pseudonym, &'a Person>,
     events: BTreeMap<Pseudonym, Vec<&'a Event>>,
     residences: BTreeMap<Pseudonym, Vec<&'a Residence>>,
+    tagger: Option<&'a PersonTagger>,
 }
 
 impl<'a> Reference<'a> {
@@ -55,6 +74,7 @@ impl<'a> Reference<'a> {
         lists: &'a CodeLists,
         data: Data<'a>,
         exclude: &BTreeSet<Pseudonym>,
+        tagger: Option<&'a PersonTagger>,
     ) -> Reference<'a> {
         let mut patients = BTreeSet::new();
         let mut persons = BTreeMap::new();
@@ -82,6 +102,15 @@ impl<'a> Reference<'a> {
             persons,
             events,
             residences,
+            tagger,
+        }
+    }
+
+    /// The print of a set of persons (empty without a tagger).
+    fn print<'x>(&self, persons: impl IntoIterator<Item = &'x Pseudonym>) -> SetPrint {
+        match self.tagger {
+            Some(t) => SetPrint::of(persons.into_iter().map(|p| t.tag(p.as_bytes()))),
+            None => SetPrint::empty(),
         }
     }
 
@@ -314,22 +343,44 @@ impl<'a> Reference<'a> {
         }
     }
 
-    fn run(&self) -> Result<OutputResult, EvalError> {
+    fn run(&self) -> Result<(OutputResult, Vec<SetPrint>), EvalError> {
         let all: Vec<&Step> = self.q.criteria.iter().collect();
+        let mut prints = Vec::new();
+        let out = self.run_into(&all, &mut prints)?;
+        if self.tagger.is_none() {
+            prints.clear();
+        }
+        Ok((out, prints))
+    }
+
+    fn run_into(
+        &self,
+        all: &[&Step],
+        prints: &mut Vec<SetPrint>,
+    ) -> Result<OutputResult, EvalError> {
+        let all = all.to_vec();
         match &self.q.output {
-            Output::Count {} => Ok(OutputResult::Count {
-                count: self.cohort(&all).len() as u64,
-            }),
+            Output::Count {} => {
+                let c = self.cohort(&all);
+                prints.push(self.print(c.keys()));
+                Ok(OutputResult::Count {
+                    count: c.len() as u64,
+                })
+            }
             Output::Funnel {} => {
                 let mut steps = Vec::new();
                 if self.q.index.is_some() {
+                    let c = self.cohort(&[]);
+                    prints.push(self.print(c.keys()));
                     steps.push(FunnelStep {
                         label: "index".into(),
                         kind: "index".into(),
-                        count: self.cohort(&[]).len() as u64,
+                        count: c.len() as u64,
                     });
                 }
                 for (i, s) in self.q.criteria.iter().enumerate() {
+                    let c = self.cohort(&all[..=i]);
+                    prints.push(self.print(c.keys()));
                     steps.push(FunnelStep {
                         label: s.label.clone().unwrap_or_else(|| format!("step {}", i + 1)),
                         kind: if s.include.is_some() {
@@ -338,7 +389,7 @@ impl<'a> Reference<'a> {
                             "exclude"
                         }
                         .into(),
-                        count: self.cohort(&all[..=i]).len() as u64,
+                        count: c.len() as u64,
                     });
                 }
                 Ok(OutputResult::Funnel { steps })
@@ -346,15 +397,18 @@ impl<'a> Reference<'a> {
             Output::Proportion { numerator } => {
                 let mut num: Vec<&Step> = all.clone();
                 num.extend(numerator.iter());
+                let (n, d) = (self.cohort(&num), self.cohort(&all));
+                prints.push(self.print(n.keys()));
+                prints.push(self.print(d.keys()));
                 Ok(OutputResult::Proportion {
-                    numerator: self.cohort(&num).len() as u64,
-                    denominator: self.cohort(&all).len() as u64,
+                    numerator: n.len() as u64,
+                    denominator: d.len() as u64,
                 })
             }
             Output::Strata { by, at, .. } => {
                 let bands = age_bands_of(&self.q.output);
                 let cohort = self.cohort(&all);
-                let mut cells: BTreeMap<Vec<String>, u64> = BTreeMap::new();
+                let mut cells: BTreeMap<Vec<String>, Vec<Pseudonym>> = BTreeMap::new();
                 for (p, ix) in &cohort {
                     let when = match at {
                         Some(At::Date(d)) => Some(*d),
@@ -378,7 +432,7 @@ impl<'a> Reference<'a> {
                                 .unwrap_or_else(|| "unknown".into()),
                         });
                     }
-                    *cells.entry(key).or_default() += 1;
+                    cells.entry(key).or_default().push(*p);
                 }
                 if cells.len() > MAX_CELLS {
                     return Err(EvalError::TooManyCells {
@@ -386,11 +440,15 @@ impl<'a> Reference<'a> {
                         limit: MAX_CELLS,
                     });
                 }
+                prints.extend(cells.values().map(|ps| self.print(ps)));
                 Ok(OutputResult::Strata {
                     dimensions: by.clone(),
                     cells: cells
                         .into_iter()
-                        .map(|(key, count)| Cell { key, count })
+                        .map(|(key, ps)| Cell {
+                            key,
+                            count: ps.len() as u64,
+                        })
                         .collect(),
                     total: cohort.len() as u64,
                 })
@@ -405,10 +463,11 @@ impl<'a> Reference<'a> {
             } => {
                 let bands = age_bands_of(&self.q.output);
                 let cohort = self.cohort(&all);
-                let mut counts: BTreeMap<(String, Option<String>), u64> = BTreeMap::new();
+                let mut counts: BTreeMap<(String, Option<String>), Vec<Pseudonym>> =
+                    BTreeMap::new();
                 if by.is_none() {
                     for period in periods(*from, *to, *interval) {
-                        counts.insert((period, None), 0);
+                        counts.insert((period, None), Vec::new());
                     }
                 }
                 let mut total = 0;
@@ -436,9 +495,10 @@ impl<'a> Reference<'a> {
                             .unwrap_or_else(|| "unknown".into()),
                         Dimension::CalendarYear => first.year().to_string(),
                     });
-                    *counts
+                    counts
                         .entry((period_label(first, *interval), key))
-                        .or_default() += 1;
+                        .or_default()
+                        .push(*p);
                 }
                 if counts.len() > MAX_CELLS {
                     return Err(EvalError::TooManyCells {
@@ -446,12 +506,17 @@ impl<'a> Reference<'a> {
                         limit: MAX_CELLS,
                     });
                 }
+                prints.extend(counts.values().map(|ps| self.print(ps)));
                 Ok(OutputResult::TimeSeries {
                     interval: *interval,
                     by: *by,
                     points: counts
                         .into_iter()
-                        .map(|((period, key), count)| SeriesPoint { period, key, count })
+                        .map(|((period, key), ps)| SeriesPoint {
+                            period,
+                            key,
+                            count: ps.len() as u64,
+                        })
                         .collect(),
                     total,
                 })

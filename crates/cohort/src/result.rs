@@ -2,6 +2,7 @@
 //! canonical query hash. Protection (suppression, rounding, noise) is the
 //! caller's job (`halsohub-disclosure`).
 
+use halsohub_disclosure::SetPrint;
 use serde::{Deserialize, Serialize};
 
 use crate::query::{Dimension, Interval};
@@ -18,6 +19,15 @@ pub struct QueryResult {
     /// SHA-256 of the canonical query ([`crate::query_hash`]).
     pub query_hash: String,
     pub output: OutputResult,
+    /// The fingerprint of the persons behind every number, in order: the
+    /// cohort (count); each funnel step; numerator, then denominator; each
+    /// stratum cell as in `output`; each series point as in `output`.
+    /// Margins, totals and remainders are unions or differences of these
+    /// (prints add up). Empty when the engine has no person tags
+    /// ([`crate::Engine::set_person_tags`]). Never serialised: the prints
+    /// are secret-derived and stay inside the hub.
+    #[serde(skip)]
+    pub prints: Vec<SetPrint>,
 }
 
 /// The numbers of one output.

@@ -476,8 +476,15 @@ proptest! {
         let data = Data { events: &s.events, persons: &s.persons, residences: &s.residences };
         let excluded: BTreeSet<Pseudonym> = s.excluded.iter().map(|i| pid(*i)).collect();
         let expected = reference::evaluate(&q, &lists, data, &excluded);
-        let engine = Engine::build("s000001", &s.events, &s.persons, &s.residences);
+        let mut engine = Engine::build("s000001", &s.events, &s.persons, &s.residences);
         let got = engine.evaluate(&q, &lists, &engine.exclusion(excluded.iter()));
+        prop_assert_eq!(got, expected, "query: {}", serde_json::to_string(&q).unwrap());
+        // With person tags: the same numbers, and the fingerprint of the
+        // persons behind every number agrees with the reference's sets.
+        let tagger = halsohub_disclosure::PersonTagger::new(b"agree").unwrap();
+        engine.set_person_tags(&tagger);
+        let got = engine.evaluate_printed(&q, &lists, &engine.exclusion(excluded.iter()));
+        let expected = reference::evaluate_printed(&q, &lists, data, &excluded, &tagger);
         prop_assert_eq!(got, expected, "query: {}", serde_json::to_string(&q).unwrap());
     }
 

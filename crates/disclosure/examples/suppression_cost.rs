@@ -8,12 +8,8 @@ use std::time::Instant;
 use halsohub_disclosure::{Profile, Protector, Release};
 
 fn main() {
-    let release = Release {
-        secret: b"k",
-        query_hash: "q",
-        snapshot_id: "s",
-    };
-    for profile in [Profile::feasibility(), Profile::noisy()] {
+    let release = Release { secret: b"k" };
+    for profile in [Profile::rounded(), Profile::noisy()] {
         let p = Protector::new(&profile, &release).unwrap();
         for (rows, cols) in [(2, 20), (21, 20), (50, 50), (290, 20), (100, 100)] {
             // a mix of small and large counts, deterministic

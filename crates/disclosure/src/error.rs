@@ -15,9 +15,14 @@ pub enum DisclosureError {
     /// The profile adds noise but the release context has an empty hub secret.
     #[error("the profile adds noise but the hub secret is empty")]
     EmptySecret,
-    /// The profile adds noise but the release context lacks the query hash or snapshot id.
-    #[error("the profile adds noise but the release context has an empty {0}")]
-    EmptyContext(&'static str),
+    /// A stored set fingerprint has the wrong length.
+    #[error("a stored set fingerprint has {len} bytes, expected {expected}")]
+    BadSetPrint {
+        /// Bytes found.
+        len: usize,
+        /// Bytes expected.
+        expected: usize,
+    },
     /// A table's rows have different lengths.
     #[error("table row {row} has {found} cells, row 0 has {expected}")]
     RaggedTable {

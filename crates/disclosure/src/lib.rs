@@ -11,7 +11,7 @@
 //!
 //! | profile | threshold | rounding | noise | for |
 //! |---|---|---|---|---|
-//! | `feasibility` (default) | < 5 → `"<5"` | nearest 5 | none | logged-in feasibility users |
+//! | `feasibility` (default) | < 5 → `"<5"` | nearest 5 | Laplace ε = 0.5, keyed by the persons | logged-in feasibility users |
 //! | `noisy` | < 5 → `"<5"` | nearest 5 | Laplace ε = 0.5 | users who can run many queries |
 //! | `strict` | < 10 → `"<10"` | nearest 10 | Laplace ε = 0.5 | open / anonymous audiences |
 //! | `exact` | none | none | none | the local data steward only (`halsohub count --exact`) |
@@ -23,10 +23,13 @@
 //! For one count `n` the rules apply in this order:
 //! 1. **Noise** (if configured): `n' = max(0, round_half_up(n + L))` with
 //!    `L ~ Laplace(0, 1/ε)`, drawn from HMAC-SHA256 over (hub secret,
-//!    canonical query hash, snapshot id, label of the number) — see
-//!    [`Release`]. The same query on the same snapshot always gets the same
-//!    noise, so repeating it cannot average the noise away; another query,
-//!    snapshot or cell gets independent noise. Without noise `n' = n`.
+//!    fingerprint of the *set of persons* behind the number) — see
+//!    [`Release`] and [`SetPrint`]. Every rewrite, funnel step, stratum,
+//!    margin or later snapshot standing on the same persons gets the same
+//!    noise, so nothing can be averaged away. Without noise `n' = n`. A
+//!    [`GuardSession`] may then replace the number by an earlier one whose
+//!    set is within a few persons (the differencing guard), and a
+//!    [`BudgetPolicy`] bounds how many numbers a user sees per period.
 //! 2. **Threshold**: `n' < threshold` → suppressed, displayed `"<5"`
 //!    ([`Precision::Suppressed`], [`ProtectedValue::below`] = 5). A true 0
 //!    and a true 3 give identical output; 0 is never shown.
@@ -93,8 +96,11 @@
 //!
 //! * **Small cells**: no protected output reveals a count below the
 //!   threshold, nor tells 0 from 1..threshold−1.
-//! * **Averaging repeats**: noise is deterministic per (query, snapshot), so
-//!   repeats return identical numbers.
+//! * **Averaging repeats and rewrites**: noise is a function of the persons
+//!   behind a number, so repeats, rewrites, funnel steps and margins on the
+//!   same persons return identical numbers; the differencing guard and the
+//!   budget cover near sets (see `docs/disclosure.md` for the attack suite
+//!   and what is not covered).
 //! * **Recovering suppressed cells from margins** within one table: see
 //!   the proofs above (for exact values; rounding and noise only add
 //!   uncertainty, since the suppression pattern is a function of the same
@@ -122,17 +128,18 @@
 //! # Example
 //!
 //! ```
-//! use halsohub_disclosure::{Precision, Profile, Protector, Release};
+//! use halsohub_disclosure::{PersonTagger, Precision, Profile, Protector, Release, SetPrint};
 //!
 //! let profile = Profile::feasibility();
-//! let release = Release { secret: b"hub noise key", query_hash: "sha256:ab12", snapshot_id: "2026-11-01" };
-//! let p = Protector::new(&profile, &release)?;
-//! assert_eq!(p.count(1234).display(), "1235");
-//! assert_eq!(p.count(3).display(), "<5");
-//! assert_eq!(p.count(0), p.count(3));
-//! let strata = p.strata(&[120, 3, 57])?; // e.g. by region
-//! assert!(strata.cells[1].is_suppressed() && strata.cells[2].is_suppressed());
-//! assert_eq!(strata.total.precision(), Precision::Rounded);
+//! let p = Protector::new(&profile, &Release { secret: b"hub noise key" })?;
+//! // The persons behind a number, by their secret tags.
+//! let tagger = PersonTagger::new(b"hub tag key")?;
+//! let set = |ids: std::ops::Range<u32>| SetPrint::of(ids.map(|i| tagger.tag(&i.to_be_bytes())));
+//! let big = p.count(&set(0..1234));
+//! assert_eq!(big.precision(), Precision::Noisy);
+//! // the same persons, however the question is written: the same number
+//! assert_eq!(p.count(&set(0..1234)), big);
+//! assert!(p.count(&set(0..1)).is_suppressed() || p.count(&set(0..1)).value() >= Some(5));
 //! # Ok::<(), halsohub_disclosure::DisclosureError>(())
 //! ```
 //!
@@ -144,22 +151,28 @@
 //! [`QuotaLedger`] is a thread-safe in-memory [`QuotaStore`]; a persistent
 //! store on the state database implements the same trait.
 
+mod budget;
 mod error;
+mod guard;
 mod noise;
 mod output_check;
 mod profile;
 mod protect;
 mod quota;
+mod setprint;
 mod table;
 
+pub use budget::{BudgetExceeded, BudgetPolicy, BudgetStatus};
 pub use error::DisclosureError;
+pub use guard::{Anchor, GuardPolicy, GuardSession};
 pub use noise::Release;
 pub use output_check::{NonFiniteContribution, OutputFinding, OutputRules, check_cell};
 pub use profile::{
     BUILTIN_PROFILES, LaplaceNoise, MAX_EPSILON, MAX_PARAMETER, MIN_EPSILON, Profile,
 };
 pub use protect::{
-    MAX_TABLE_CELLS, Precision, ProtectedProportion, ProtectedStrata, ProtectedTable,
+    AsPrint, MAX_TABLE_CELLS, Precision, ProtectedProportion, ProtectedStrata, ProtectedTable,
     ProtectedValue, Protector, SUPPRESSED,
 };
 pub use quota::{AdmitError, QuotaExceeded, QuotaLedger, QuotaPolicy, QuotaStore, QuotaWindow};
+pub use setprint::{MAX_DISTANCE, PersonTag, PersonTagger, SETPRINT_BYTES, SKETCH_CELLS, SetPrint};

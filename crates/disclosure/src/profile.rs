@@ -82,7 +82,7 @@ impl From<Profile> for ProfileSpec {
 }
 
 /// Names of the built-in profiles, for [`Profile::builtin`].
-pub const BUILTIN_PROFILES: [&str; 4] = ["feasibility", "noisy", "strict", "exact"];
+pub const BUILTIN_PROFILES: [&str; 5] = ["feasibility", "rounded", "noisy", "strict", "exact"];
 
 impl Profile {
     /// Builds a validated profile.
@@ -140,19 +140,35 @@ impl Profile {
         })
     }
 
-    /// Default for feasibility counts: counts below 5 shown as `"<5"`, all
-    /// others rounded to the nearest 5, no noise.
+    /// Default for feasibility counts: Laplace noise with ε = 0.5 (scale
+    /// 2) keyed by the set of persons behind each number, then counts below
+    /// 5 shown as `"<5"` and all others rounded to the nearest 5. (Rounding
+    /// alone is broken by tracker differencing; see `docs/disclosure.md`.)
     #[must_use]
     pub fn feasibility() -> Self {
         Profile {
             name: "feasibility".into(),
             threshold: 5,
             rounding: 5,
+            noise: Some(LaplaceNoise { epsilon: 0.5 }),
+        }
+    }
+
+    /// Rounding without noise: counts below 5 shown as `"<5"`, all others
+    /// rounded to the nearest 5 (the default before tracker attacks were
+    /// shown to break it). Only for trusted audiences: differencing
+    /// overlapping queries defeats rounding.
+    #[must_use]
+    pub fn rounded() -> Self {
+        Profile {
+            name: "rounded".into(),
+            threshold: 5,
+            rounding: 5,
             noise: None,
         }
     }
 
-    /// As [`Profile::feasibility`] plus Laplace noise with ε = 0.5 (scale 2),
+    /// Laplace noise with ε = 0.5 (scale 2),
     /// drawn deterministically per (query, snapshot, hub secret, cell).
     #[must_use]
     pub fn noisy() -> Self {
@@ -193,6 +209,7 @@ impl Profile {
     pub fn builtin(name: &str) -> Option<Self> {
         match name {
             "feasibility" => Some(Self::feasibility()),
+            "rounded" => Some(Self::rounded()),
             "noisy" => Some(Self::noisy()),
             "strict" => Some(Self::strict()),
             "exact" => Some(Self::exact()),

@@ -2,9 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::cell::RefCell;
+
 use crate::error::DisclosureError;
+use crate::guard::{Decision, GuardSession};
 use crate::noise::{NoiseSource, Release};
 use crate::profile::Profile;
+use crate::setprint::SetPrint;
 use crate::table::{Grid, suppress};
 
 /// Largest table (cells, margins excluded) that disclosure control accepts.
@@ -119,13 +123,16 @@ pub struct ProtectedProportion {
 /// Applies one [`Profile`] to the numbers of one release.
 ///
 /// Every number that leaves the hub for someone without a permit goes
-/// through one of these methods. The noise of each number is keyed by the
-/// [`Release`] and a label naming the number within the result ("total",
-/// "funnel/2", "cell/0/3", ...).
-#[derive(Clone)]
+/// through one of these methods. Each number is given as the [`SetPrint`]
+/// of the persons behind it; its noise is keyed by that set (see
+/// [`Release`]), and with a [`GuardSession`] attached
+/// ([`Protector::with_guard`]) the differencing guard decides each number
+/// in a fixed order (cells row by row, row margins, column margins, total;
+/// funnel steps in order; numerator, remainder, denominator).
 pub struct Protector<'p> {
     profile: &'p Profile,
     noise: Option<NoiseSource>,
+    guard: RefCell<Option<GuardSession>>,
 }
 
 impl std::fmt::Debug for Protector<'_> {
@@ -133,23 +140,83 @@ impl std::fmt::Debug for Protector<'_> {
         f.debug_struct("Protector")
             .field("profile", &self.profile)
             .field("noise", &self.noise.is_some())
+            .field("guard", &self.guard.borrow().is_some())
             .finish()
     }
 }
 
+/// A number given to a [`Protector`]: the [`SetPrint`] of its persons, or
+/// a bare count (`u64`, as [`SetPrint::unkeyed`]: noise keyed by the count
+/// alone — for numbers whose persons are unknown, and for tests).
+pub trait AsPrint {
+    /// The set's print.
+    fn to_print(&self) -> SetPrint;
+}
+
+impl AsPrint for u64 {
+    fn to_print(&self) -> SetPrint {
+        SetPrint::unkeyed(*self)
+    }
+}
+
+impl AsPrint for SetPrint {
+    fn to_print(&self) -> SetPrint {
+        self.clone()
+    }
+}
+
+impl AsPrint for &SetPrint {
+    fn to_print(&self) -> SetPrint {
+        (*self).clone()
+    }
+}
+
+/// One number after noise and the guard, before threshold and rounding.
+#[derive(Debug, Clone)]
+struct Noised {
+    value: u64,
+    forced: bool,
+    decision: Option<Decision>,
+}
+
+impl Noised {
+    /// The value the threshold and table rules see: 0 when it must stay
+    /// suppressed.
+    fn effective(&self) -> u64 {
+        if self.forced { 0 } else { self.value }
+    }
+}
+
 impl<'p> Protector<'p> {
-    /// Prepares a protector. The release's secret, query hash and snapshot id
-    /// are needed only when the profile adds noise.
+    /// Prepares a protector. The release's secret is needed only when the
+    /// profile adds noise.
     ///
     /// # Errors
-    /// [`DisclosureError::EmptySecret`] / [`DisclosureError::EmptyContext`]
-    /// when the profile adds noise and the release lacks what keys it.
+    /// [`DisclosureError::EmptySecret`] when the profile adds noise and the
+    /// release has no secret.
     pub fn new(profile: &'p Profile, release: &Release<'_>) -> Result<Self, DisclosureError> {
         let noise = match profile.noise() {
             Some(n) => Some(NoiseSource::new(release, n.scale())?),
             None => None,
         };
-        Ok(Protector { profile, noise })
+        Ok(Protector {
+            profile,
+            noise,
+            guard: RefCell::new(None),
+        })
+    }
+
+    /// Attaches the differencing guard for this answer.
+    #[must_use]
+    pub fn with_guard(self, guard: GuardSession) -> Self {
+        *self.guard.borrow_mut() = Some(guard);
+        self
+    }
+
+    /// Detaches the guard (to store the anchors it added).
+    #[must_use]
+    pub fn into_guard(self) -> Option<GuardSession> {
+        self.guard.into_inner()
     }
 
     /// The profile applied.
@@ -158,11 +225,33 @@ impl<'p> Protector<'p> {
         self.profile
     }
 
-    /// Noised count (no noise: the count itself).
-    fn noised(&self, n: u64, label: &str) -> u64 {
-        match &self.noise {
-            Some(source) => source.apply(n, label),
-            None => n,
+    /// Noise (keyed by the set), then the guard.
+    fn noised(&self, print: &SetPrint) -> Noised {
+        let fresh = match &self.noise {
+            Some(source) => source.apply(print),
+            None => print.count(),
+        };
+        match self.guard.borrow_mut().as_mut() {
+            Some(g) => {
+                let d = g.decide(print, fresh);
+                Noised {
+                    value: d.value,
+                    forced: d.force_suppressed,
+                    decision: Some(d),
+                }
+            }
+            None => Noised {
+                value: fresh,
+                forced: false,
+                decision: None,
+            },
+        }
+    }
+
+    /// Tells the guard that `n` (of `print`) is released suppressed.
+    fn suppressed(&self, n: &Noised, print: &SetPrint) {
+        if let (Some(d), Some(g)) = (&n.decision, self.guard.borrow_mut().as_mut()) {
+            g.released_suppressed(d, print);
         }
     }
 
@@ -205,56 +294,63 @@ impl<'p> Protector<'p> {
         }
     }
 
-    /// Protects a standalone (already noised) value: threshold, then rounding.
-    fn single(&self, v: u64) -> ProtectedValue {
-        if v < self.profile.threshold() {
+    /// Protects a standalone number: threshold, then rounding.
+    fn single(&self, n: &Noised, print: &SetPrint) -> ProtectedValue {
+        if n.forced || n.value < self.profile.threshold() {
+            self.suppressed(n, print);
             self.small()
         } else {
-            self.shown(v)
+            self.shown(n.value)
         }
     }
 
-    /// Protects one patient count (noise label `"total"`).
+    /// Protects one patient count.
     #[must_use]
-    pub fn count(&self, n: u64) -> ProtectedValue {
-        self.single(self.noised(n, "total"))
+    pub fn count(&self, set: impl AsPrint) -> ProtectedValue {
+        let set = set.to_print();
+        let n = self.noised(&set);
+        self.single(&n, &set)
     }
 
-    /// Protects each step of an attrition funnel (labels `"funnel/{i}"`).
-    ///
-    /// Steps are protected one by one; the difference between two shown
-    /// steps is only as precise as the rounding makes it (see the crate
-    /// docs on differencing).
+    /// Protects each step of an attrition funnel (each the set remaining
+    /// after the step). Steps standing on the same persons get the same
+    /// number, and with the guard a step within a few persons of an earlier
+    /// one repeats it.
     #[must_use]
-    pub fn funnel(&self, steps: &[u64]) -> Vec<ProtectedValue> {
+    pub fn funnel<T: AsPrint>(&self, steps: &[T]) -> Vec<ProtectedValue> {
         steps
             .iter()
-            .enumerate()
-            .map(|(i, &n)| self.single(self.noised(n, &format!("funnel/{i}"))))
+            .map(|s| {
+                let s = s.to_print();
+                let n = self.noised(&s);
+                self.single(&n, &s)
+            })
             .collect()
     }
 
     /// Protects a stratification whose strata partition the cohort (every
     /// patient in exactly one stratum — add an "unknown" stratum if needed);
-    /// the total is the sum of the cells. Labels `"cell/{i}"`, `"total"`.
+    /// the total is the union of the cells.
     ///
     /// # Errors
     /// [`DisclosureError::EmptyTable`], [`DisclosureError::TableTooLarge`].
-    pub fn strata(&self, cells: &[u64]) -> Result<ProtectedStrata, DisclosureError> {
-        self.one_way(cells, "cell")
+    pub fn strata<T: AsPrint>(&self, cells: &[T]) -> Result<ProtectedStrata, DisclosureError> {
+        self.one_way(&cells.iter().map(AsPrint::to_print).collect::<Vec<_>>())
     }
 
     /// Protects a time series of patients newly meeting a criterion per
-    /// period (each patient counted in one period), with its total. Labels
-    /// `"period/{i}"`, `"total"`.
+    /// period (each patient counted in one period), with its total.
     ///
     /// # Errors
     /// As [`Protector::strata`].
-    pub fn time_series(&self, periods: &[u64]) -> Result<ProtectedStrata, DisclosureError> {
-        self.one_way(periods, "period")
+    pub fn time_series<T: AsPrint>(
+        &self,
+        periods: &[T],
+    ) -> Result<ProtectedStrata, DisclosureError> {
+        self.one_way(&periods.iter().map(AsPrint::to_print).collect::<Vec<_>>())
     }
 
-    fn one_way(&self, cells: &[u64], prefix: &str) -> Result<ProtectedStrata, DisclosureError> {
+    fn one_way(&self, cells: &[SetPrint]) -> Result<ProtectedStrata, DisclosureError> {
         if cells.is_empty() {
             return Err(DisclosureError::EmptyTable);
         }
@@ -264,21 +360,18 @@ impl<'p> Protector<'p> {
                 max: MAX_TABLE_CELLS,
             });
         }
-        let total = cells.iter().fold(0u64, |a, &b| a.saturating_add(b));
-        let noisy: Vec<u64> = cells
-            .iter()
-            .enumerate()
-            .map(|(i, &n)| self.noised(n, &format!("{prefix}/{i}")))
-            .collect();
-        let noisy_total = self.noised(total, "total");
+        let total = cells.iter().fold(SetPrint::empty(), |a, b| a.add(b));
+        let noisy: Vec<Noised> = cells.iter().map(|c| self.noised(c)).collect();
+        let noisy_total = self.noised(&total);
+        let values_of: Vec<u64> = noisy.iter().map(Noised::effective).collect();
         // A one-row table: row 0 = cells + total, row 1 = column totals
         // (equal to the cells) + grand total.
         let cols = cells.len() + 1;
         let mut values = Vec::with_capacity(2 * cols);
-        values.extend_from_slice(&noisy);
-        values.push(noisy_total);
-        values.extend_from_slice(&noisy);
-        values.push(noisy_total);
+        values.extend_from_slice(&values_of);
+        values.push(noisy_total.effective());
+        values.extend_from_slice(&values_of);
+        values.push(noisy_total.effective());
         let mut eligible = vec![true; 2 * cols];
         if let Some(e) = eligible.get_mut(cols - 1) {
             *e = false; // the row total is the grand total
@@ -295,25 +388,32 @@ impl<'p> Protector<'p> {
             },
             self.profile.threshold(),
         );
-        let cells = noisy
+        let out = noisy
             .iter()
+            .zip(cells)
             .zip(&supp)
-            .map(|(&v, &s)| if s { Self::withheld() } else { self.shown(v) })
+            .map(|((n, c), &s)| {
+                if s {
+                    self.suppressed(n, c);
+                    Self::withheld()
+                } else {
+                    self.shown(n.value)
+                }
+            })
             .collect();
         Ok(ProtectedStrata {
-            cells,
-            total: self.single(noisy_total),
+            cells: out,
+            total: self.single(&noisy_total, &total),
         })
     }
 
     /// Protects a two-way table (`cells[row][column]`, strata partitioning the
     /// cohort in both directions) with its row, column and grand totals.
-    /// Labels `"cell/{r}/{c}"`, `"row/{r}"`, `"col/{c}"`, `"total"`.
     ///
     /// # Errors
     /// [`DisclosureError::EmptyTable`], [`DisclosureError::RaggedTable`],
     /// [`DisclosureError::TableTooLarge`].
-    pub fn table(&self, cells: &[Vec<u64>]) -> Result<ProtectedTable, DisclosureError> {
+    pub fn table<T: AsPrint>(&self, cells: &[Vec<T>]) -> Result<ProtectedTable, DisclosureError> {
         let r_n = cells.len();
         let c_n = cells.first().map_or(0, Vec::len);
         if r_n == 0 || c_n == 0 {
@@ -335,53 +435,86 @@ impl<'p> Protector<'p> {
                 max: MAX_TABLE_CELLS,
             });
         }
-        let sum = |it: &mut dyn Iterator<Item = u64>| it.fold(0u64, u64::saturating_add);
+        let cells: Vec<Vec<SetPrint>> = cells
+            .iter()
+            .map(|row| row.iter().map(AsPrint::to_print).collect())
+            .collect();
+        let union =
+            |it: &mut dyn Iterator<Item = &SetPrint>| it.fold(SetPrint::empty(), |a, b| a.add(b));
         let rows = r_n + 1;
         let cols = c_n + 1;
-        let mut values = vec![0u64; rows * cols];
-        let mut eligible = vec![true; rows * cols];
+        // Prints and decisions of every entry of the extended grid.
+        let mut prints: Vec<SetPrint> = vec![SetPrint::empty(); rows * cols];
         for (r, row) in cells.iter().enumerate() {
-            for (c, &n) in row.iter().enumerate() {
-                if let Some(v) = values.get_mut(r * cols + c) {
-                    *v = self.noised(n, &format!("cell/{r}/{c}"));
+            for (c, p) in row.iter().enumerate() {
+                if let Some(v) = prints.get_mut(r * cols + c) {
+                    *v = p.clone();
                 }
             }
-            let total = sum(&mut row.iter().copied());
-            if let Some(v) = values.get_mut(r * cols + c_n) {
-                *v = self.noised(total, &format!("row/{r}"));
+            if let Some(v) = prints.get_mut(r * cols + c_n) {
+                *v = union(&mut row.iter());
             }
         }
         for c in 0..c_n {
-            let total = sum(&mut cells.iter().filter_map(|row| row.get(c).copied()));
-            if let Some(v) = values.get_mut(r_n * cols + c) {
-                *v = self.noised(total, &format!("col/{c}"));
+            if let Some(v) = prints.get_mut(r_n * cols + c) {
+                *v = union(&mut cells.iter().filter_map(|row| row.get(c)));
             }
         }
-        let grand = sum(&mut cells.iter().flatten().copied());
-        let noisy_grand = self.noised(grand, "total");
-        if let Some(v) = values.last_mut() {
-            *v = noisy_grand;
+        let grand = union(&mut cells.iter().flatten());
+        if let Some(v) = prints.last_mut() {
+            *v = grand.clone();
         }
+        // Fixed decision order: cells row by row, row margins, column
+        // margins, total. One row (or column): its margin is the total.
+        let mut order: Vec<usize> = Vec::with_capacity(rows * cols);
+        for r in 0..r_n {
+            for c in 0..c_n {
+                order.push(r * cols + c);
+            }
+        }
+        if r_n > 1 || c_n == 1 {
+            order.extend((0..r_n).map(|r| r * cols + c_n));
+        }
+        if c_n > 1 || r_n == 1 {
+            order.extend((0..c_n).map(|c| r_n * cols + c));
+        }
+        let mut noised: Vec<Option<Noised>> = vec![None; rows * cols];
+        for &e in &order {
+            if let (Some(slot), Some(p)) = (noised.get_mut(e), prints.get(e))
+                && slot.is_none()
+            {
+                *slot = Some(self.noised(p));
+            }
+        }
+        let total_n = self.noised(&grand);
+        let mut eligible = vec![true; rows * cols];
         // One row: its total is the grand total; one column likewise.
         if r_n == 1 {
-            if let Some(v) = values.get_mut(c_n) {
-                *v = noisy_grand;
+            if let Some(v) = noised.get_mut(c_n) {
+                *v = Some(total_n.clone());
             }
             if let Some(e) = eligible.get_mut(c_n) {
                 *e = false;
             }
         }
         if c_n == 1 {
-            if let Some(v) = values.get_mut(r_n * cols) {
-                *v = noisy_grand;
+            if let Some(v) = noised.get_mut(r_n * cols) {
+                *v = Some(total_n.clone());
             }
             if let Some(e) = eligible.get_mut(r_n * cols) {
                 *e = false;
             }
         }
+        if let Some(v) = noised.last_mut() {
+            *v = Some(total_n.clone());
+        }
         if let Some(e) = eligible.last_mut() {
             *e = false;
         }
+        let values: Vec<u64> = noised
+            .iter()
+            .map(|n| n.as_ref().map_or(0, Noised::effective))
+            .collect();
         let supp = suppress(
             &Grid {
                 rows,
@@ -391,11 +524,18 @@ impl<'p> Protector<'p> {
             },
             self.profile.threshold(),
         );
+        let grand_index = rows * cols - 1;
         let entry = |e: usize| -> ProtectedValue {
+            let n = noised.get(e).cloned().flatten();
             if supp.get(e).copied().unwrap_or(true) {
+                if let (Some(n), Some(p)) = (&n, prints.get(e))
+                    && e != grand_index
+                {
+                    self.suppressed(n, p);
+                }
                 Self::withheld()
             } else {
-                self.shown(values.get(e).copied().unwrap_or(0))
+                self.shown(n.map_or(0, |n| n.value))
             }
         };
         Ok(ProtectedTable {
@@ -404,7 +544,7 @@ impl<'p> Protector<'p> {
                 .collect(),
             row_totals: (0..r_n).map(|r| entry(r * cols + c_n)).collect(),
             column_totals: (0..c_n).map(|c| entry(r_n * cols + c)).collect(),
-            total: self.single(noisy_grand),
+            total: self.single(&total_n, &grand),
         })
     }
 
@@ -412,25 +552,29 @@ impl<'p> Protector<'p> {
     /// numerator and the rest of the denominator — so a small remainder
     /// (nearly everyone) is protected like a small numerator. The
     /// percentage is computed from the shown numbers, or withheld.
-    /// Labels `"numerator"`, `"complement"`, `"total"` (the denominator).
+    /// `numerator` must be a subset of `denominator`.
     ///
     /// # Errors
     /// [`DisclosureError::NumeratorAboveDenominator`].
     pub fn proportion(
         &self,
-        numerator: u64,
-        denominator: u64,
+        numerator: impl AsPrint,
+        denominator: impl AsPrint,
     ) -> Result<ProtectedProportion, DisclosureError> {
+        let (numerator, denominator) = (&numerator.to_print(), &denominator.to_print());
         let complement = denominator
-            .checked_sub(numerator)
+            .minus(numerator)
             .ok_or(DisclosureError::NumeratorAboveDenominator)?;
-        let noisy_num = self.noised(numerator, "numerator");
-        let noisy_comp = self.noised(complement, "complement");
-        let noisy_den = self.noised(denominator, "total");
+        let noisy_num = self.noised(numerator);
+        let noisy_comp = self.noised(&complement);
+        let noisy_den = self.noised(denominator);
+        let (a, b, c) = (
+            noisy_num.effective(),
+            noisy_comp.effective(),
+            noisy_den.effective(),
+        );
         // one-row table [numerator, complement | denominator]
-        let values = [
-            noisy_num, noisy_comp, noisy_den, noisy_num, noisy_comp, noisy_den,
-        ];
+        let values = [a, b, c, a, b, c];
         let eligible = [true, true, false, true, true, false];
         let supp = suppress(
             &Grid {
@@ -441,13 +585,17 @@ impl<'p> Protector<'p> {
             },
             self.profile.threshold(),
         );
-        let numerator = if supp.first().copied().unwrap_or(true) {
+        let num_out = if supp.first().copied().unwrap_or(true) {
+            self.suppressed(&noisy_num, numerator);
             Self::withheld()
         } else {
-            self.shown(noisy_num)
+            self.shown(noisy_num.value)
         };
-        let denominator = self.single(noisy_den);
-        let percent = match (numerator.value, denominator.value) {
+        if supp.get(1).copied().unwrap_or(true) {
+            self.suppressed(&noisy_comp, &complement);
+        }
+        let den_out = self.single(&noisy_den, denominator);
+        let percent = match (num_out.value, den_out.value) {
             (Some(n), Some(d)) if d > 0 => Some((n as f64 * 100.0 / d as f64).min(100.0)),
             _ => None,
         };
@@ -456,8 +604,8 @@ impl<'p> Protector<'p> {
             None => "withheld".to_string(),
         };
         Ok(ProtectedProportion {
-            numerator,
-            denominator,
+            numerator: num_out,
+            denominator: den_out,
             percent,
             percent_display,
         })

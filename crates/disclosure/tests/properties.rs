@@ -3,15 +3,13 @@
 #![allow(clippy::unwrap_used)]
 
 use halsohub_disclosure::{
-    DisclosureError, LaplaceNoise, Precision, Profile, ProtectedValue, Protector, Release,
-    SUPPRESSED,
+    DisclosureError, LaplaceNoise, PersonTagger, Precision, Profile, ProtectedValue, Protector,
+    Release, SUPPRESSED, SetPrint,
 };
 use proptest::prelude::*;
 
 const RELEASE: Release<'static> = Release {
     secret: b"hub secret for tests",
-    query_hash: "sha256:query",
-    snapshot_id: "snapshot-1",
 };
 
 fn protector(p: &Profile) -> Protector<'_> {
@@ -47,7 +45,7 @@ fn assert_nothing_small(values: &[&ProtectedValue], threshold: u64) {
 
 fn profiles() -> Vec<Profile> {
     vec![
-        Profile::feasibility(),
+        Profile::rounded(),
         Profile::noisy(),
         Profile::strict(),
         Profile::new("threshold-only", 5, 1, None).unwrap(),
@@ -89,7 +87,7 @@ proptest! {
 
     #[test]
     fn zero_and_small_counts_look_identical(a in 0u64..5, b in 0u64..5, big in 5u64..100) {
-        let p = Profile::feasibility();
+        let p = Profile::rounded();
         let pr = protector(&p);
         prop_assert_eq!(pr.count(a), pr.count(b));
         let ca = pr.count(a);
@@ -110,7 +108,7 @@ proptest! {
 
     #[test]
     fn rounding_is_to_the_nearest_multiple(n in 5u64..1_000_000) {
-        let p = Profile::feasibility();
+        let p = Profile::rounded();
         let v = protector(&p).count(n);
         let shown = v.value().unwrap();
         prop_assert_eq!(shown % 5, 0);
@@ -138,7 +136,7 @@ proptest! {
         prop_assert_eq!(v.precision(), Precision::Exact);
         prop_assert_eq!(v.display(), n.to_string());
 
-        let feas = protector(&Profile::feasibility()).count(n);
+        let feas = protector(&Profile::rounded()).count(n);
         let expected = if n < 5 { Precision::Suppressed } else { Precision::Rounded };
         prop_assert_eq!(feas.precision(), expected);
         prop_assert_eq!(feas.below(), (n < 5).then_some(5));
@@ -213,28 +211,26 @@ proptest! {
     }
 }
 
-/// Noise for another snapshot or query is independent: the correlation of
-/// the noise over many queries is near zero, and most values differ.
+/// Noise is a function of the persons: the same set gets the same noise
+/// (whatever the question), sets of the same size with one person swapped
+/// get independent noise, and the noise has the Laplace scale.
 #[test]
-fn noise_is_independent_across_snapshots_and_queries() {
+fn noise_is_keyed_by_the_set_of_persons() {
     let p = Profile::new("noise-only", 0, 1, Some(LaplaceNoise { epsilon: 0.5 })).unwrap();
-    let n = 1000u64;
-    let noise = |q: &str, s: &str| -> f64 {
-        let r = Release {
-            secret: b"k",
-            query_hash: q,
-            snapshot_id: s,
-        };
-        let v = Protector::new(&p, &r).unwrap().count(n).value().unwrap();
-        v as f64 - n as f64
+    let pr = Protector::new(&p, &Release { secret: b"k" }).unwrap();
+    let tagger = PersonTagger::new(b"tags").unwrap();
+    let set = |lo: u32, swap: u32| {
+        SetPrint::of(
+            (lo..lo + 1000)
+                .map(|i| if i == lo { 1_000_000 + swap } else { i })
+                .map(|i| tagger.tag(&i.to_be_bytes())),
+        )
     };
-    let queries: Vec<String> = (0..2000).map(|i| format!("q{i}")).collect();
-    let a: Vec<f64> = queries.iter().map(|q| noise(q, "s1")).collect();
-    let b: Vec<f64> = queries.iter().map(|q| noise(q, "s2")).collect();
-    let c: Vec<f64> = queries
-        .iter()
-        .map(|q| noise(&format!("{q}x"), "s1"))
-        .collect();
+    let noise = |s: &SetPrint| pr.count(s).value().unwrap() as f64 - 1000.0;
+    let a: Vec<f64> = (0..2000).map(|i| noise(&set(i * 7, 0))).collect();
+    let again: Vec<f64> = (0..2000).map(|i| noise(&set(i * 7, 0))).collect();
+    assert_eq!(a, again);
+    let b: Vec<f64> = (0..2000).map(|i| noise(&set(i * 7, 1))).collect();
     let corr = |x: &[f64], y: &[f64]| {
         let mx = x.iter().sum::<f64>() / x.len() as f64;
         let my = y.iter().sum::<f64>() / y.len() as f64;
@@ -246,13 +242,8 @@ fn noise_is_independent_across_snapshots_and_queries() {
     // 2000 samples: s.e. of r ≈ 0.022
     assert!(
         corr(&a, &b).abs() < 0.1,
-        "snapshots correlated: {}",
+        "swapped sets correlated: {}",
         corr(&a, &b)
-    );
-    assert!(
-        corr(&a, &c).abs() < 0.1,
-        "queries correlated: {}",
-        corr(&a, &c)
     );
     let same = a.iter().zip(&b).filter(|(x, y)| x == y).count();
     assert!(same < 400, "{same} of 2000 equal");
@@ -270,7 +261,7 @@ fn repeating_a_noisy_query_cannot_average_the_noise_away() {
 
 #[test]
 fn proportions_use_the_shown_numbers() {
-    let p = Profile::feasibility();
+    let p = Profile::rounded();
     let pr = protector(&p);
     let out = pr.proportion(42, 200).unwrap();
     assert_eq!(out.numerator.value(), Some(40));
@@ -295,12 +286,18 @@ fn proportions_use_the_shown_numbers() {
 
 #[test]
 fn bad_tables_are_errors() {
-    let p = Profile::feasibility();
+    let p = Profile::rounded();
     let pr = protector(&p);
-    assert_eq!(pr.strata(&[]).unwrap_err(), DisclosureError::EmptyTable);
-    assert_eq!(pr.table(&[]).unwrap_err(), DisclosureError::EmptyTable);
     assert_eq!(
-        pr.table(&[vec![]]).unwrap_err(),
+        pr.strata::<u64>(&[]).unwrap_err(),
+        DisclosureError::EmptyTable
+    );
+    assert_eq!(
+        pr.table::<u64>(&[]).unwrap_err(),
+        DisclosureError::EmptyTable
+    );
+    assert_eq!(
+        pr.table::<u64>(&[vec![]]).unwrap_err(),
         DisclosureError::EmptyTable
     );
     assert!(matches!(
@@ -318,11 +315,7 @@ fn bad_tables_are_errors() {
     ));
     // a noisy profile without a secret is refused up front
     let noisy = Profile::noisy();
-    let r = Release {
-        secret: b"",
-        query_hash: "q",
-        snapshot_id: "s",
-    };
+    let r = Release { secret: b"" };
     assert_eq!(
         Protector::new(&noisy, &r).unwrap_err(),
         DisclosureError::EmptySecret
@@ -331,7 +324,7 @@ fn bad_tables_are_errors() {
 
 #[test]
 fn protected_values_serialize_with_their_precision() {
-    let p = Profile::feasibility();
+    let p = Profile::rounded();
     let pr = protector(&p);
     let json = serde_json::to_value(pr.count(1234)).unwrap();
     assert_eq!(

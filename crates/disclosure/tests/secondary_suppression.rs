@@ -23,8 +23,6 @@ use halsohub_disclosure::{Profile, ProtectedValue, Protector, Release};
 
 const RELEASE: Release<'static> = Release {
     secret: b"test secret",
-    query_hash: "q",
-    snapshot_id: "s",
 };
 
 /// All vectors of `len` values in `0..=max`.
@@ -152,7 +150,7 @@ fn one_way_strata_threshold_5() {
 
 #[test]
 fn one_way_strata_default_profile() {
-    let p = Profile::feasibility();
+    let p = Profile::rounded();
     check(3, 16, 10, strata_publisher(&p));
 }
 
@@ -251,7 +249,7 @@ fn two_by_three_tables_against_the_published_numbers_attacker() {
 
 #[test]
 fn two_by_two_tables_default_profile() {
-    check(4, 14, 8, table_publisher(&Profile::feasibility(), 2, 2));
+    check(4, 14, 8, table_publisher(&Profile::rounded(), 2, 2));
 }
 
 #[test]

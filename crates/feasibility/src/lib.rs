@@ -35,7 +35,68 @@ pub use output::{
     FunnelStepOut, MarginOut, Number, NumberPrecision, PointOut, ProfileInfo, ProtectedOutput,
     StratumOut,
 };
-pub use protect::{ProtectError, protect};
+pub use protect::{ProtectError, protect, protect_guarded};
+
+/// The secret that keys person tags ([`halsohub_disclosure::PersonTagger`]):
+/// its own domain, so tags cannot be derived from the noise secret.
+#[must_use]
+pub fn tag_secret(key: &HubKey) -> Vec<u8> {
+    Pseudonymiser::new(key)
+        .source_scoped("halsohub/disclosure-person-tags", "v1")
+        .to_hex_bytes()
+        .to_vec()
+}
+
+/// The secret that keys the differencing guard's decision noise.
+#[must_use]
+pub fn guard_secret(key: &HubKey) -> Vec<u8> {
+    Pseudonymiser::new(key)
+        .source_scoped("halsohub/disclosure-guard", "v1")
+        .to_hex_bytes()
+        .to_vec()
+}
+
+/// How many numbers answering `query` releases, from its shape alone
+/// (never from the data, so charging it reveals nothing): 1 for a count;
+/// one per funnel step (the index included); 3 for a proportion
+/// (numerator, remainder, denominator); every cell of the complete key
+/// grid, every margin and the total for strata and time series.
+#[must_use]
+pub fn release_cost(query: &halsohub_cohort::Query, grid: &KeyGrid<'_>) -> u64 {
+    use halsohub_cohort::reference::periods;
+    let bands = halsohub_cohort::validate::age_bands_of(&query.output);
+    let none = BTreeSet::new();
+    let keys = |d: halsohub_cohort::Dimension| grid.keys(d, &bands, &none).len() as u64;
+    match &query.output {
+        Output::Count {} => 1,
+        Output::Funnel {} => query.criteria.len() as u64 + u64::from(query.index.is_some()),
+        Output::Proportion { .. } => 3,
+        Output::Strata { by, .. } => match by.as_slice() {
+            [d] => keys(*d) + 1,
+            [a, b] => {
+                let (r, c) = (keys(*a), keys(*b));
+                r * c + r + c + 1
+            }
+            other => other.iter().map(|d| keys(*d)).product::<u64>() + 1,
+        },
+        Output::TimeSeries {
+            from,
+            to,
+            interval,
+            by,
+            ..
+        } => {
+            let n = periods(*from, *to, *interval).len() as u64;
+            match by {
+                None => n + 1,
+                Some(d) => {
+                    let c = keys(*d);
+                    n * c + n + c + 1
+                }
+            }
+        }
+    }
+}
 
 /// The secret that keys deterministic noise: a keyed hash of the hub key in
 /// its own domain (the key itself is never used directly).

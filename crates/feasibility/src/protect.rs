@@ -7,7 +7,8 @@ use halsohub_cohort::reference::periods;
 use halsohub_cohort::validate::age_bands_of;
 use halsohub_cohort::{Interval, Output, OutputResult, Query, QueryResult};
 use halsohub_disclosure::{
-    DisclosureError, MAX_TABLE_CELLS, Profile, ProtectedTable, Protector, Release,
+    DisclosureError, GuardSession, MAX_TABLE_CELLS, Profile, ProtectedTable, Protector, Release,
+    SetPrint,
 };
 
 use crate::grid::KeyGrid;
@@ -65,20 +66,106 @@ pub fn protect(
     profile: &Profile,
     secret: &[u8],
 ) -> Result<ProtectedOutput, ProtectError> {
-    let release = Release {
-        secret,
-        query_hash: &result.query_hash,
-        snapshot_id: &result.snapshot,
-    };
-    let p = Protector::new(profile, &release)?;
+    protect_guarded(query, result, grid, profile, secret, None).map(|(o, _)| o)
+}
+
+/// As [`protect`], with the differencing guard deciding every number (in
+/// the fixed order of [`Protector`]); returns the guard session, whose new
+/// anchors the caller stores.
+///
+/// Noise is keyed by the persons behind each number: the result's
+/// [`QueryResult::prints`]. A result without prints (an engine without
+/// person tags) gets noise keyed by the counts alone, and cannot be
+/// guarded.
+///
+/// # Errors
+/// As [`protect`]; [`ProtectError::Mismatch`] when a guard is given and the
+/// result has no prints.
+pub fn protect_guarded(
+    query: &Query,
+    result: &QueryResult,
+    grid: &KeyGrid<'_>,
+    profile: &Profile,
+    secret: &[u8],
+    guard: Option<GuardSession>,
+) -> Result<(ProtectedOutput, Option<GuardSession>), ProtectError> {
+    let guarded = guard.is_some();
+    let prints = Prints::of(result)?;
+    if guarded && !prints.keyed {
+        return Err(ProtectError::Mismatch(
+            "the differencing guard needs the persons' prints; give the engine person tags",
+        ));
+    }
+    let mut p = Protector::new(profile, &Release { secret })?;
+    if let Some(g) = guard {
+        p = p.with_guard(g);
+    }
+    let out = release(&p, query, result, grid, &prints)?;
+    Ok((out, p.into_guard()))
+}
+
+/// The print behind each number the engine reported, in result order (or
+/// unkeyed prints of the counts).
+struct Prints {
+    keyed: bool,
+    list: Vec<SetPrint>,
+}
+
+impl Prints {
+    fn of(result: &QueryResult) -> Result<Prints, ProtectError> {
+        let counts: Vec<u64> = match &result.output {
+            OutputResult::Count { count } => vec![*count],
+            OutputResult::Funnel { steps } => steps.iter().map(|s| s.count).collect(),
+            OutputResult::Proportion {
+                numerator,
+                denominator,
+            } => vec![*numerator, *denominator],
+            OutputResult::Strata { cells, .. } => cells.iter().map(|c| c.count).collect(),
+            OutputResult::TimeSeries { points, .. } => points.iter().map(|p| p.count).collect(),
+        };
+        if result.prints.is_empty() {
+            return Ok(Prints {
+                keyed: false,
+                list: counts.into_iter().map(SetPrint::unkeyed).collect(),
+            });
+        }
+        if result.prints.len() != counts.len()
+            || result
+                .prints
+                .iter()
+                .zip(&counts)
+                .any(|(p, c)| p.count() != *c)
+        {
+            return Err(ProtectError::Mismatch(
+                "the prints do not match the result's numbers",
+            ));
+        }
+        Ok(Prints {
+            keyed: true,
+            list: result.prints.clone(),
+        })
+    }
+
+    fn get(&self, i: usize) -> SetPrint {
+        self.list.get(i).cloned().unwrap_or_default()
+    }
+}
+
+fn release(
+    p: &Protector<'_>,
+    query: &Query,
+    result: &QueryResult,
+    grid: &KeyGrid<'_>,
+    prints: &Prints,
+) -> Result<ProtectedOutput, ProtectError> {
     let bands = age_bands_of(&query.output);
     match &result.output {
-        OutputResult::Count { count } => Ok(ProtectedOutput::Count {
-            count: Number::from(&p.count(*count)),
+        OutputResult::Count { .. } => Ok(ProtectedOutput::Count {
+            count: Number::from(&p.count(prints.get(0))),
         }),
         OutputResult::Funnel { steps } => {
-            let counts: Vec<u64> = steps.iter().map(|s| s.count).collect();
-            let shown = p.funnel(&counts);
+            let sets: Vec<SetPrint> = (0..steps.len()).map(|i| prints.get(i)).collect();
+            let shown = p.funnel(&sets);
             Ok(ProtectedOutput::Funnel {
                 steps: steps
                     .iter()
@@ -91,11 +178,8 @@ pub fn protect(
                     .collect(),
             })
         }
-        OutputResult::Proportion {
-            numerator,
-            denominator,
-        } => {
-            let pp = p.proportion(*numerator, *denominator)?;
+        OutputResult::Proportion { .. } => {
+            let pp = p.proportion(prints.get(0), prints.get(1))?;
             Ok(ProtectedOutput::Proportion {
                 numerator: Number::from(&pp.numerator),
                 denominator: Number::from(&pp.denominator),
@@ -113,13 +197,14 @@ pub fn protect(
             match dimensions.as_slice() {
                 [d] => {
                     let keys = grid.keys(*d, &bands, &seen(0));
-                    let counts: BTreeMap<&str, u64> = cells
+                    let counts: BTreeMap<&str, SetPrint> = cells
                         .iter()
-                        .filter_map(|c| c.key.first().map(|k| (k.as_str(), c.count)))
+                        .enumerate()
+                        .filter_map(|(i, c)| c.key.first().map(|k| (k.as_str(), prints.get(i))))
                         .collect();
-                    let values: Vec<u64> = keys
+                    let values: Vec<SetPrint> = keys
                         .iter()
-                        .map(|k| counts.get(k.as_str()).copied().unwrap_or(0))
+                        .map(|k| counts.get(k.as_str()).cloned().unwrap_or_default())
                         .collect();
                     let s = p.strata(&values).map_err(table_error)?;
                     Ok(ProtectedOutput::Strata {
@@ -139,14 +224,15 @@ pub fn protect(
                 [d1, d2] => {
                     let rows = grid.keys(*d1, &bands, &seen(0));
                     let cols = grid.keys(*d2, &bands, &seen(1));
-                    let counts: BTreeMap<(&str, &str), u64> = cells
+                    let counts: BTreeMap<(&str, &str), SetPrint> = cells
                         .iter()
-                        .filter_map(|c| match c.key.as_slice() {
-                            [a, b] => Some(((a.as_str(), b.as_str()), c.count)),
+                        .enumerate()
+                        .filter_map(|(i, c)| match c.key.as_slice() {
+                            [a, b] => Some(((a.as_str(), b.as_str()), prints.get(i))),
                             _ => None,
                         })
                         .collect();
-                    let t = two_way(&p, &rows, &cols, &counts)?;
+                    let t = two_way(p, &rows, &cols, &counts)?;
                     let mut out_cells = Vec::new();
                     for (r, rk) in rows.iter().enumerate() {
                         for (c, ck) in cols.iter().enumerate() {
@@ -189,13 +275,14 @@ pub fn protect(
             };
             match by {
                 None => {
-                    let counts: BTreeMap<&str, u64> = points
+                    let counts: BTreeMap<&str, SetPrint> = points
                         .iter()
-                        .map(|pt| (pt.period.as_str(), pt.count))
+                        .enumerate()
+                        .map(|(i, pt)| (pt.period.as_str(), prints.get(i)))
                         .collect();
-                    let values: Vec<u64> = period_list
+                    let values: Vec<SetPrint> = period_list
                         .iter()
-                        .map(|k| counts.get(k.as_str()).copied().unwrap_or(0))
+                        .map(|k| counts.get(k.as_str()).cloned().unwrap_or_default())
                         .collect();
                     let s = p.time_series(&values).map_err(table_error)?;
                     Ok(ProtectedOutput::TimeSeries {
@@ -218,17 +305,18 @@ pub fn protect(
                     let key_of = |k: &Option<String>| k.as_deref().unwrap_or("unknown").to_string();
                     let seen: BTreeSet<String> = points.iter().map(|pt| key_of(&pt.key)).collect();
                     let cols = grid.keys(*d, &bands, &seen);
-                    let mut counts: BTreeMap<(&str, String), u64> = BTreeMap::new();
-                    for pt in points {
-                        *counts
+                    let mut counts: BTreeMap<(&str, String), SetPrint> = BTreeMap::new();
+                    for (i, pt) in points.iter().enumerate() {
+                        let e = counts
                             .entry((pt.period.as_str(), key_of(&pt.key)))
-                            .or_default() += pt.count;
+                            .or_default();
+                        *e = e.add(&prints.get(i));
                     }
-                    let counts: BTreeMap<(&str, &str), u64> = counts
+                    let counts: BTreeMap<(&str, &str), SetPrint> = counts
                         .iter()
-                        .map(|((per, k), n)| ((*per, k.as_str()), *n))
+                        .map(|((per, k), n)| ((*per, k.as_str()), n.clone()))
                         .collect();
-                    let t = two_way(&p, &period_list, &cols, &counts)?;
+                    let t = two_way(p, &period_list, &cols, &counts)?;
                     let mut out = Vec::new();
                     for (r, period) in period_list.iter().enumerate() {
                         for (c, k) in cols.iter().enumerate() {
@@ -283,7 +371,7 @@ fn two_way(
     p: &Protector<'_>,
     rows: &[String],
     cols: &[String],
-    counts: &BTreeMap<(&str, &str), u64>,
+    counts: &BTreeMap<(&str, &str), SetPrint>,
 ) -> Result<ProtectedTable, ProtectError> {
     let size = rows.len().saturating_mul(cols.len());
     if size > MAX_TABLE_CELLS {
@@ -292,11 +380,16 @@ fn two_way(
             max: MAX_TABLE_CELLS,
         }));
     }
-    let grid: Vec<Vec<u64>> = rows
+    let grid: Vec<Vec<SetPrint>> = rows
         .iter()
         .map(|r| {
             cols.iter()
-                .map(|c| counts.get(&(r.as_str(), c.as_str())).copied().unwrap_or(0))
+                .map(|c| {
+                    counts
+                        .get(&(r.as_str(), c.as_str()))
+                        .cloned()
+                        .unwrap_or_default()
+                })
                 .collect()
         })
         .collect();

@@ -247,11 +247,25 @@ async fn hub(db: Db, dir: Option<tempfile::TempDir>, service: Option<Feasibility
     }
 }
 
+/// The service with the rounding-only profile and no budget or guard, so
+/// that shown numbers can be checked against exact counts (the default
+/// profile's noise, budget and guard are tested in `tests/attacks.rs`).
 fn service() -> Feasibility {
-    Feasibility::new(engine(), b"test noise secret".to_vec()).with_quota(QuotaPolicy {
-        per_minute: 1000,
-        per_week: 10_000,
-    })
+    rounded(
+        Feasibility::new(engine(), b"test noise secret".to_vec()).with_quota(QuotaPolicy {
+            per_minute: 1000,
+            per_week: 10_000,
+        }),
+    )
+}
+
+fn rounded(f: Feasibility) -> Feasibility {
+    f.with_profile(halsohub_disclosure::Profile::rounded())
+        .unwrap()
+        .with_budget(None)
+        .unwrap()
+        .with_guard(None)
+        .unwrap()
 }
 
 impl Hub {
@@ -444,7 +458,7 @@ async fn counts_are_protected_and_identical_on_repetition() {
             );
             assert_eq!(first["snapshot"], "000001");
             assert!(first["query_hash"].as_str().unwrap().len() >= 64);
-            assert_eq!(first["profile"]["name"], "feasibility");
+            assert_eq!(first["profile"]["name"], "rounded");
             let (_, again) = h.query("data_steward", &q).await;
             assert_eq!(first["output"], again["output"], "identical on repetition");
             assert_eq!(first["query_hash"], again["query_hash"]);
@@ -633,7 +647,7 @@ async fn quotas_give_429_with_retry_after_and_survive_a_restart() {
             per_minute: 2,
             per_week: 3,
         };
-        let make = || Feasibility::new(engine(), b"secret".to_vec()).with_quota(quota);
+        let make = || rounded(Feasibility::new(engine(), b"secret".to_vec()).with_quota(quota));
         let h = hub(db.clone(), dir, Some(make())).await;
         let q = count_query(&["E11"]);
         assert_eq!(h.query("applicant", &q).await.0, StatusCode::OK);
@@ -736,7 +750,7 @@ async fn every_answer_is_logged_with_its_protections() {
         assert_eq!(e.query_hash.as_deref(), v["query_hash"].as_str());
         assert_eq!(e.snapshot.as_deref(), Some("000001"));
         assert_eq!(e.output_kind.as_deref(), Some("strata"));
-        assert_eq!(e.profile.as_deref(), Some("feasibility"));
+        assert_eq!(e.profile.as_deref(), Some("rounded"));
         assert!(!e.exact);
         assert_eq!(e.outcome, QueryOutcome::Ok);
         assert_eq!(e.protections["profile"]["threshold"], 5);
@@ -990,10 +1004,10 @@ proptest::proptest! {
         rt.block_on(async {
             let p = generate_seeded(n, seed);
             let engine = Engine::build("000009", &p.events, &p.persons, &p.residences);
-            let f = Feasibility::new(engine, b"s".to_vec()).with_quota(QuotaPolicy {
+            let f = rounded(Feasibility::new(engine, b"s".to_vec()).with_quota(QuotaPolicy {
                 per_minute: 1000,
                 per_week: 10_000,
-            });
+            }));
             let (db, dir) = databases().await.into_iter().next().unwrap();
             let h = hub(db, dir, Some(f)).await;
             let dm2 = json!({"event": {"domain": "diagnosis",

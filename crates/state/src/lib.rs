@@ -28,7 +28,9 @@
 //!   per-user row lock so several server processes share one limit
 //!   ([`Db::admit_query`]);
 //! * the password log-in throttle, likewise shared by every process
-//!   ([`login_throttle`]).
+//!   ([`login_throttle`]);
+//! * privacy-budget charges per user and period, and the differencing
+//!   guard's anchors (fingerprints of released person sets) ([`privacy`]).
 //!
 //! This crate persists; it does not decide. Whether a command on a case is
 //! allowed is the access crate's business. Roles are stored as their
@@ -44,6 +46,7 @@ pub mod login_throttle;
 pub mod oidc;
 pub mod outbox;
 pub mod permits;
+pub mod privacy;
 pub mod query_log;
 mod quota;
 pub mod sequences;

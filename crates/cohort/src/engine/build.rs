@@ -487,6 +487,7 @@ impl EngineBuilder {
             lab_cmp,
             lab_unit,
             units,
+            tags: Vec::new(),
         }
     }
 }

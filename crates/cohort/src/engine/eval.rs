@@ -3,6 +3,7 @@
 //! section is computed in `output`.
 
 use chrono::NaiveDate;
+use halsohub_disclosure::SetPrint;
 use halsohub_identity::Pseudonym;
 use roaring::RoaringBitmap;
 
@@ -37,12 +38,38 @@ impl Engine {
         lists: &CodeLists,
         exclude: &Exclusion,
     ) -> Result<crate::result::QueryResult, EvalError> {
-        let output = self.evaluate(q, lists, exclude)?;
+        let (output, prints) = self.evaluate_printed(q, lists, exclude)?;
         Ok(crate::result::QueryResult {
             snapshot: self.snapshot.clone(),
             query_hash: crate::canonical::query_hash(q),
             output,
+            prints,
         })
+    }
+
+    /// As [`Engine::evaluate`], with the fingerprint of the persons behind
+    /// every number (see [`crate::QueryResult::prints`]; empty without
+    /// person tags).
+    pub fn evaluate_printed(
+        &self,
+        q: &Query,
+        lists: &CodeLists,
+        exclude: &Exclusion,
+    ) -> Result<(OutputResult, Vec<SetPrint>), EvalError> {
+        validate(q, lists)?;
+        let mut universe = RoaringBitmap::new();
+        universe.insert_range(0..self.patients.len() as u32);
+        universe -= &exclude.0;
+        let printing = !self.tags.is_empty();
+        let ev = Eval {
+            e: self,
+            q,
+            lists,
+            universe,
+            cands: None,
+            prints: printing.then(|| std::cell::RefCell::new(Vec::new())),
+        };
+        ev.run()
     }
 
     /// Evaluate a query, leaving out `exclude`. Exact numbers.
@@ -62,8 +89,9 @@ impl Engine {
             lists,
             universe,
             cands: None,
+            prints: None,
         };
-        ev.run()
+        ev.run().map(|(o, _)| o)
     }
 
     /// The patients meeting every criterion of `q` (its cohort; the output
@@ -86,6 +114,7 @@ impl Engine {
             lists,
             universe,
             cands: None,
+            prints: None,
         };
         ev.cands = ev.candidates();
         let steps: Vec<&Step> = q.criteria.iter().collect();
@@ -121,6 +150,9 @@ pub(super) struct Eval<'a> {
     pub(super) lists: &'a CodeLists,
     pub(super) universe: RoaringBitmap,
     pub(super) cands: Option<Candidates>,
+    /// Fingerprints of the numbers, in result order (only with person
+    /// tags); funnel steps are pushed by `cohort` when `steps` is set.
+    pub(super) prints: Option<std::cell::RefCell<Vec<SetPrint>>>,
 }
 
 fn bitmap_from_sorted(v: impl IntoIterator<Item = u32>) -> RoaringBitmap {
@@ -369,21 +401,34 @@ impl Eval<'_> {
                         running &= self.static_set(&c);
                     }
                     funnel.push(running.len());
+                    if let (Some(p), Some(out)) = (self.e.print_of(&running), &self.prints)
+                        && self.steps_printed()
+                    {
+                        out.borrow_mut().push(p);
+                    }
                 }
                 (running, Vec::new())
             }
             Some(cands) => {
                 let mut running = RoaringBitmap::new();
                 running.insert_range(0..cands.pat.len() as u32);
+                let printing = self.prints.is_some() && self.steps_printed();
                 let distinct = |r: &RoaringBitmap| {
                     let mut n = 0u64;
                     let mut last = u32::MAX;
+                    let mut print = printing.then(SetPrint::empty);
                     for i in r {
                         let p = cands.pat.get(i as usize).copied().unwrap_or(0);
                         if p != last {
                             n += 1;
                             last = p;
+                            if let Some(pr) = print.as_mut() {
+                                pr.insert(self.e.tag(p));
+                            }
                         }
+                    }
+                    if let (Some(pr), Some(out)) = (print, &self.prints) {
+                        out.borrow_mut().push(pr);
                     }
                     n
                 };

@@ -16,6 +16,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{Datelike, NaiveDate};
+use halsohub_disclosure::{PersonTag, PersonTagger, SetPrint};
 use halsohub_identity::Pseudonym;
 use halsohub_store::{Comparator, Domain, Setting};
 use roaring::RoaringBitmap;
@@ -152,6 +153,10 @@ pub struct Engine {
     lab_cmp: Vec<u8>,
     lab_unit: Vec<u16>,
     units: Vec<String>,
+    /// Secret person tags (key part) by dense id, empty until
+    /// [`Engine::set_person_tags`]: what the set fingerprints of results
+    /// ([`crate::QueryResult::prints`]) are made of.
+    tags: Vec<u64>,
 }
 
 /// Patients to leave out of every count (opt-outs), as dense ids of one
@@ -223,6 +228,7 @@ impl Engine {
             lab_cmp,
             lab_unit,
             units,
+            tags,
         } = self;
         size_of::<Engine>()
             + snapshot.capacity()
@@ -251,6 +257,33 @@ impl Engine {
             + heap(lab_cmp)
             + heap(lab_unit)
             + names(units)
+            + heap(tags)
+    }
+
+    /// Gives every patient its secret tag under `tagger` (HMAC of the
+    /// pseudonym), so that results carry the fingerprint of the persons
+    /// behind each number. One HMAC per patient.
+    pub fn set_person_tags(&mut self, tagger: &PersonTagger) {
+        self.tags = self
+            .patients
+            .iter()
+            .map(|p| tagger.tag(p.as_bytes()).key)
+            .collect();
+    }
+
+    /// The tag of dense patient `p` (only with tags set).
+    fn tag(&self, p: u32) -> PersonTag {
+        PersonTag {
+            key: self.tags.get(p as usize).copied().unwrap_or(0),
+        }
+    }
+
+    /// The fingerprint of a set of dense ids, `None` without tags.
+    fn print_of(&self, set: &RoaringBitmap) -> Option<SetPrint> {
+        if self.tags.is_empty() {
+            return None;
+        }
+        Some(SetPrint::of(set.iter().map(|p| self.tag(p))))
     }
 
     /// The code systems of the snapshot's events (`icd10se`, `icd10cm`, a

@@ -3,7 +3,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use std::cell::RefCell;
+
 use chrono::Datelike;
+use halsohub_disclosure::SetPrint;
 
 use super::eval::Eval;
 use super::{NO_DATE, NO_YMD, age_years, day_number, from_day_number, ymd};
@@ -14,13 +17,37 @@ use crate::result::{Cell, EvalError, FunnelStep, MAX_CELLS, OutputResult, Series
 use crate::validate::age_bands_of;
 
 impl Eval<'_> {
-    pub(super) fn run(mut self) -> Result<OutputResult, EvalError> {
+    /// The output and, with person tags, the fingerprint of every number
+    /// (see [`crate::QueryResult::prints`]).
+    pub(super) fn run(mut self) -> Result<(OutputResult, Vec<SetPrint>), EvalError> {
+        let out = self.outputs()?;
+        let prints = self
+            .prints
+            .take()
+            .map(RefCell::into_inner)
+            .unwrap_or_default();
+        Ok((out, prints))
+    }
+
+    /// True when `cohort` records a print per funnel step.
+    pub(super) fn steps_printed(&self) -> bool {
+        matches!(self.q.output, Output::Funnel {})
+    }
+
+    fn push_print(&self, p: Option<SetPrint>) {
+        if let (Some(p), Some(out)) = (p, &self.prints) {
+            out.borrow_mut().push(p);
+        }
+    }
+
+    fn outputs(&mut self) -> Result<OutputResult, EvalError> {
         self.cands = self.candidates();
         let all: Vec<&Step> = self.q.criteria.iter().collect();
         let mut funnel = Vec::new();
         match &self.q.output {
             Output::Count {} => {
                 let (c, _) = self.cohort(&all, &mut funnel);
+                self.push_print(self.e.print_of(&c));
                 Ok(OutputResult::Count { count: c.len() })
             }
             Output::Funnel {} => {
@@ -53,6 +80,8 @@ impl Eval<'_> {
                 let mut num_steps = all.clone();
                 num_steps.extend(numerator.iter());
                 let (num, _) = self.cohort(&num_steps, &mut funnel);
+                self.push_print(self.e.print_of(&num));
+                self.push_print(self.e.print_of(&den));
                 Ok(OutputResult::Proportion {
                     numerator: num.len(),
                     denominator: den.len(),
@@ -78,6 +107,8 @@ impl Eval<'_> {
                 };
                 let bands = age_bands_of(&self.q.output);
                 let mut cells: HashMap<[u32; 2], u64> = HashMap::new();
+                let mut cell_prints: HashMap<[u32; 2], SetPrint> = HashMap::new();
+                let printing = self.prints.is_some();
                 let mut j = 0usize;
                 for p in &cohort {
                     while index_pairs.get(j).is_some_and(|x| x.0 < p) {
@@ -90,6 +121,9 @@ impl Eval<'_> {
                         *slot = self.dim_value(*d, p, when, ix, &providers, &bands);
                     }
                     *cells.entry(key).or_default() += 1;
+                    if printing {
+                        cell_prints.entry(key).or_default().insert(self.e.tag(p));
+                    }
                 }
                 if cells.len() > MAX_CELLS {
                     return Err(EvalError::TooManyCells {
@@ -97,18 +131,27 @@ impl Eval<'_> {
                         limit: MAX_CELLS,
                     });
                 }
-                let mut out: Vec<Cell> = cells
+                let mut keyed: Vec<(Cell, [u32; 2])> = cells
                     .into_iter()
-                    .map(|(k, count)| Cell {
-                        key: k
-                            .iter()
-                            .zip(by)
-                            .map(|(v, d)| self.dim_label(*d, *v, &bands))
-                            .collect(),
-                        count,
+                    .map(|(k, count)| {
+                        (
+                            Cell {
+                                key: k
+                                    .iter()
+                                    .zip(by)
+                                    .map(|(v, d)| self.dim_label(*d, *v, &bands))
+                                    .collect(),
+                                count,
+                            },
+                            k,
+                        )
                     })
                     .collect();
-                out.sort();
+                keyed.sort();
+                for (_, k) in &keyed {
+                    self.push_print(printing.then(|| cell_prints.remove(k).unwrap_or_default()));
+                }
+                let out: Vec<Cell> = keyed.into_iter().map(|(c, _)| c).collect();
                 Ok(OutputResult::Strata {
                     dimensions: by.clone(),
                     cells: out,
@@ -165,22 +208,37 @@ impl Eval<'_> {
                         counts.insert((period, None), 0);
                     }
                 }
+                let printing = self.prints.is_some();
                 let mut keyed: HashMap<(String, Option<u32>), u64> = HashMap::new();
+                let mut keyed_prints: HashMap<(String, Option<u32>), SetPrint> = HashMap::new();
                 for (p, d) in &first {
                     let Some(day) = from_day_number(*d) else {
                         continue;
                     };
                     let key = by
                         .map(|dim| self.dim_value(dim, *p, Some(*d), Some(*d), &providers, &bands));
-                    *keyed
-                        .entry((period_label(day, *interval), key))
-                        .or_default() += 1;
+                    let k = (period_label(day, *interval), key);
+                    if printing {
+                        keyed_prints
+                            .entry(k.clone())
+                            .or_default()
+                            .insert(self.e.tag(*p));
+                    }
+                    *keyed.entry(k).or_default() += 1;
                 }
+                let mut point_prints: BTreeMap<(String, Option<String>), SetPrint> =
+                    BTreeMap::new();
                 for ((period, key), n) in keyed {
                     let label = match (by, key) {
                         (Some(dim), Some(v)) => Some(self.dim_label(*dim, v, &bands)),
                         _ => None,
                     };
+                    if let Some(pr) = keyed_prints.remove(&(period.clone(), key)) {
+                        let e = point_prints
+                            .entry((period.clone(), label.clone()))
+                            .or_default();
+                        *e = e.add(&pr);
+                    }
                     *counts.entry((period, label)).or_default() += n;
                 }
                 if counts.len() > MAX_CELLS {
@@ -188,6 +246,9 @@ impl Eval<'_> {
                         cells: counts.len(),
                         limit: MAX_CELLS,
                     });
+                }
+                for k in counts.keys() {
+                    self.push_print(printing.then(|| point_prints.remove(k).unwrap_or_default()));
                 }
                 Ok(OutputResult::TimeSeries {
                     interval: *interval,

@@ -153,21 +153,29 @@ async fn logout(
 /// Who the caller is and which roles they hold per organisation.
 #[utoipa::path(get, path = "/api/v1/me", tag = "accounts", security(("bearer" = [])),
     responses((status = 200, description = "the caller"), (status = 401, description = "no credentials")))]
-async fn me(caller: Caller) -> Json<Value> {
+async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, Problem> {
     let roles: Vec<Value> = caller
         .principal
         .roles
         .iter()
         .map(|(org, rs)| json!({ "organisation_id": org, "roles": rs }))
         .collect();
-    Json(json!({
+    // The privacy budget for feasibility counts, when the service runs.
+    let budget = match &state.feasibility {
+        Some(f) => {
+            halsohub_app::feasibility::budget_of(f, &state.db, &caller.user.id, state.now()).await?
+        }
+        None => None,
+    };
+    Ok(Json(json!({
         "user": {
             "id": caller.user.id,
             "username": caller.user.username,
             "display_name": caller.user.display_name,
         },
         "memberships": roles,
-    }))
+        "budget": budget,
+    })))
 }
 
 #[derive(Debug, serde::Deserialize)]

@@ -191,6 +191,19 @@ fn error_response(e: FeasibilityError) -> Response {
             }
             resp
         }
+        FeasibilityError::Budget(b) => {
+            let mut resp = Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "budget-exhausted",
+                "Privacy budget exhausted",
+                b.to_string(),
+            )
+            .into_response();
+            if let Ok(v) = HeaderValue::from_str(&b.retry_after_secs.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            resp
+        }
         FeasibilityError::State(s) => Problem::from(s).into_response(),
         FeasibilityError::Internal(msg) => {
             tracing::error!(error = %msg, "feasibility query failed");
