@@ -169,7 +169,8 @@ impl Profile {
     }
 
     /// Laplace noise with ε = 0.5 (scale 2),
-    /// drawn deterministically per (query, snapshot, hub secret, cell).
+    /// drawn deterministically from the hub secret and the set of persons
+    /// behind each number (not from the query).
     #[must_use]
     pub fn noisy() -> Self {
         Profile {

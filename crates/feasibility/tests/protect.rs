@@ -374,7 +374,7 @@ fn protections_name_the_profile_and_each_precision() {
     for v in p["precision"].as_object().unwrap().values() {
         for x in v.as_array().unwrap() {
             assert!(
-                ["rounded", "suppressed"].contains(&x.as_str().unwrap()),
+                ["noisy", "suppressed"].contains(&x.as_str().unwrap()),
                 "{x}"
             );
         }

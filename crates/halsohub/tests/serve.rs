@@ -57,7 +57,8 @@ fn check_count(v: &Value) {
     assert_eq!(v["output"]["type"], "count", "{v}");
     let n = &v["output"]["count"];
     match n["precision"].as_str().unwrap() {
-        "rounded" => {
+        // The default profile adds noise keyed by the persons, then rounds.
+        "noisy" | "rounded" => {
             let value = n["value"].as_u64().unwrap();
             assert!(value >= 5 && value.is_multiple_of(5), "{n}");
         }
@@ -192,6 +193,7 @@ fn demo_serves_the_api_and_its_curl_example_works_then_serve_store_does_too() {
     assert_eq!(v["query_hash"], first["query_hash"]);
 
     // `halsohub count` (protected) and the API release the same numbers
+    // for the same persons
     for (name, q) in [
         ("count.json", body.clone()),
         (
@@ -233,7 +235,17 @@ fn demo_serves_the_api_and_its_curl_example_works_then_serve_store_does_too() {
                     .collect(),
             }
         };
-        assert_eq!(shown(&cli["result"]), shown(&api["output"]), "{name}");
+        let (cli_shown, api_shown) = (shown(&cli["result"]), shown(&api["output"]));
+        if name == "count.json" {
+            // The same persons behind the same number: the same noise.
+            assert_eq!(cli_shown, api_shown, "{name}");
+        } else {
+            // Over the API the differencing guard may answer a cell with an
+            // earlier number of a nearby set (the local operator's `count`
+            // is not guarded), so only the cells must be the same.
+            let keys = |v: &[(String, String)]| v.iter().map(|c| c.0.clone()).collect::<Vec<_>>();
+            assert_eq!(keys(&cli_shown), keys(&api_shown), "{name}");
+        }
     }
     drop(server);
 

@@ -70,19 +70,7 @@ impl Db {
             .begin()
             .await
             .map_err(err("starting a budget transaction"))?;
-        sqlx::query(
-            "INSERT INTO quota_locks (user_id, admitted) VALUES ($1, 0) \
-             ON CONFLICT (user_id) DO NOTHING",
-        )
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(err("locking the user's budget"))?;
-        sqlx::query("UPDATE quota_locks SET admitted = admitted WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(err("locking the user's budget"))?;
+        crate::quota::lock_user(&mut tx, user_id, "locking the user's budget").await?;
         let start = to_ms(period_start);
         let repeat: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM budget_charges \

@@ -41,19 +41,7 @@ impl Db {
             .map_err(err("starting a quota transaction"))?;
         // Take the user's lock row first: a write, so SQLite holds its write
         // lock from here on and PostgreSQL holds the row lock until commit.
-        sqlx::query(
-            "INSERT INTO quota_locks (user_id, admitted) VALUES ($1, 0) \
-             ON CONFLICT (user_id) DO NOTHING",
-        )
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(err("locking the user's quota"))?;
-        sqlx::query("UPDATE quota_locks SET admitted = admitted WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(err("locking the user's quota"))?;
+        lock_user(&mut tx, user_id, "locking the user's quota").await?;
         sqlx::query("DELETE FROM quota_uses WHERE user_id = $1 AND at <= $2")
             .bind(user_id)
             .bind(start)
@@ -104,4 +92,31 @@ impl Db {
             .await
             .map_err(StateError::db("counting quota uses"))
     }
+}
+
+/// Takes `user_id`'s row in `quota_locks` inside `tx` (creating it if
+/// needed): a write, so SQLite holds its write lock from here on and
+/// PostgreSQL holds the row lock until commit. Quotas and privacy budgets
+/// decide under it, so concurrent requests of one user are decided one
+/// after the other, across server processes.
+pub(crate) async fn lock_user(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user_id: &str,
+    what: &'static str,
+) -> Result<(), StateError> {
+    let err = StateError::db;
+    sqlx::query(
+        "INSERT INTO quota_locks (user_id, admitted) VALUES ($1, 0) \
+         ON CONFLICT (user_id) DO NOTHING",
+    )
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await
+    .map_err(err(what))?;
+    sqlx::query("UPDATE quota_locks SET admitted = admitted WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(err(what))?;
+    Ok(())
 }

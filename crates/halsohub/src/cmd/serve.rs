@@ -52,9 +52,10 @@ pub struct ServeArgs {
     /// Hub key (keys the deterministic noise of noisy profiles).
     #[command(flatten)]
     pub key: crate::cmd::keys::KeyArg,
-    /// Disclosure profile for feasibility answers: feasibility (<5, round
-    /// to 5), noisy (plus Laplace noise ε 0.5) or strict (<10, round to 10,
-    /// noise). Exact counts are never served over HTTP.
+    /// Disclosure profile for feasibility answers: feasibility (noise keyed
+    /// by the persons behind each number, ε 0.5, <5, round to 5), rounded
+    /// (<5, round to 5, no noise: trusted audiences only), noisy or strict
+    /// (<10, round to 10, noise). Exact counts are never served over HTTP.
     #[arg(long, default_value = "feasibility", value_name = "NAME")]
     pub profile: String,
     /// Feasibility queries per user per sliding minute.
