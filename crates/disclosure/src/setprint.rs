@@ -192,16 +192,7 @@ impl SetPrint {
         SetPrint {
             count: self.count.saturating_add(other.count),
             sum: self.sum.wrapping_add(other.sum),
-            cells: self
-                .cells
-                .iter()
-                .zip(&other.cells)
-                .map(|(a, b)| SketchCell {
-                    count: a.count.wrapping_add(b.count),
-                    key: a.key ^ b.key,
-                    check: a.check ^ b.check,
-                })
-                .collect(),
+            cells: self.combine_cells(other, i32::wrapping_add),
         }
     }
 
@@ -212,17 +203,23 @@ impl SetPrint {
         Some(SetPrint {
             count: self.count.checked_sub(subset.count)?,
             sum: self.sum.wrapping_sub(subset.sum),
-            cells: self
-                .cells
-                .iter()
-                .zip(&subset.cells)
-                .map(|(a, b)| SketchCell {
-                    count: a.count.wrapping_sub(b.count),
-                    key: a.key ^ b.key,
-                    check: a.check ^ b.check,
-                })
-                .collect(),
+            cells: self.combine_cells(subset, i32::wrapping_sub),
         })
+    }
+
+    /// The cells of a union (`count_op` adding) or a difference
+    /// (subtracting): counts combined by `count_op`, keys and checks by
+    /// XOR, which is its own inverse.
+    fn combine_cells(&self, other: &SetPrint, count_op: fn(i32, i32) -> i32) -> Vec<SketchCell> {
+        self.cells
+            .iter()
+            .zip(&other.cells)
+            .map(|(a, b)| SketchCell {
+                count: count_op(a.count, b.count),
+                key: a.key ^ b.key,
+                check: a.check ^ b.check,
+            })
+            .collect()
     }
 
     /// The exact size of the symmetric difference of the two sets when it
