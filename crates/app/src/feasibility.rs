@@ -31,7 +31,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use halsohub_access::{Principal, may_query};
 use halsohub_cohort::{CodeLists, Engine, EvalError, Exclusion, OutputResult, Query, QueryError};
 use halsohub_disclosure::{
-    Anchor, BudgetExceeded, BudgetPolicy, DisclosureError, GuardPolicy, GuardSession, PersonTagger,
+    Anchor, BudgetExceeded, DisclosureError, GuardSession, PersonTagger,
     Profile, Protector, QuotaExceeded, QuotaWindow, Release, SetPrint,
 };
 use halsohub_feasibility::{
@@ -46,9 +46,10 @@ use utoipa::ToSchema;
 use crate::hub::{Hub, HubError};
 use crate::query::{QueryFileError, read_query_file};
 
-/// The per-user quota policy the service applies to API requests (a rule
-/// of `halsohub_disclosure`, re-exported for the edges that configure it).
-pub use halsohub_disclosure::QuotaPolicy;
+/// The per-user quota, privacy-budget and differencing-guard policies the
+/// service applies to API requests (rules of `halsohub_disclosure`,
+/// re-exported for the edges that configure them).
+pub use halsohub_disclosure::{BudgetPolicy, GuardPolicy, QuotaPolicy};
 
 /// The released shape of an answer's numbers (owned by the pure
 /// `halsohub-feasibility` crate).
@@ -233,7 +234,7 @@ impl Feasibility {
     /// a secret.
     pub fn with_guard(mut self, guard: Option<GuardPolicy>) -> Result<Feasibility, SetupError> {
         if let Some(g) = &guard {
-            GuardSession::new(*g, &self.noise_secret, b"check", Vec::new())?;
+            GuardSession::new(*g, &self.noise_secret, Vec::new())?;
         }
         self.guard = guard;
         Ok(self)
@@ -652,11 +653,11 @@ async fn guarded(
     grid: &KeyGrid<'_>,
     now: DateTime<Utc>,
 ) -> Result<Result<ProtectedOutput, ProtectError>, FeasibilityError> {
-    let session = |nonce: &[u8], anchors: Vec<Anchor>| {
-        GuardSession::new(policy, &f.noise_secret, nonce, anchors)
+    let session = |anchors: Vec<Anchor>| {
+        GuardSession::new(policy, &f.noise_secret, anchors)
             .map_err(|e| FeasibilityError::Internal(format!("differencing guard: {e}")))
     };
-    let dry = session(b"sizes", Vec::new())?;
+    let dry = session(Vec::new())?;
     let ranges = match protect_guarded(query, result, grid, &f.profile, &f.noise_secret, Some(dry))
     {
         Ok((_, Some(d))) => d.size_ranges(),
@@ -676,8 +677,7 @@ async fn guarded(
             })
         })
         .collect();
-    let nonce: [u8; 32] = rand::random();
-    let live = session(&nonce, anchors)?;
+    let live = session(anchors)?;
     match protect_guarded(query, result, grid, &f.profile, &f.noise_secret, Some(live)) {
         Ok((out, g)) => {
             let new: Vec<StoredAnchor> = g

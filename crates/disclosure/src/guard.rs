@@ -12,12 +12,22 @@
 //! The decision must not leak the distance, so it is noisy (the
 //! sparse-vector technique): with `d` the distance to the chosen anchor,
 //! the number *snaps* to it when `d + ν ≤ radius + ρ`, where `ν` and `ρ`
-//! are fresh Laplace noise per decision (scale [`GuardPolicy::scale`]).
-//! The anchor is chosen by a noisy minimum (`argmin d_i + Laplace`) among
-//! the anchors whose distance is known exactly (size prefilter, then the
-//! sketch's decoding — [`SetPrint::distance`]). An anchor at distance 0
-//! (the same persons) is always taken, preferring one released as
-//! suppressed: a suppressed number stays suppressed in every later form.
+//! are Laplace noise (scale [`GuardPolicy::scale`]) drawn afresh for every
+//! distinct set. The anchor is chosen by a noisy minimum
+//! (`argmin d_i + Laplace`) among the anchors whose distance is known
+//! exactly (size prefilter, then the sketch's decoding —
+//! [`SetPrint::distance`]). An anchor at distance 0 (the same persons) is
+//! always taken, preferring one released as suppressed: a suppressed number
+//! stays suppressed in every later form.
+//!
+//! The decision noise is a keyed function of the set (and, for the noisy
+//! minimum, of the candidate anchor): `HMAC-SHA256(secret, set ‖ purpose)`.
+//! Every distinct set gets its own independent draw, but asking the same
+//! set again — a repeat, or any rewrite standing on the same persons —
+//! draws the same noise, so repeating a question re-rolls nothing: with
+//! per-request randomness, an attacker could repeat a query that snapped
+//! until one decision happens not to snap, and the differing answer would
+//! tell the distance. Only new anchors near a set can change its answer.
 //!
 //! Only numbers released fresh (not snapped) become anchors, and numbers
 //! released as suppressed (they must stay suppressed). Within one answer
@@ -25,9 +35,8 @@
 //! margins, total; funnel steps in order), each fresh one becoming an
 //! anchor for the next.
 //!
-//! The fresh randomness comes from `HMAC-SHA256(secret, nonce ‖ counter)`
-//! with a random nonce per answer supplied by the caller, so the crate
-//! stays free of I/O.
+//! The randomness is derived from the secret alone, so the crate stays
+//! free of I/O and a decision can be replayed in a test.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -41,7 +50,7 @@ use crate::setprint::{MAX_DISTANCE, SetPrint};
 
 type HmacSha256 = Hmac<Sha256>;
 
-const DOMAIN: &[u8] = b"halsohub/disclosure/guard/v1";
+const DOMAIN: &[u8] = b"halsohub/disclosure/guard/v2";
 
 /// Most anchors whose distance is decoded per decision (the nearest in
 /// size first); bounds the cost of a number among many small ones.
@@ -62,10 +71,12 @@ pub struct GuardPolicy {
 }
 
 impl Default for GuardPolicy {
-    /// Radius 4, decision scale 0.5, shared across users.
+    /// Radius 6, decision scale 0.5, shared across users. With these a set
+    /// one person away from an anchor fails to snap with probability
+    /// `P(ν − ρ > 5)` ≈ 1.4·10⁻⁴, two persons away ≈ 8·10⁻⁴.
     fn default() -> Self {
         GuardPolicy {
-            radius: 4,
+            radius: 6,
             scale: 0.5,
             shared: true,
         }
@@ -131,7 +142,6 @@ pub(crate) struct Decision {
 pub struct GuardSession {
     policy: GuardPolicy,
     mac: HmacSha256,
-    counter: u64,
     anchors: Vec<Anchor>,
     /// Anchor indices by set size (the size prefilter).
     by_size: BTreeMap<u64, Vec<usize>>,
@@ -158,15 +168,14 @@ impl std::fmt::Debug for GuardSession {
 }
 
 impl GuardSession {
-    /// A session over the `anchors` loaded for this answer, with fresh
-    /// randomness from `secret` and a per-answer random `nonce`.
+    /// A session over the `anchors` loaded for this answer, with decision
+    /// noise keyed by `secret`.
     ///
     /// # Errors
     /// [`DisclosureError::EmptySecret`]; an invalid policy.
     pub fn new(
         policy: GuardPolicy,
         secret: &[u8],
-        nonce: &[u8],
         anchors: Vec<Anchor>,
     ) -> Result<Self, DisclosureError> {
         policy.validate()?;
@@ -177,13 +186,10 @@ impl GuardSession {
             .map_err(|_| DisclosureError::EmptySecret)?;
         mac.update(&(DOMAIN.len() as u64).to_be_bytes());
         mac.update(DOMAIN);
-        mac.update(&(nonce.len() as u64).to_be_bytes());
-        mac.update(nonce);
         let loaded = anchors.len();
         let mut session = GuardSession {
             policy,
             mac,
-            counter: 0,
             anchors: Vec::with_capacity(loaded),
             by_size: BTreeMap::new(),
             same: HashMap::new(),
@@ -214,10 +220,18 @@ impl GuardSession {
         i
     }
 
-    fn laplace(&mut self) -> f64 {
+    /// Decision noise for `set`: `purpose` 0 is `ν`, 1 is `ρ`, 2 the noisy
+    /// minimum's draw for the candidate `anchor`. A keyed function of the
+    /// sets, so the same set always draws the same.
+    fn laplace(&self, set: &SetPrint, purpose: u8, anchor: Option<&SetPrint>) -> f64 {
         let mut mac = self.mac.clone();
-        mac.update(&self.counter.to_be_bytes());
-        self.counter += 1;
+        mac.update(&set.count().to_be_bytes());
+        mac.update(&set.sum().to_be_bytes());
+        mac.update(&[purpose]);
+        if let Some(a) = anchor {
+            mac.update(&a.count().to_be_bytes());
+            mac.update(&a.sum().to_be_bytes());
+        }
         laplace_from_uniform(uniform_of(&mac.finalize().into_bytes()), self.policy.scale)
     }
 
@@ -256,14 +270,18 @@ impl GuardSession {
             return self.snap(i);
         }
         for (d, i) in near {
-            let score = d as f64 + self.laplace();
+            let jitter = self
+                .anchors
+                .get(i)
+                .map_or(0.0, |a| self.laplace(print, 2, Some(&a.print)));
+            let score = d as f64 + jitter;
             if best.is_none_or(|(s, _, _)| score < s) {
                 best = Some((score, d, i));
             }
         }
         if let Some((_, d, i)) = best {
-            let nu = self.laplace();
-            let rho = self.laplace();
+            let nu = self.laplace(print, 0, None);
+            let rho = self.laplace(print, 1, None);
             if d as f64 + nu <= self.policy.radius as f64 + rho {
                 return self.snap(i);
             }
@@ -376,11 +394,12 @@ mod tests {
         (0..n).map(|i| t.tag(&i.to_be_bytes())).collect()
     }
 
-    fn session(anchors: Vec<Anchor>, nonce: u32) -> GuardSession {
+    /// A session whose decision noise is keyed by `seed` (independent
+    /// draws for different seeds).
+    fn session(anchors: Vec<Anchor>, seed: u32) -> GuardSession {
         GuardSession::new(
             GuardPolicy::default(),
-            b"guard",
-            &nonce.to_be_bytes(),
+            format!("guard {seed}").as_bytes(),
             anchors,
         )
         .unwrap()
@@ -397,8 +416,8 @@ mod tests {
         };
         let mut snapped_at_1 = 0;
         let mut snapped_far = 0;
-        for nonce in 0..500 {
-            let mut s = session(vec![anchor.clone()], nonce);
+        for seed in 0..500 {
+            let mut s = session(vec![anchor.clone()], seed);
             let one_more = SetPrint::of(t[..101].iter().copied());
             let d = s.decide(&one_more, 102);
             if d.snapped {
@@ -457,6 +476,48 @@ mod tests {
         assert!(new[1].suppressed && new[1].print == b);
         assert_eq!(s.counts(), (1, 1));
         assert_eq!(s.size_ranges(), vec![(19, 40)]);
+    }
+
+    /// A repeat draws the same decision noise: asking a set again (in a
+    /// new answer, against the same anchors) gives the same decision, so
+    /// repeating cannot re-roll a snap. Different sets draw independently.
+    #[test]
+    fn repeats_decide_alike_and_distinct_sets_independently() {
+        let t = tags(600);
+        let base = SetPrint::of(t[..100].iter().copied());
+        // A radius of 2 puts distance 2 at the edge (snaps half the time).
+        let policy = GuardPolicy {
+            radius: 2,
+            ..GuardPolicy::default()
+        };
+        let anchors = vec![Anchor {
+            print: base.clone(),
+            value: 100,
+            suppressed: false,
+        }];
+        let mut snapped = 0;
+        for k in 0..200 {
+            // base minus persons k, plus person 100 + k: distance 2
+            let mut near: Vec<PersonTag> = t[..100].to_vec();
+            near.remove(k % 100);
+            near.push(t[100 + k]);
+            let p = SetPrint::of(near);
+            let first = GuardSession::new(policy, b"g", anchors.clone())
+                .unwrap()
+                .decide(&p, 99);
+            for _ in 0..5 {
+                let again = GuardSession::new(policy, b"g", anchors.clone())
+                    .unwrap()
+                    .decide(&p, 99);
+                assert_eq!(again.snapped, first.snapped);
+                assert_eq!(again.value, first.value);
+            }
+            snapped += usize::from(first.snapped);
+        }
+        assert!(
+            (60..=140).contains(&snapped),
+            "{snapped} of 200 distinct sets at the edge snapped"
+        );
     }
 
     #[test]

@@ -123,6 +123,15 @@ impl Prints {
             OutputResult::Strata { cells, .. } => cells.iter().map(|c| c.count).collect(),
             OutputResult::TimeSeries { points, .. } => points.iter().map(|p| p.count).collect(),
         };
+        // A result with no numbers of its own (strata or a series over an
+        // empty cohort: every cell of the grid is an empty set) needs no
+        // prints, and is as keyed as any other.
+        if counts.is_empty() {
+            return Ok(Prints {
+                keyed: true,
+                list: Vec::new(),
+            });
+        }
         if result.prints.is_empty() {
             return Ok(Prints {
                 keyed: false,

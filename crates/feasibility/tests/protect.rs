@@ -399,3 +399,39 @@ fn the_exact_view_is_the_engine_result() {
         assert_eq!(got, want);
     }
 }
+
+/// Strata and series over an empty cohort have no numbers of their own
+/// (every cell of the grid is the empty set): the guard protects them like
+/// any other result, and every cell is suppressed. (An empty two-way table
+/// once answered 500 in the attack suite.)
+#[test]
+fn an_empty_cohort_is_guarded_like_any_other() {
+    let mut e = engine(200, 5);
+    e.set_person_tags(&halsohub_disclosure::PersonTagger::new(b"tags").unwrap());
+    let nobody = r#"{"person": {"birth_year": {"from": 1801, "to": 1801}}}"#;
+    for q in queries_with(nobody).iter().skip(2) {
+        let r = run(&e, q);
+        let guard = halsohub_disclosure::GuardSession::new(
+            halsohub_disclosure::GuardPolicy::default(),
+            b"guard",
+            Vec::new(),
+        )
+        .unwrap();
+        let (out, session) = halsohub_feasibility::protect_guarded(
+            q,
+            &r,
+            &grid(&e),
+            &Profile::feasibility(),
+            b"s",
+            Some(guard),
+        )
+        .unwrap_or_else(|err| panic!("{err}"));
+        assert!(session.is_some());
+        for (key, n) in keyed(&out) {
+            if key.starts_with("total") || key.starts_with("denominator") {
+                continue;
+            }
+            assert_eq!(n.precision, NumberPrecision::Suppressed, "{key}: {n:?}");
+        }
+    }
+}

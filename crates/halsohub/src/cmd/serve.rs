@@ -70,6 +70,8 @@ pub struct ServeArgs {
     #[arg(long, default_value = "15m", value_name = "DURATION", value_parser = parse_interval)]
     pub sweep_interval: Interval,
     #[command(flatten)]
+    pub privacy: crate::cmd::privacy::PrivacyArgs,
+    #[command(flatten)]
     pub lists: crate::cmd::lists::CodeListArgs,
 }
 
@@ -114,6 +116,7 @@ impl ServeArgs {
             quota_per_minute: QuotaPolicy::default().per_minute,
             quota_per_week: QuotaPolicy::default().per_week,
             sweep_interval: Interval(Some(Duration::from_secs(15 * 60))),
+            privacy: Default::default(),
             lists: crate::cmd::lists::CodeListArgs::default(),
         }
     }
@@ -129,12 +132,14 @@ async fn feasibility(args: &ServeArgs, store: PathBuf, home: &Path) -> Result<Fe
     };
     let key = args.key.path(home);
     let lists = args.lists.files.clone();
+    let privacy = args.privacy.clone();
     let started = std::time::Instant::now();
     let service = tokio::task::spawn_blocking(move || -> Result<Feasibility, HubError> {
-        Ok(Hub::open(&store, &key)?
+        let service = Hub::open(&store, &key)?
             .feasibility(None, &lists)?
             .with_profile(profile)?
-            .with_quota(quota))
+            .with_quota(quota);
+        Ok(privacy.apply(service)?)
     })
     .await
     .context("the engine build task failed")??;
