@@ -10,6 +10,7 @@ pub mod export;
 pub mod ingest;
 pub mod keys;
 pub mod lists;
+pub mod quarantine;
 pub mod serve;
 pub mod store;
 pub mod synth;
