@@ -13,12 +13,14 @@ use std::collections::BTreeMap;
 use common::Hub;
 use serde_json::Value;
 
-/// Region → exact count of a strata-by-region result.
+/// Region → exact count of a strata-by-region result (persons without a
+/// residence on the date, `unknown`, left out).
 fn by_region(out: &Value) -> BTreeMap<String, f64> {
     out["result"]["cells"]
         .as_array()
         .unwrap()
         .iter()
+        .filter(|c| c["key"][0] != "unknown")
         .map(|c| {
             (
                 c["key"][0].as_str().unwrap().to_owned(),
