@@ -385,6 +385,10 @@ pub struct FeasibilityAnswer {
     pub budget: Option<BudgetInfo>,
     /// This query's entry in the query log.
     pub log_id: i64,
+    /// Qualitative warnings about the query (a lab analyte named in one
+    /// code system where the snapshot also holds another; see
+    /// `docs/query-language.md`). They hold no numbers.
+    pub warnings: Vec<String>,
 }
 
 /// A user's privacy budget: numbers they may still be shown this period.
@@ -539,6 +543,8 @@ pub async fn ask(
     };
     log.query_hash = Some(halsohub_cohort::query_hash(&query));
     log.output_kind = Some(output_kind(&query.output).to_string());
+    let warnings =
+        halsohub_cohort::codeset::harmonisation_warnings(&query, &f.lists, f.engine.systems());
 
     if let Requester::Api { user_id, .. } = who {
         let policy = f.quota;
@@ -633,6 +639,7 @@ pub async fn ask(
             output,
             budget,
             log_id,
+            warnings,
         },
         exact: who.exact().then_some(result.output),
     })

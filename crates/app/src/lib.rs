@@ -10,10 +10,13 @@
 //! * the feasibility service (validation, quota, evaluation, disclosure
 //!   control, query log), for `POST /api/v1/feasibility` and
 //!   `halsohub count` alike;
+//! * the quarantine service (re-evaluating rows quarantined under an
+//!   older unit rule), for `halsohub quarantine retry`;
 //! * the case service (load, fold, decide, persist, notify, ids from the
 //!   database, deadline sweep), for the case routes and `halsohub cases`.
 
 pub mod cases;
 pub mod feasibility;
 pub mod hub;
+pub mod quarantine;
 pub mod query;

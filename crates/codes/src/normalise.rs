@@ -11,7 +11,7 @@ const MAX_LEN: usize = 64;
 ///
 /// | system | accepted | canonical |
 /// |---|---|---|
-/// | ICD-10-SE/-CM | `E11.9`, `e119`, ` E11.9 `, `G63.2*`, `E11.4†` | `E119` (no dot, upper case; `*`/`†`/`+` markers dropped) |
+/// | ICD-10-SE/-CM/-GM | `E11.9`, `e119`, ` E11.9 `, `G63.2*`, `E11.4†` | `E119` (no dot, upper case; `*`/`†`/`+` markers dropped) |
 /// | ATC | `a10ba02`, `A10 BA 02` (any of the 5 levels) | `A10BA02` |
 /// | KVÅ | `fng05`, `DT016` | `FNG05` (3 letters + 2 digits, or 2 letters + 3 digits) |
 /// | NPU | `npu27300`, `NPU 27300`, `27300`, `SWE05406`, `DNK35302` | `NPU27300` |
@@ -32,6 +32,8 @@ pub fn normalise(system: &System, raw: &str) -> Result<String, CodeError> {
     match system {
         System::Icd10Se => icd10(t, 6).map_err(err),
         System::Icd10Cm => icd10(t, 7).map_err(err),
+        // ICD-10-GM adds the `!` marker (secondary code).
+        System::Icd10Gm => icd10(t.trim_end_matches('!'), 7).map_err(err),
         System::Atc => atc(t).map_err(err),
         System::Kva => kva(t).map_err(err),
         System::Npu => npu(t).map_err(err),

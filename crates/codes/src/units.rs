@@ -172,7 +172,7 @@ pub static ANALYTES: &[Analyte] = &[
         precision: 0,
         conversions: &[HBA1C_FROM_PERCENT],
         npu: &["NPU27300"],
-        loinc: &["4548-4", "59261-8"],
+        loinc: &["4548-4", "59261-8", "17856-6"],
     },
     Analyte {
         id: "creatinine",

@@ -12,7 +12,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::codeset::normalise_code;
+use crate::codeset::{canonical_code, system_id};
 use crate::query::{
     At, Criterion, DEFAULT_AGE_BANDS, EventCriterion, Output, PersonCriterion, Query, Step,
 };
@@ -161,12 +161,16 @@ fn event(e: &EventCriterion) -> EventCriterion {
             .iter()
             .map(|s| {
                 let mut s = s.clone();
+                let system = s.system.clone().unwrap_or_default();
                 if let Some(cs) = &mut s.codes {
                     for c in cs.iter_mut() {
-                        *c = normalise_code(c);
+                        *c = canonical_code(&system, c, s.descendants);
                     }
                     cs.sort();
                     cs.dedup();
+                }
+                if let Some(id) = s.system.as_deref().and_then(system_id) {
+                    s.system = Some(id);
                 }
                 s
             })

@@ -6,58 +6,31 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Datelike, NaiveDate};
 use halsohub_codes::System;
+use halsohub_codes::crosswalk;
 use halsohub_codes::units::{self, Analyte};
 use halsohub_store::Comparator;
 
-use crate::query::{CodeSet, ValueFilter};
+use crate::query::{CodeSet, Criterion, EventCriterion, Output, Query, ValueFilter};
 
-/// Code systems a query may always name. Others may be named when the
-/// hub holds codes of them ([`CodeLists::add_systems`]).
-pub const KNOWN_SYSTEMS: [&str; 9] = [
-    "icd10se", "icd10cm", "icd10gm", "icd10", "atc", "kva", "npu", "loinc", "snomedct",
-];
+/// One resolved code pattern within a system: halsohub-codes' rule
+/// ([`halsohub_codes::Pattern::parse`]), the one ingest's normalisation
+/// shares.
+pub use halsohub_codes::Pattern;
 
-/// The editions of ICD-10 (Swedish, US clinical modification, German
-/// modification, WHO): one code shape, one hierarchy (blocks, categories).
-pub const ICD10_SYSTEMS: [&str; 4] = ["icd10se", "icd10cm", "icd10gm", "icd10"];
-
-/// Systems with a hierarchy that `descendants: true` can use.
-pub const HIERARCHICAL_SYSTEMS: [&str; 6] =
-    ["icd10se", "icd10cm", "icd10gm", "icd10", "atc", "kva"];
-
-/// Normalise a written code the way ingest stores it: trimmed, upper case,
-/// without dots and spaces (`e11.9` → `E119`).
-pub fn normalise_code(code: &str) -> String {
-    code.chars()
-        .filter(|c| !c.is_whitespace() && *c != '.')
-        .flat_map(char::to_uppercase)
-        .collect()
+/// The stable id of the code system a query names (an id, alias or URI
+/// read as ingest reads it: `ICD-10` → `icd10se`, `http://loinc.org` →
+/// `loinc`); `None` for empty text.
+pub fn system_id(name: &str) -> Option<String> {
+    System::canonical_id(name)
 }
 
-/// One resolved code pattern within a system.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Pattern {
-    /// Exactly this code.
-    Exact(String),
-    /// This code and every descendant (every code starting with it).
-    Prefix(String),
-    /// An ICD-10 block `lo-hi`: codes whose three-character category is in
-    /// `lo..=hi`.
-    Block(String, String),
-}
-
-impl Pattern {
-    /// Does `code` (normalised) match?
-    pub fn matches(&self, code: &str) -> bool {
-        match self {
-            Pattern::Exact(c) => code == c,
-            Pattern::Prefix(p) => code.starts_with(p.as_str()),
-            Pattern::Block(lo, hi) => {
-                let cat = code.get(..3).unwrap_or(code);
-                cat.len() == 3 && cat >= lo.as_str() && cat <= hi.as_str()
-            }
-        }
-    }
+/// The canonical text of one code of a code set: normalised by its
+/// system's rules (`e11.9` → `E119`, `e10–e14` → `E10-E14`), or trimmed
+/// when it cannot be read (validation reports it).
+pub fn canonical_code(system: &str, code: &str, descendants: bool) -> String {
+    System::parse(system)
+        .and_then(|s| Pattern::parse(&s, code, descendants).ok())
+        .map_or_else(|| code.trim().to_owned(), |p| p.to_string())
 }
 
 /// A resolved code set: per system, the patterns that match.
@@ -76,7 +49,7 @@ impl Matcher {
 }
 
 /// Named code lists a query may refer to with `{"list": "name"}`, and the
-/// code systems beyond [`KNOWN_SYSTEMS`] that a query may name (those the
+/// code systems beyond halsohub-codes' [`System::KNOWN`] that a query may name (those the
 /// hub holds codes of). Each list is a union of explicit code sets (no
 /// nested lists), with a title. [`CodeLists::builtin`] has the hub's own
 /// lists; [`CodeLists::load`] adds a list file's (`crate::lists`).
@@ -128,119 +101,98 @@ impl CodeLists {
         self.lists.iter().map(|(k, v)| (k.as_str(), v))
     }
 
+    /// The name of a list that covers every code of lab analyte `analyte`
+    /// in the NPU ↔ LOINC crosswalk (the list named as the analyte first).
+    pub fn covering(&self, analyte: &str) -> Option<String> {
+        let covers = |l: &NamedList| {
+            let mut codes = Vec::new();
+            exact_codes(&l.sets, self, &mut codes);
+            crosswalk::npu_loinc()
+                .iter()
+                .filter(|m| m.analyte == analyte)
+                .all(|m| {
+                    codes.iter().any(|(s, c)| *s == System::Npu && c == m.npu)
+                        && codes
+                            .iter()
+                            .any(|(s, c)| *s == System::Loinc && c == m.loinc)
+                })
+        };
+        if self.lists.get(analyte).is_some_and(covers) {
+            return Some(analyte.to_owned());
+        }
+        self.lists
+            .iter()
+            .find(|&(_, l)| covers(l))
+            .map(|(name, _)| name.clone())
+    }
+
+    /// Adds, for every lab analyte of the NPU ↔ LOINC crosswalk that no
+    /// list covers yet, a list named as the analyte (`crp`, `egfr`, ...)
+    /// with its codes in both systems, titled like the built-in lists.
+    pub fn add_analyte_lists(&mut self) {
+        for a in units::ANALYTES {
+            if self.covering(a.id).is_some() || self.lists.contains_key(a.id) {
+                continue;
+            }
+            let rows: Vec<_> = crosswalk::npu_loinc()
+                .iter()
+                .filter(|m| m.analyte == a.id)
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let mut npu: Vec<String> = rows.iter().map(|m| m.npu.to_owned()).collect();
+            npu.dedup();
+            let loinc: Vec<String> = rows.iter().map(|m| m.loinc.to_owned()).collect();
+            let title = format!(
+                "{} ({}; LOINC {})",
+                a.name,
+                npu.join(", "),
+                loinc.join(", ")
+            );
+            let set = |system: &str, codes: Vec<String>| CodeSet {
+                list: None,
+                system: Some(system.to_owned()),
+                codes: Some(codes),
+                descendants: false,
+            };
+            self.insert_titled(a.id, &title, vec![set("npu", npu), set("loinc", loinc)]);
+        }
+    }
+
     /// Allow queries to name these code systems too (the systems of the
-    /// codes a snapshot holds: `icd10cm` from an OMOP source, a FHIR
-    /// system URI, ...).
+    /// codes a snapshot holds: a FHIR system URI, an OMOP vocabulary, ...).
     pub fn add_systems<S: AsRef<str>>(&mut self, systems: impl IntoIterator<Item = S>) {
         for s in systems {
-            let s = s.as_ref();
-            if !s.is_empty() && !KNOWN_SYSTEMS.contains(&s) {
-                self.systems.insert(s.to_string());
+            if let Some(sys) = System::parse(s.as_ref())
+                && !sys.is_known()
+            {
+                self.systems.insert(sys.id().to_owned());
             }
         }
     }
 
-    /// May a query name `system`?
+    /// May a query name `system` (an id, alias or URI of a known system,
+    /// or a system the hub holds codes of)?
     pub fn knows_system(&self, system: &str) -> bool {
-        KNOWN_SYSTEMS.contains(&system) || self.systems.contains(system)
+        System::parse(system).is_some_and(|s| s.is_known() || self.systems.contains(s.id()))
     }
 
     /// The systems a query may name: the built-in ones, then the others.
     pub fn systems(&self) -> Vec<&str> {
-        KNOWN_SYSTEMS
+        System::known()
             .iter()
-            .copied()
+            .map(System::id)
             .chain(self.systems.iter().map(String::as_str))
             .collect()
     }
 }
 
-/// Why a code in a query cannot be used.
+/// Why a code in a query cannot be used: halsohub-codes' rules
+/// ([`Pattern::parse`]) for the system the query names.
 pub(crate) fn check_code(system: &str, code: &str, descendants: bool) -> Result<Pattern, String> {
-    if !KNOWN_SYSTEMS.contains(&system) {
-        // Another system's codes are stored as written (trimmed): match so.
-        let t = code.trim();
-        if t.is_empty() {
-            return Err("empty code".into());
-        }
-        if t.chars().any(char::is_control) {
-            return Err(format!("code {code:?} holds a control character"));
-        }
-        if descendants {
-            return Err(format!(
-                "{system} has no hierarchy here; list its codes explicitly (descendants: false)"
-            ));
-        }
-        return Ok(Pattern::Exact(t.to_string()));
-    }
-    let c = normalise_code(code);
-    if c.is_empty() {
-        return Err("empty code".into());
-    }
-    if !c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-') {
-        return Err(format!("code {code:?} has characters no {system} code has"));
-    }
-    // A dash is a range of categories in ICD-10, and part of the code
-    // elsewhere (LOINC `4548-4`).
-    let range = if ICD10_SYSTEMS.contains(&system) {
-        c.split_once('-')
-    } else {
-        None
-    };
-    if let Some((lo, hi)) = range {
-        if !descendants {
-            return Err(format!(
-                "the block {code:?} is a range of categories; set \"descendants\": true"
-            ));
-        }
-        if !is_icd_category(lo) || !is_icd_category(hi) {
-            return Err(format!(
-                "{code:?} is not an ICD-10 block: write two three-character categories, like E10-E14"
-            ));
-        }
-        if lo > hi {
-            return Err(format!("block {code:?} is inverted: {lo} comes after {hi}"));
-        }
-        return Ok(Pattern::Block(lo.to_string(), hi.to_string()));
-    }
-    if descendants && !HIERARCHICAL_SYSTEMS.contains(&system) {
-        return Err(format!(
-            "{system} has no hierarchy here; list its codes explicitly (descendants: false)"
-        ));
-    }
-    let icd_ok = c.len() >= 3 && is_icd_category(c.get(..3).unwrap_or(""));
-    let atc_ok = matches!(c.len(), 1 | 3 | 4 | 5 | 7)
-        && c.chars().next().is_some_and(|ch| ch.is_ascii_alphabetic());
-    match system {
-        s if ICD10_SYSTEMS.contains(&s) && !icd_ok => {
-            return Err(format!(
-                "{code:?} is not an ICD-10 code (a letter, two digits, then optional detail)"
-            ));
-        }
-        "atc" if !atc_ok => {
-            return Err(format!(
-                "{code:?} is not an ATC code of any level (A, A10, A10B, A10BA, A10BA02)"
-            ));
-        }
-        _ => {}
-    }
-    if descendants {
-        return Ok(Pattern::Prefix(c));
-    }
-    // One code: normalised and checked exactly as ingest does (check
-    // digits, shapes), so a code that no event can carry is an error.
-    let rules = match system {
-        "icd10gm" | "icd10" => System::Icd10Cm,
-        s => System::parse(s).unwrap_or(System::Other(s.to_string())),
-    };
-    halsohub_codes::normalise(&rules, code)
-        .map(Pattern::Exact)
-        .map_err(|e| format!("{system} code {:?}: {}", e.code, e.problem))
-}
-
-fn is_icd_category(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 3 && b[0].is_ascii_uppercase() && b[1].is_ascii_digit() && b[2].is_ascii_digit()
+    let sys = System::parse(system).ok_or_else(|| "missing code system".to_owned())?;
+    Pattern::parse(&sys, code, descendants).map_err(|e| e.to_string())
 }
 
 /// Resolve validated code sets (lists expanded through `lists`) to a
@@ -249,9 +201,12 @@ pub fn resolve(sets: &[CodeSet], lists: &CodeLists) -> Matcher {
     let mut m = Matcher::default();
     let mut add = |set: &CodeSet| {
         if let (Some(system), Some(codes)) = (&set.system, &set.codes) {
+            let Some(id) = system_id(system) else {
+                return;
+            };
             for code in codes {
                 if let Ok(p) = check_code(system, code, set.descendants) {
-                    m.by_system.entry(system.clone()).or_default().push(p);
+                    m.by_system.entry(id.clone()).or_default().push(p);
                 }
             }
         }
@@ -273,6 +228,96 @@ pub fn resolve(sets: &[CodeSet], lists: &CodeLists) -> Matcher {
         ps.dedup();
     }
     m
+}
+
+// ---------------------------------------------------------------------------
+// Concept harmonisation
+
+/// The exact codes `sets` name (lists expanded), as system and normalised
+/// code, each once.
+fn exact_codes(sets: &[CodeSet], lists: &CodeLists, out: &mut Vec<(System, String)>) {
+    let mut add = |set: &CodeSet| {
+        let (Some(system), Some(codes)) = (&set.system, &set.codes) else {
+            return;
+        };
+        let Some(sys) = System::parse(system) else {
+            return;
+        };
+        for code in codes {
+            if let Ok(Pattern::Exact(c)) = Pattern::parse(&sys, code, set.descendants)
+                && !out.iter().any(|(s, x)| *s == sys && *x == c)
+            {
+                out.push((sys.clone(), c));
+            }
+        }
+    };
+    for set in sets {
+        match &set.list {
+            Some(name) => lists
+                .get(name)
+                .unwrap_or(&[])
+                .iter()
+                .filter(|inner| inner.list.is_none())
+                .for_each(&mut add),
+            None => add(set),
+        }
+    }
+}
+
+fn criterion_codes(c: &Criterion, lists: &CodeLists, out: &mut Vec<Vec<(System, String)>>) {
+    match c {
+        Criterion::Event(e) => event_codes(e, lists, out),
+        Criterion::Person(_) => {}
+        Criterion::And(cs) | Criterion::Or(cs) => {
+            for c in cs {
+                criterion_codes(c, lists, out);
+            }
+        }
+        Criterion::Not(c) => criterion_codes(c, lists, out),
+    }
+}
+
+fn event_codes(e: &EventCriterion, lists: &CodeLists, out: &mut Vec<Vec<(System, String)>>) {
+    if let Some(sets) = &e.codes {
+        let mut codes = Vec::new();
+        exact_codes(sets, lists, &mut codes);
+        if !codes.is_empty() {
+            out.push(codes);
+        }
+    }
+}
+
+/// Concept-harmonisation warnings for `query` over a snapshot whose
+/// events carry codes of `held_systems` (the snapshot's static code-system
+/// metadata, e.g. `Engine::systems`): per criterion naming a lab analyte in
+/// one system (or only part of its codes) where the snapshot also holds
+/// the other, halsohub-codes' qualitative warning
+/// ([`halsohub_codes::crosswalk::harmonisation_warnings`]), recommending a
+/// named list that covers the analyte in both systems. No count is
+/// involved, so nothing here passes disclosure control.
+pub fn harmonisation_warnings<'a>(
+    query: &Query,
+    lists: &CodeLists,
+    held_systems: impl IntoIterator<Item = &'a str>,
+) -> Vec<String> {
+    let held: BTreeSet<System> = held_systems.into_iter().filter_map(System::parse).collect();
+    let mut criteria: Vec<Vec<(System, String)>> = Vec::new();
+    if let Some(index) = &query.index {
+        event_codes(&index.event, lists, &mut criteria);
+    }
+    let steps = query.criteria.iter().chain(match &query.output {
+        Output::Proportion { numerator } => numerator.as_slice(),
+        _ => &[],
+    });
+    for step in steps {
+        for c in [&step.include, &step.exclude].into_iter().flatten() {
+            criterion_codes(c, lists, &mut criteria);
+        }
+    }
+    if let Output::TimeSeries { event, .. } = &query.output {
+        event_codes(event, lists, &mut criteria);
+    }
+    crosswalk::harmonisation_warnings(&criteria, &held, &|analyte: &str| lists.covering(analyte))
 }
 
 // ---------------------------------------------------------------------------
@@ -455,7 +500,9 @@ mod tests {
 
     #[test]
     fn code_patterns() {
-        assert_eq!(normalise_code(" e11.9 "), "E119");
+        assert_eq!(canonical_code("ICD-10", " e11.9 ", false), "E119");
+        assert_eq!(canonical_code("icd10se", "e10–e14", true), "E10-E14");
+        assert_eq!(system_id("http://loinc.org"), Some("loinc".into()));
         let p = check_code("icd10se", "E10-E14", true).unwrap();
         assert!(p.matches("E119") && p.matches("E14") && !p.matches("E15") && !p.matches("E0"));
         assert!(check_code("icd10se", "E14-E10", true).is_err());

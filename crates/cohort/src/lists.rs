@@ -70,6 +70,9 @@ impl CodeLists {
         if let Err(e) = lists.load_json(BUILTIN) {
             tracing::error!(error = %e, "built-in code lists do not load");
         }
+        // One list per lab analyte, from halsohub-codes' crosswalk, where
+        // the file has none.
+        lists.add_analyte_lists();
         lists
     }
 

@@ -400,7 +400,7 @@ struct Concepts {
 
 fn class_of(system: &str, code: &str) -> String {
     match system {
-        "icd10se" | "icd10cm" | "icd10gm" => "ICD10 code".to_owned(),
+        s if System::parse(s).is_some_and(|s| s.is_icd10()) => "ICD10 code".to_owned(),
         "atc" => match code.len() {
             1 => "ATC 1st",
             3 => "ATC 2nd",

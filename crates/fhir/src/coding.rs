@@ -6,18 +6,12 @@ use serde_json::Value;
 
 use crate::reason::{self, Rejection};
 
-/// ICD-10-GM (German modification) codes are carried under this id,
-/// normalised like ICD-10 (no dot, upper case, markers dropped).
-pub const ICD10GM: &str = "icd10gm";
-
 /// Where a FHIR system URI lands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Target {
-    /// One of halsohub's systems with rules (ICD-10-SE/-CM, ATC, KVÅ, NPU,
-    /// LOINC, SNOMED CT).
+    /// One of halsohub's systems with rules (`halsohub_codes::System`:
+    /// ICD-10-SE/-CM/-GM, ATC, KVÅ, NPU, LOINC, SNOMED CT).
     Known(System),
-    /// ICD-10-GM.
-    Icd10Gm,
     /// Anything else: kept as the (lower-cased) URI.
     Other(String),
 }
@@ -28,7 +22,6 @@ impl Target {
     pub(crate) fn id(&self) -> &str {
         match self {
             Target::Known(s) => s.id(),
-            Target::Icd10Gm => ICD10GM,
             Target::Other(s) => s,
         }
     }
@@ -39,7 +32,7 @@ impl Target {
         match self {
             Target::Known(System::Icd10Se) => Some(0),
             Target::Known(System::Icd10Cm) => Some(1),
-            Target::Icd10Gm => Some(2),
+            Target::Known(System::Icd10Gm) => Some(2),
             Target::Known(System::Atc) => Some(3),
             Target::Known(System::Kva) => Some(4),
             Target::Known(System::Npu) => Some(5),
@@ -66,19 +59,6 @@ pub(crate) fn target(uri: &str) -> Target {
     let key = uri.trim().trim_end_matches('/').to_ascii_lowercase();
     if let Some((_, id)) = NAMED_SYSTEMS.iter().find(|(u, _)| *u == key) {
         return Target::Other((*id).to_owned());
-    }
-    match key.as_str() {
-        "http://fhir.de/codesystem/bfarm/icd-10-gm"
-        | "http://fhir.de/codesystem/dimdi/icd-10-gm" => {
-            return Target::Icd10Gm;
-        }
-        "http://fhir.de/codesystem/bfarm/atc" | "http://fhir.de/codesystem/dimdi/atc" => {
-            return Target::Known(System::Atc);
-        }
-        // Socialstyrelsen's OIDs for ICD-10-SE and KVÅ.
-        "urn:oid:1.2.752.116.1.1.1.1.3" => return Target::Known(System::Icd10Se),
-        "urn:oid:1.2.752.116.1.3.2.1.4" => return Target::Known(System::Kva),
-        _ => {}
     }
     match System::parse(&key) {
         Some(System::Other(s)) => Target::Other(s),
@@ -131,18 +111,6 @@ pub(crate) fn code_for(
             }),
             Err(e) => Err(format!("not a valid {} code ({})", sys.name(), e.problem)),
         },
-        Target::Icd10Gm => {
-            // ICD-10-GM adds the `!` marker (secondary code) to ICD-10's
-            // `*`/`†`/`+`, and codes of up to 7 characters.
-            let stripped = raw.trim().trim_end_matches('!');
-            normalise(&System::Icd10Cm, stripped)
-                .map(|code| Code {
-                    code,
-                    system: ICD10GM.to_owned(),
-                    known: false,
-                })
-                .map_err(|e| format!("not a valid ICD-10-GM code ({})", e.problem))
-        }
         Target::Other(uri) => normalise(&System::Other("x".to_owned()), raw)
             .map(|code| Code {
                 code,

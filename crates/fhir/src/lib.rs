@@ -38,7 +38,7 @@ mod types;
 pub mod uri;
 mod version;
 
-pub use coding::{Code, ICD10GM};
+pub use coding::Code;
 pub use reason::Rejection;
 pub use resolve::{External, NoExternal, Parts, Resolution, Resolver};
 pub use resource::{

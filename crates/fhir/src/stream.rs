@@ -62,6 +62,29 @@ pub fn first_resource_type(first_line: &[u8]) -> Option<String> {
     v.get("resourceType")?.as_str().map(str::to_owned)
 }
 
+/// What an NDJSON file is when its first line shows it is the log of a FHIR
+/// bulk export rather than data: an OperationOutcome (the server's error
+/// and message file of the export, Bulk Data Access IG `error` output), or
+/// an event of a bulk-data client's `log.ndjson` (a JSON object without
+/// `resourceType` with an `eventId` and an `exportId` or `timestamp`, as
+/// the SMART bulk-data client writes). `None` for anything else.
+pub fn bulk_export_log(first_line: &[u8]) -> Option<&'static str> {
+    let v: Value = serde_json::from_slice(first_line.trim_ascii()).ok()?;
+    let o = v.as_object()?;
+    match o.get("resourceType").and_then(Value::as_str) {
+        Some("OperationOutcome") => {
+            Some("the OperationOutcome log of a FHIR bulk export (messages, not data)")
+        }
+        Some(_) => None,
+        None if o.get("eventId").is_some_and(Value::is_string)
+            && (o.contains_key("exportId") || o.contains_key("timestamp")) =>
+        {
+            Some("the event log of a FHIR bulk-data client (log.ndjson: messages, not data)")
+        }
+        None => None,
+    }
+}
+
 /// `{ "resourceType" : "Bundle"` at the start, whitespace allowed.
 fn starts_bundle(t: &[u8]) -> bool {
     let mut rest = t;
@@ -498,6 +521,20 @@ mod tests {
             Err::<(), &str>("stop")
         });
         assert!(matches!(r, Err(StreamError::Callback("stop"))));
+    }
+
+    #[test]
+    fn bulk_export_logs_are_recognised() {
+        let client = br#"{"eventId":"kickoff","eventDetail":{"exportUrl":"x"},"exportId":"e1","timestamp":"2026-01-01T00:00:00Z"}"#;
+        assert!(bulk_export_log(client).is_some_and(|w| w.contains("log.ndjson")));
+        let oo = br#"{"resourceType":"OperationOutcome","issue":[{"severity":"information","code":"informational"}]}"#;
+        assert!(bulk_export_log(oo).is_some_and(|w| w.contains("OperationOutcome")));
+        assert_eq!(
+            bulk_export_log(br#"{"resourceType":"Patient","id":"p"}"#),
+            None
+        );
+        assert_eq!(bulk_export_log(br#"{"id":"p"}"#), None);
+        assert_eq!(bulk_export_log(b"not json"), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use halsohub_codes::System;
 use halsohub_model::Setting;
 
-use crate::coding::{ICD10GM, NAMED_SYSTEMS};
+use crate::coding::NAMED_SYSTEMS;
 
 /// UCUM, the system of `Quantity.system` for units.
 pub const UCUM: &str = "http://unitsofmeasure.org";
@@ -26,18 +26,13 @@ pub const CARE_SETTING_EXTENSION: &str = "urn:halsohub:fhir:StructureDefinition:
 /// is written as it is (the reader keeps unknown systems as their
 /// lower-cased URI, so it comes back unchanged).
 pub fn system_uri(system: &str) -> &str {
-    if system == ICD10GM {
-        return "http://fhir.de/CodeSystem/bfarm/icd-10-gm";
-    }
     if let Some((uri, _)) = NAMED_SYSTEMS.iter().find(|(_, id)| *id == system) {
         return uri;
     }
-    match System::parse(system) {
-        Some(System::Kva) => "urn:oid:1.2.752.116.1.3.2.1.4",
-        Some(System::Npu) => "http://npu-terminology.org",
-        Some(s) => s.fhir_uri().unwrap_or(system),
-        None => system,
-    }
+    // halsohub-codes owns the URI of each of its systems.
+    System::parse(system)
+        .and_then(|s| s.fhir_uri())
+        .unwrap_or(system)
 }
 
 /// The `Encounter.class` code (v3 ActCode) for a care setting: `IMP`
@@ -61,7 +56,6 @@ mod tests {
     #[test]
     fn every_system_comes_back_as_itself() {
         let mut ids: Vec<String> = System::KNOWN.iter().map(|s| s.id().to_owned()).collect();
-        ids.push(ICD10GM.to_owned());
         ids.extend(["rxnorm", "ndc", "cvx", "icd9cm"].map(str::to_owned));
         ids.push("http://example.org/local-drugs".to_owned());
         ids.push("urn:oid:1.2.3.4".to_owned());

@@ -40,6 +40,10 @@ enum Command {
     Synth(cmd::synth::SynthArgs),
     /// Validate, pseudonymise, link and load source files into a store.
     Ingest(cmd::ingest::IngestArgs),
+    /// Rows waiting in the quarantine for a rule that changed, and their
+    /// re-evaluation into a new snapshot.
+    #[command(subcommand)]
+    Quarantine(cmd::quarantine::QuarantineCmd),
     /// Answer a feasibility query (count, funnel, strata, proportion, time
     /// series) over a store snapshot, protected unless --exact.
     Count(cmd::count::CountArgs),
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
         Command::Keys(c) => cmd::keys::run(c, &home),
         Command::Synth(a) => cmd::synth::run(a),
         Command::Ingest(a) => cmd::ingest::run(a, &home),
+        Command::Quarantine(c) => cmd::quarantine::run(c, &home),
         Command::Count(a) => cmd::count::run(a, &home),
         Command::Store(c) => cmd::store::run(c),
         Command::Export(a) => cmd::export::run(a, &home),

@@ -3,72 +3,11 @@
 
 use halsohub_codes::{CodeRegistry, Lookup, System, UnitError, units};
 
-/// The code systems register files carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Sys {
-    Icd10Se,
-    Atc,
-    Kva,
-    Npu,
-    Loinc,
-}
-
-impl Sys {
-    /// Stable id as in `halsohub_codes::System::id()`.
-    pub(crate) fn id(self) -> &'static str {
-        match self {
-            Sys::Icd10Se => "icd10se",
-            Sys::Atc => "atc",
-            Sys::Kva => "kva",
-            Sys::Npu => "npu",
-            Sys::Loinc => "loinc",
-        }
-    }
-
-    /// The lab's `kodsystem` column (`NPU`, `LOINC`, case-insensitive).
-    pub(crate) fn from_lab_system(s: &str) -> Option<Sys> {
-        if s.eq_ignore_ascii_case("npu") {
-            Some(Sys::Npu)
-        } else if s.eq_ignore_ascii_case("loinc") {
-            Some(Sys::Loinc)
-        } else {
-            None
-        }
-    }
-
-    fn title(self) -> &'static str {
-        match self {
-            Sys::Icd10Se => "ICD-10-SE",
-            Sys::Atc => "ATC",
-            Sys::Kva => "KVÅ",
-            Sys::Npu => "NPU",
-            Sys::Loinc => "LOINC",
-        }
-    }
-}
-
 /// Normalises codes and lab units against the built-in code lists.
 pub(crate) struct Coder {
     registry: CodeRegistry,
     /// The FHIR mapper (its own code lists), built on first use.
     fhir: std::sync::OnceLock<halsohub_fhir::Mapper>,
-}
-
-impl Sys {
-    fn system(self) -> &'static System {
-        static ICD: System = System::Icd10Se;
-        static ATC: System = System::Atc;
-        static KVA: System = System::Kva;
-        static NPU: System = System::Npu;
-        static LOINC: System = System::Loinc;
-        match self {
-            Sys::Icd10Se => &ICD,
-            Sys::Atc => &ATC,
-            Sys::Kva => &KVA,
-            Sys::Npu => &NPU,
-            Sys::Loinc => &LOINC,
-        }
-    }
 }
 
 impl Coder {
@@ -82,16 +21,6 @@ impl Coder {
     /// The FHIR resource mapper.
     pub(crate) fn fhir(&self) -> &halsohub_fhir::Mapper {
         self.fhir.get_or_init(halsohub_fhir::Mapper::new)
-    }
-
-    /// The normalised code and whether it is in the loaded list, or what is
-    /// wrong with its shape (without echoing the code).
-    pub(crate) fn code(&self, sys: Sys, raw: &str) -> Result<(String, bool), String> {
-        match self.registry.resolve(sys.system(), raw) {
-            Ok(Lookup::Known(e)) => Ok((e.code().to_owned(), true)),
-            Ok(Lookup::NotInList(c) | Lookup::NoList(c)) => Ok((c, false)),
-            Err(e) => Err(format!("not a valid {} code ({})", sys.title(), e.problem)),
-        }
     }
 
     /// The normalised code of any system and whether it is in a loaded
@@ -114,7 +43,7 @@ impl Coder {
     /// unit that cannot be converted is an error.
     pub(crate) fn lab(
         &self,
-        sys: Sys,
+        sys: &System,
         code: &str,
         value: f64,
         unit: Option<&str>,
@@ -122,7 +51,7 @@ impl Coder {
         let Some(unit) = unit else {
             return Ok((value, None));
         };
-        match units::to_canonical(sys.system(), code, value, unit) {
+        match units::to_canonical(sys, code, value, unit) {
             Ok((v, canonical)) => Ok((v, Some(canonical.to_owned()))),
             Err(UnitError::UnknownAnalyte { .. }) => Ok((value, Some(self.dose_unit(unit)))),
             Err(e) => Err(e.to_string()),

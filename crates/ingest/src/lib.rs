@@ -46,6 +46,7 @@ mod pseudo;
 mod readers;
 pub mod reject;
 mod report;
+mod retry;
 mod scrub;
 mod text;
 
@@ -62,6 +63,7 @@ pub use error::IngestError;
 pub use format::Format;
 pub use input::Encoding;
 pub use report::{FileReport, LoadReport, SkippedFile, Totals};
+pub use retry::{RetrySummary, UNIT_REASONS, open_unit_quarantine, retry_unit_quarantine};
 
 use coding::Coder;
 use input::{RawState, Sniffed};
@@ -129,6 +131,8 @@ fn display(path: &std::path::Path) -> String {
 /// What every file of one load is read with (the parts that do not change
 /// between the load's phases).
 struct Load<'a> {
+    /// For a quarantine retry: which lines of which files to read again.
+    retry: Option<&'a retry::Plan>,
     pseudonymiser: &'a Pseudonymiser,
     options: &'a IngestOptions,
     coder: &'a Coder,
@@ -148,6 +152,7 @@ fn read_file(
     discard: bool,
 ) -> Result<FileOutcome, IngestError> {
     let Load {
+        retry,
         pseudonymiser,
         options,
         coder,
@@ -161,7 +166,12 @@ fn read_file(
     if discard {
         sink = sink.discarding();
     }
-    let mut ctx = FileCtx::new(s, display(&s.path), ids, coder, sink, directory, omop);
+    // A retry names the file as the store recorded it (so its quarantine
+    // rows match the earlier ones) and reads only the lines it retries.
+    let only = retry.and_then(|p| p.file(&s.sha256));
+    let shown = only.map_or_else(|| display(&s.path), |(path, _)| path.to_owned());
+    let mut ctx = FileCtx::new(s, shown, ids, coder, sink, directory, omop);
+    ctx.only_lines = only.map(|(_, lines)| lines);
     let mut state = RawState::new();
     {
         let mut rows = input::open_rows(s, &mut state, progress)?;
@@ -218,6 +228,20 @@ pub fn ingest(
     options: &IngestOptions,
     progress: &dyn Progress,
 ) -> Result<LoadReport, IngestError> {
+    load_files(store, pseudonymiser, paths, options, progress, None)
+}
+
+/// [`ingest`], or with `retry` a quarantine retry ([`retry_unit_quarantine`]):
+/// only the plan's lines of files already in the store are read, and no
+/// source is added.
+fn load_files(
+    store: &Store,
+    pseudonymiser: &Pseudonymiser,
+    paths: &[PathBuf],
+    options: &IngestOptions,
+    progress: &dyn Progress,
+    retry: Option<&retry::Plan>,
+) -> Result<LoadReport, IngestError> {
     store.check_key(pseudonymiser.key_fingerprint(), pseudonymiser.key_file())?;
     let started = Instant::now();
     let (files, mut notes) = input::collect_files(paths)?;
@@ -247,7 +271,35 @@ pub fn ingest(
     let mut context_only: Vec<Sniffed> = Vec::new();
     for s in sniffed {
         let path = display(&s.path);
-        if store.has_source(&s.sha256)? {
+        if let Some(what) = s.layout.fhir_log {
+            report.skipped.push(SkippedFile {
+                path,
+                sha256: s.sha256,
+                reason: format!("{what}; not loaded"),
+            });
+        } else if let Some(plan) = retry {
+            if plan.file(&s.sha256).is_none() {
+                let reason = if store.has_source(&s.sha256)? {
+                    "no row of this file waits in the quarantine for a unit retry"
+                } else {
+                    "not a source of this store: a retry reads only files already loaded"
+                };
+                report.skipped.push(SkippedFile {
+                    path,
+                    sha256: s.sha256,
+                    reason: reason.to_owned(),
+                });
+            } else if let Some(first) = seen.get(&s.sha256) {
+                report.skipped.push(SkippedFile {
+                    path,
+                    sha256: s.sha256.clone(),
+                    reason: format!("same content as {first} in this load"),
+                });
+            } else {
+                seen.insert(s.sha256.clone(), path);
+                todo.push(s);
+            }
+        } else if store.has_source(&s.sha256)? {
             if s.layout
                 .omop
                 .as_ref()
@@ -271,6 +323,7 @@ pub fn ingest(
             todo.push(s);
         }
     }
+    report.retry = retry.map(|p| p.summary(&todo));
     if todo.is_empty() {
         report.elapsed_seconds = started.elapsed().as_secs_f64();
         return Ok(report);
@@ -282,6 +335,7 @@ pub fn ingest(
 
     let empty_omop = readers::omop::Directory::default();
     let load = Load {
+        retry,
         pseudonymiser,
         options,
         coder: &coder,
@@ -496,7 +550,8 @@ pub fn ingest(
     for chunk in alias_rows.chunks(options.batch_rows.max(1)) {
         w.write_aliases(chunk)?;
     }
-    for s in &todo {
+    // A retry re-reads sources the store already holds.
+    for s in todo.iter().filter(|_| retry.is_none()) {
         w.add_source(SourceFile {
             path: display(&s.path),
             sha256: s.sha256.clone(),

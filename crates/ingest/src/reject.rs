@@ -28,6 +28,11 @@ pub const WRONG_COLUMN_COUNT: &str = "wrong_column_count";
 pub const INCOMPATIBLE_UNIT: &str = "incompatible_unit";
 /// An id change that contradicts an earlier one (loop or second target).
 pub const CONFLICTING_ID_CHANGE: &str = "conflicting_id_change";
+/// A population-register residence period that starts on the same day as
+/// an earlier one of the same person in the same file but says a different
+/// region, municipality or end: which one holds cannot be decided, so the
+/// earlier line stands and this one is quarantined.
+pub const CONFLICTING_RESIDENCE: &str = "conflicting_residence";
 /// Prefix of the invalid-identity reasons.
 pub const INVALID_IDENTITY: &str = "invalid_identity";
 

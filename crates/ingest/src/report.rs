@@ -173,6 +173,11 @@ pub struct LoadReport {
     pub elapsed_seconds: f64,
     /// Rows read per second over the whole load.
     pub rows_per_second: f64,
+    /// For a quarantine retry (`halsohub ingest retry-quarantine`): which
+    /// quarantined lines were read again. Its totals say how many were
+    /// accepted now and how many are quarantined again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<crate::retry::RetrySummary>,
 }
 
 impl LoadReport {
@@ -278,6 +283,19 @@ impl fmt::Display for LoadReport {
             thousands(t.imputed_dates),
             thousands(t.century_guessed),
         )?;
+        if let Some(r) = &self.retry {
+            writeln!(
+                f,
+                "Quarantine retry ({}): {} quarantined row(s) read again: {} now accepted, {} quarantined again",
+                r.reasons.join(", "),
+                thousands(r.retried()),
+                thousands(t.rows_accepted),
+                thousands(t.rows_rejected),
+            )?;
+            for p in &r.not_given {
+                writeln!(f, "Not given, its rows stay quarantined: {p}")?;
+            }
+        }
         for s in &self.skipped {
             writeln!(f, "Skipped {}: {}", s.path, s.reason)?;
         }

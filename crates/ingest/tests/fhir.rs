@@ -402,9 +402,49 @@ fn bulk_export_files_refer_to_each_other() {
         ),
         write(src.path(), "Patient.ndjson", nd(&patients).as_bytes()),
         write(src.path(), "Medication.ndjson", nd(&meds).as_bytes()),
+        // The logs written beside the data: a bulk-data client's event log
+        // and the server's OperationOutcome file. Recognised, not read.
+        write(
+            src.path(),
+            "log.ndjson",
+            nd(&[
+                json!({"eventId": "kickoff", "eventDetail": {"exportUrl": "https://fhir.example/$export"},
+                       "exportId": "e1", "timestamp": "2026-01-01T00:00:00Z"}),
+                json!({"eventId": "export_complete", "eventDetail": {"duration": 12},
+                       "exportId": "e1", "timestamp": "2026-01-01T00:00:12Z"}),
+            ])
+            .as_bytes(),
+        ),
+        write(
+            src.path(),
+            "error/OperationOutcome.ndjson",
+            nd(&[json!({"resourceType": "OperationOutcome",
+                        "issue": [{"severity": "warning", "code": "processing",
+                                   "diagnostics": "2 resources could not be exported"}]})])
+            .as_bytes(),
+        ),
     ];
     let dir = tempfile::tempdir().unwrap();
     let r = load(dir.path(), &files, &options(reference())).unwrap();
+    let logs: Vec<_> = r
+        .skipped
+        .iter()
+        .map(|s| {
+            (
+                s.path.rsplit('/').next().unwrap_or("").to_owned(),
+                s.reason.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(logs.len(), 2, "{r}");
+    assert!(
+        logs.iter()
+            .any(|(p, why)| p == "log.ndjson" && why.contains("bulk-data client"))
+    );
+    assert!(
+        logs.iter()
+            .any(|(p, why)| p == "OperationOutcome.ndjson" && why.contains("OperationOutcome log"))
+    );
     assert_eq!(r.totals.rows_read, 7);
     assert_eq!(r.totals.rows_rejected, 1, "{r}");
     assert_eq!(

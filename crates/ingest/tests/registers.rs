@@ -529,3 +529,50 @@ fn duplicate_rows_and_files_are_caught() {
     assert_eq!(q[0].line, 3);
     assert_eq!(q[0].identity, Some(pseudonym(&p.a)));
 }
+
+#[test]
+fn two_residence_periods_with_one_start_are_not_silently_merged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = people();
+    let a = p.a.format(Form::Twelve);
+    let b = p.b.format(Form::Twelve);
+    let header = "PERSONNR;KON;FODELSEDATUM;LAN;KOMMUN;FRAN_DATUM;TILL_DATUM;INVANDRING_DATUM;UTVANDRING_DATUM";
+    let content = format!(
+        "{header}\r\n\
+         {a};1;19500304;01;0180;20120101;;;\r\n\
+         {a};1;19500304;12;1280;20120101;;;\r\n\
+         {b};2;19800506;14;1480;20120101;;;\r\n\
+         {b};2;19800506;14;1480;20120101;;19700101;\r\n"
+    );
+    let f = write(
+        tmp.path(),
+        "population/folkbokforing.txt",
+        content.as_bytes(),
+    );
+    let store_dir = tmp.path().join("store");
+    let r = load(&store_dir, &[f], &options(reference())).unwrap();
+    assert_eq!(r.totals.rows_read, 4);
+    // b's second line repeats the same period (another immigration date):
+    // harmless. a's second line contradicts the first: quarantined.
+    assert_eq!(r.totals.rows_accepted, 3, "{r}");
+    assert_eq!(
+        r.totals.rejected_by_reason.get("conflicting_residence"),
+        Some(&1),
+        "{r}"
+    );
+    let snap = Store::open(&store_dir).unwrap().snapshot(None).unwrap();
+    let q = snap.quarantine().unwrap();
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0].line, 3);
+    assert_eq!(q[0].reason, "conflicting_residence");
+    assert_eq!(q[0].identity, Some(pseudonym(&p.a)));
+    assert!(q[0].detail.contains("line 2"), "{}", q[0].detail);
+    assert!(!q[0].detail.contains(&a), "no personnummer in the detail");
+    let res = snap.residences().unwrap();
+    let of_a: Vec<_> = res
+        .iter()
+        .filter(|r| r.residence.patient.to_string() == pseudonym(&p.a))
+        .map(|r| r.residence.region.clone())
+        .collect();
+    assert_eq!(of_a, vec!["01".to_owned()]);
+}

@@ -96,16 +96,21 @@ fn render(answered: &Answered, as_json: bool) -> Result<String> {
             "query_hash": a.query_hash,
             "protection": { "profile": a.profile.name, "notice": notice },
             "result": result,
+            "warnings": a.warnings,
         });
         Ok(format!("{}\n", serde_json::to_string_pretty(&out)?))
     } else {
-        Ok(render_text(
+        let mut text = render_text(
             &a.snapshot,
             &a.query_hash,
             &a.profile.name,
             notice,
             &a.output,
-        ))
+        );
+        for w in &a.warnings {
+            text.push_str(&format!("warning: {w}\n"));
+        }
+        Ok(text)
     }
 }
 

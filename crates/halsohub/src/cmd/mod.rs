@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod keys;
 pub mod lists;
 pub mod privacy;
+pub mod quarantine;
 pub mod serve;
 pub mod store;
 pub mod synth;

@@ -230,6 +230,10 @@ pub(crate) struct Layout {
     /// 1 for an Encounter (`Encounter.ndjson`, whose subjects are in the
     /// stage-0 files). `None`: read with everything else.
     pub fhir_shared: Option<u8>,
+    /// For FHIR NDJSON that is a bulk export's log rather than data (the
+    /// server's OperationOutcome file, a bulk-data client's `log.ndjson`):
+    /// what it is. Such a file is skipped with this note, not read.
+    pub fhir_log: Option<&'static str>,
     /// For OMOP: the table and the delimiter, or Parquet.
     pub omop: Option<omop::OmopLayout>,
 }
@@ -264,6 +268,7 @@ fn layout_for(format: Format, names: &[String]) -> Result<Layout, Vec<&'static s
             width: names.len(),
             fhir: None,
             fhir_shared: None,
+            fhir_log: None,
             omop: None,
         })
     } else {
@@ -300,6 +305,12 @@ pub(crate) fn detect(
             width: 0,
             fhir: Some(shape),
             fhir_shared,
+            fhir_log: match shape {
+                halsohub_fhir::stream::Shape::Ndjson => {
+                    halsohub_fhir::stream::bulk_export_log(header)
+                }
+                _ => None,
+            },
             omop: None,
         });
     }
@@ -313,6 +324,7 @@ pub(crate) fn detect(
                 width: 0,
                 fhir: None,
                 fhir_shared: None,
+                fhir_log: None,
                 omop: Some(omop),
             });
         }
@@ -366,6 +378,7 @@ pub(crate) fn detect_parquet(
         width: 0,
         fhir: None,
         fhir_shared: None,
+        fhir_log: None,
         omop: Some(omop),
     })
 }

@@ -19,6 +19,7 @@ use std::io::{BufRead, Read};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use chrono::NaiveDate;
 use csv::ByteRecord;
 use halsohub_identity::Pseudonym;
 use halsohub_store::{Event, LoadWriter, Person, QuarantineRecord, Residence};
@@ -164,6 +165,22 @@ pub(crate) struct FileCtx<'a> {
     pub omop_export: Option<omop::Export>,
     /// Notes for the load report (e.g. extra or missing OMOP columns).
     pub notes: Vec<String>,
+    /// The residence periods accepted from this file by (person, start):
+    /// their line, region, municipality and end.
+    pub(crate) residence_starts: FastMap<(Pseudonym, NaiveDate), ResidenceSeen>,
+    /// For a quarantine retry: the only lines to read (others are passed
+    /// over, not counted).
+    pub(crate) only_lines: Option<&'a std::collections::BTreeSet<u64>>,
+}
+
+/// An accepted residence period, as [`FileCtx::check_residence_starts`]
+/// compares a later one with the same start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ResidenceSeen {
+    line: u64,
+    region: String,
+    municipality: Option<String>,
+    to: Option<NaiveDate>,
 }
 
 /// What one accepted row produced; reused between rows.
@@ -222,7 +239,62 @@ impl<'a> FileCtx<'a> {
             omop,
             omop_export: None,
             notes: Vec::new(),
+            residence_starts: FastMap::default(),
+            only_lines: None,
         }
+    }
+
+    /// Refuses the row in `self.row` when one of its residence periods
+    /// starts on the same day as an earlier period of the same person in
+    /// this file but differs (region, municipality or end): the store keeps
+    /// one period per person and start, so one of them would silently
+    /// vanish. The earlier line stands (file order decides); an identical
+    /// repeat is harmless. Otherwise remembers the row's periods.
+    pub(crate) fn check_residence_starts(&mut self, line: u64) -> Result<(), Reject> {
+        for r in &self.row.residences {
+            let seen = ResidenceSeen {
+                line,
+                region: r.region.clone(),
+                municipality: r.municipality.clone(),
+                to: r.to,
+            };
+            if let Some(first) = self.residence_starts.get(&(r.patient, r.from))
+                && (first.region != seen.region
+                    || first.municipality != seen.municipality
+                    || first.to != seen.to)
+            {
+                return Err(Reject::new(
+                    reject::CONFLICTING_RESIDENCE,
+                    "FRAN_DATUM",
+                    format!(
+                        "line {} already gives this person a residence period starting on {} \
+                         (län {}), this line says län {}{}; one person cannot have two periods \
+                         with one start, so line {} stands and this line is quarantined",
+                        first.line,
+                        r.from,
+                        first.region,
+                        seen.region,
+                        if first.region == seen.region {
+                            " with another municipality or end"
+                        } else {
+                            ""
+                        },
+                        first.line
+                    ),
+                ));
+            }
+        }
+        for r in &self.row.residences {
+            self.residence_starts
+                .entry((r.patient, r.from))
+                .or_insert_with(|| ResidenceSeen {
+                    line,
+                    region: r.region.clone(),
+                    municipality: r.municipality.clone(),
+                    to: r.to,
+                });
+        }
+        Ok(())
     }
 
     /// Counts a rejected row and sends it to the quarantine.
@@ -437,6 +509,9 @@ impl Reader for Delimited {
                 header = false;
                 continue;
             }
+            if ctx.only_lines.is_some_and(|only| !only.contains(&line)) {
+                continue;
+            }
             record.clear();
             for field in text.split(|&b| b == spec.delimiter) {
                 record.push_field(field);
@@ -490,7 +565,7 @@ impl Reader for Delimited {
                 &mut out,
             );
             ctx.row = out;
-            match result {
+            match result.and_then(|()| ctx.check_residence_starts(line)) {
                 Ok(()) => ctx.accept(line)?,
                 Err(r) => {
                     let who = ctx.row.patient;

@@ -8,7 +8,9 @@ use halsohub_identity::Pseudonym;
 use halsohub_store::{Domain, Event, Person, Residence, Setting};
 
 use super::{Row, RowOut};
-use crate::coding::{Coder, Sys};
+use halsohub_codes::System;
+
+use crate::coding::Coder;
 use crate::format::Format;
 use crate::pseudo::IdCache;
 use crate::reject::{self, Reject};
@@ -65,7 +67,7 @@ struct Mapper<'m, 'r, 'c> {
 
 /// A validated code, before it becomes an event.
 struct Code {
-    sys: Sys,
+    sys: System,
     code: String,
     known: bool,
 }
@@ -102,9 +104,13 @@ impl Mapper<'_, '_, '_> {
         }
     }
 
-    fn code_value(&self, k: usize, sys: Sys, raw: &str) -> Result<Code, Reject> {
-        match self.coder.code(sys, raw) {
-            Ok((code, known)) => Ok(Code { sys, code, known }),
+    fn code_value(&self, k: usize, sys: &System, raw: &str) -> Result<Code, Reject> {
+        match self.coder.code_in(sys, raw) {
+            Ok((code, known)) => Ok(Code {
+                sys: sys.clone(),
+                code,
+                known,
+            }),
             Err(why) => Err(Reject::with_value(
                 reject::INVALID_CODE,
                 self.name(k),
@@ -114,12 +120,12 @@ impl Mapper<'_, '_, '_> {
         }
     }
 
-    fn code(&self, k: usize, sys: Sys) -> Result<Code, Reject> {
+    fn code(&self, k: usize, sys: &System) -> Result<Code, Reject> {
         let t = self.row.required(k)?;
         self.code_value(k, sys, &t)
     }
 
-    fn codes(&self, k: usize, sys: Sys) -> Result<Vec<Code>, Reject> {
+    fn codes(&self, k: usize, sys: &System) -> Result<Vec<Code>, Reject> {
         match self.row.optional(k) {
             None => Ok(Vec::new()),
             Some(t) => text::codes(&t)
@@ -210,9 +216,9 @@ impl Mapper<'_, '_, '_> {
         } else {
             None
         };
-        let main = self.code(c_hdia, Sys::Icd10Se)?;
-        let all = self.codes(c_diag, Sys::Icd10Se)?;
-        let procedures = self.codes(c_op, Sys::Kva)?;
+        let main = self.code(c_hdia, &System::Icd10Se)?;
+        let all = self.codes(c_diag, &System::Icd10Se)?;
+        let procedures = self.codes(c_op, &System::Kva)?;
         let (hospital, region) = self.hospital(c_sjh)?;
         if let Some(mvo) = self.row.optional(c_mvo)
             && !text::is_digits(&mvo, 3)
@@ -261,7 +267,7 @@ impl Mapper<'_, '_, '_> {
     fn primary_care(&mut self, region: Option<&str>) -> Result<(), Reject> {
         let patient = self.person(0)?;
         let start = self.date(1)?;
-        let diagnoses = self.codes(2, Sys::Icd10Se)?;
+        let diagnoses = self.codes(2, &System::Icd10Se)?;
         let unit = self.row.required(3)?.into_owned();
         let e = self.event(patient, Domain::Encounter, None, start);
         self.push(e);
@@ -280,7 +286,7 @@ impl Mapper<'_, '_, '_> {
     fn prescribed(&mut self) -> Result<(), Reject> {
         let patient = self.person(0)?;
         let dispensed = self.date(1)?;
-        let atc = self.code(2, Sys::Atc)?;
+        let atc = self.code(2, &System::Atc)?;
         if let Some(nr) = self.row.optional(3)
             && !text::is_digits(&nr, 6)
         {
@@ -313,7 +319,7 @@ impl Mapper<'_, '_, '_> {
     fn administered(&mut self, region: Option<&str>) -> Result<(), Reject> {
         let patient = self.person(0)?;
         let date = self.date(1)?;
-        let atc = self.code(2, Sys::Atc)?;
+        let atc = self.code(2, &System::Atc)?;
         let dose = self.quantity(3)?;
         let unit = self.coder.dose_unit(&self.row.required(4)?);
         let ward = self.row.optional(5).map(|w| w.into_owned());
@@ -336,7 +342,9 @@ impl Mapper<'_, '_, '_> {
         let t = self.row.required(1)?;
         let date = text::parse_date_time(&t).map_err(|e| Reject::value(self.name(1), e, &t))?;
         let sys_text = self.row.required(3)?;
-        let sys = Sys::from_lab_system(&sys_text).ok_or_else(|| {
+        // The lab file's `kodsystem`: NPU or LOINC, by halsohub-codes'
+        // reading of system names (`NPU`, `loinc`, `http://loinc.org`).
+        let sys = lab_system(&sys_text).ok_or_else(|| {
             Reject::with_value(
                 reject::INVALID_CODE,
                 self.name(3),
@@ -344,14 +352,14 @@ impl Mapper<'_, '_, '_> {
                 &sys_text,
             )
         })?;
-        let code = self.code(2, sys)?;
+        let code = self.code(2, &sys)?;
         let result = self.row.required(4)?;
         let (comparator, value) =
             text::parse_lab_value(&result).map_err(|e| Reject::value(self.name(4), e, &result))?;
         let written_unit = self.row.optional(5);
         let (value, unit) = self
             .coder
-            .lab(sys, &code.code, value, written_unit.as_deref())
+            .lab(&sys, &code.code, value, written_unit.as_deref())
             .map_err(|why| {
                 Reject::with_value(
                     reject::INCOMPATIBLE_UNIT,
@@ -380,8 +388,8 @@ impl Mapper<'_, '_, '_> {
         let t = self.row.required(1)?;
         let (date, imputed) =
             text::parse_partial_date(&t).map_err(|e| Reject::value(self.name(1), e, &t))?;
-        let underlying = self.code(2, Sys::Icd10Se)?;
-        let contributing = self.codes(3, Sys::Icd10Se)?;
+        let underlying = self.code(2, &System::Icd10Se)?;
+        let contributing = self.codes(3, &System::Icd10Se)?;
         self.out.imputed_date = imputed;
         let e = self.event(patient, Domain::Death, Some(underlying), date);
         self.push(Event {
@@ -489,4 +497,10 @@ impl Mapper<'_, '_, '_> {
         self.out.alias = Some((old, new));
         Ok(())
     }
+}
+
+/// The code system of a lab file's `kodsystem` column, if it is one a lab
+/// file may carry (NPU, LOINC).
+fn lab_system(text: &str) -> Option<System> {
+    System::parse(text).filter(|s| matches!(s, System::Npu | System::Loinc))
 }

@@ -677,16 +677,6 @@ pub(super) fn normalise(
     system_id: &str,
     raw: &str,
 ) -> Result<(String, bool), String> {
-    if system_id == "icd10gm" {
-        // ICD-10-GM: ICD-10 normalisation, the `!` marker dropped (as for
-        // FHIR); there is no ICD-10-GM code list.
-        let t = raw.trim().trim_end_matches('!');
-        return ctx
-            .coder
-            .code_in(&System::Icd10Se, t)
-            .map(|(c, _)| (c, false))
-            .map_err(|w| w.replace("ICD-10-SE", "ICD-10-GM"));
-    }
     let system = System::parse(system_id).unwrap_or(System::Other(system_id.to_owned()));
     ctx.coder.code_in(&system, raw)
 }
