@@ -13,10 +13,32 @@
 //! * the quarantine service (re-evaluating rows quarantined under an
 //!   older unit rule), for `halsohub quarantine retry`;
 //! * the case service (load, fold, decide, persist, notify, ids from the
-//!   database, deadline sweep), for the case routes and `halsohub cases`.
+//!   database, deadline sweep), for the case routes and `halsohub cases`;
+//! * the state database (`db`), accounts, roles, tokens and sessions
+//!   (`accounts`), authentication of API callers (`auth`), the query log
+//!   (`query_log`) and code search (`codes`);
+//! * the hub key (`keys`), synthetic demo data (`synth`), loading
+//!   (`load`), a store's summary and table copy (`stores`) and the
+//!   project export (`export`).
+//!
+//! The edges depend on this crate and on no domain or persistence crate
+//! (`tests/dependency_rule.rs` holds them to it); the types they must
+//! name are re-exported by the service that hands them out.
 
+pub mod accounts;
+pub mod auth;
 pub mod cases;
+pub mod clocks;
+pub mod codes;
+pub mod db;
+pub mod export;
 pub mod feasibility;
 pub mod hub;
+pub mod idempotency;
+pub mod keys;
+pub mod load;
 pub mod quarantine;
 pub mod query;
+pub mod query_log;
+pub mod stores;
+pub mod synth;

@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use halsohub_identity::Pseudonymiser;
-use halsohub_store::{Domain, Snapshot, SnapshotId};
+use halsohub_store::{Domain, Snapshot, SnapshotId, Store};
 use serde::{Deserialize, Serialize};
 
 pub use error::ExportError;
@@ -196,7 +196,9 @@ impl Writer for fhir::FhirWriter {
 }
 
 /// Runs one export. Needs the hub key's pseudonymiser (for the project
-/// pseudonyms); refuses one whose key is not the store's.
+/// pseudonyms); refuses one whose key is not the store's, or whose key
+/// file lies inside the store ([`Store::check_key`], the one definition
+/// of the rule).
 pub fn export(
     req: &Request<'_>,
     pseudonymiser: &Pseudonymiser,
@@ -204,24 +206,12 @@ pub fn export(
 ) -> Result<Summary, ExportError> {
     check_project(&req.project)?;
     let snapshot = req.snapshot;
+    // The one key rule (`Store::check_key`): the pseudonymiser's key is
+    // the store's, and its file, when known, lies outside the store.
+    Store::open(snapshot.store_root())?
+        .check_key(pseudonymiser.key_fingerprint(), pseudonymiser.key_file())?;
     let manifest = snapshot.manifest();
-    if manifest.key_fingerprint != pseudonymiser.key_fingerprint() {
-        return Err(ExportError::Invalid {
-            what: "key",
-            message: format!(
-                "snapshot {} was built with key fingerprint {}, but the key in use has fingerprint {}; project pseudonyms must come from the store's key",
-                snapshot.id(),
-                manifest.key_fingerprint,
-                pseudonymiser.key_fingerprint()
-            ),
-        });
-    }
-    let store_root = snapshot
-        .dir()
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or(snapshot.dir())
-        .to_path_buf();
+    let store_root = snapshot.store_root().to_path_buf();
     let staging = target::Staging::new(&req.out, &store_root)?;
     let people = data::People::read(snapshot, &req.scope, &req.project, pseudonymiser)?;
     let n = people.persons.len();
@@ -341,6 +331,86 @@ fn write_manifest(dir: &Path, summary: &Summary, snapshot: &Snapshot) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A store with one (empty) snapshot, built under `key`.
+    fn store_with_snapshot(dir: &Path, key: &halsohub_identity::HubKey) -> Snapshot {
+        let store = Store::open_for_load(&dir.join("store"), &key.fingerprint()).unwrap();
+        store
+            .begin_load()
+            .unwrap()
+            .commit(serde_json::json!({}))
+            .unwrap();
+        store.snapshot(None).unwrap()
+    }
+
+    fn request<'a>(snapshot: &'a Snapshot, out: PathBuf) -> Request<'a> {
+        Request {
+            snapshot,
+            scope: Scope {
+                patients: Patients::All,
+                period: Period::default(),
+                domains: None,
+                exclude: Default::default(),
+                basis: None,
+            },
+            project: "p1".into(),
+            format: Format::FhirNdjson,
+            out,
+            events_per_pass: DEFAULT_EVENTS_PER_PASS,
+        }
+    }
+
+    #[test]
+    fn the_store_key_rule_is_the_stores_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = halsohub_identity::HubKey::init(&dir.path().join("hub.key")).unwrap();
+        let snapshot = store_with_snapshot(dir.path(), &key);
+
+        // Another key: refused by `Store::check_key`, nothing written.
+        let other = halsohub_identity::HubKey::generate().unwrap();
+        let out = dir.path().join("out-other");
+        let err = export(
+            &request(&snapshot, out.clone()),
+            &Pseudonymiser::new(&other),
+            &NoProgress,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ExportError::Store(halsohub_store::StoreError::KeyMismatch { .. })
+            ),
+            "{err}"
+        );
+        assert!(!out.exists());
+
+        // The store's key, but its file inside the store: refused as well.
+        let inside = dir.path().join("store").join("hub.key");
+        std::fs::copy(dir.path().join("hub.key"), &inside).unwrap();
+        let loaded = halsohub_identity::HubKey::load(&inside).unwrap();
+        let err = export(
+            &request(&snapshot, dir.path().join("out-inside")),
+            &Pseudonymiser::new(&loaded),
+            &NoProgress,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ExportError::Store(halsohub_store::StoreError::KeyInsideStore { .. })
+            ),
+            "{err}"
+        );
+
+        // The store's key from outside: exported.
+        let done = export(
+            &request(&snapshot, dir.path().join("out")),
+            &Pseudonymiser::new(&key),
+            &NoProgress,
+        )
+        .unwrap();
+        assert_eq!(done.persons, 0);
+    }
 
     #[test]
     fn project_names_are_checked() {

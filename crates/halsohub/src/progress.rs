@@ -25,3 +25,34 @@ pub enum Unit {
     Bytes,
     Items,
 }
+
+/// A bar that library progress callbacks drive: the length once the work
+/// is known, then steps (the export's persons, the load's bytes).
+pub struct Bar(pub ProgressBar);
+
+impl Bar {
+    fn set_total(&self, total: u64) {
+        self.0.set_length(total);
+    }
+    fn step(&self, done: u64) {
+        self.0.inc(done);
+    }
+}
+
+impl halsohub_app::export::ExportProgress for Bar {
+    fn start(&self, persons: u64) {
+        self.set_total(persons);
+    }
+    fn advance(&self, persons: u64) {
+        self.step(persons);
+    }
+}
+
+impl halsohub_app::load::LoadProgress for Bar {
+    fn start(&self, total_bytes: u64) {
+        self.set_total(total_bytes);
+    }
+    fn advance(&self, bytes: u64) {
+        self.step(bytes);
+    }
+}

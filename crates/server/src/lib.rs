@@ -3,9 +3,10 @@
 //! * Authentication: `Authorization: Bearer <token>` with an API token
 //!   (`halsohub token create`), a web-session token or an OpenID Connect JWT
 //!   ([`auth::Caller`]).
-//! * Authorisation: every endpoint asks the access crate
-//!   ([`halsohub_access::authorize`] / [`halsohub_access::decide_with`]);
-//!   this crate only translates between HTTP and those calls.
+//! * Authorisation: every endpoint calls a service of the application
+//!   layer ([`halsohub_app`]), which asks the access domain; this crate
+//!   depends on no domain or persistence crate and only translates
+//!   between HTTP and those calls.
 //! * Errors: RFC 9457 `application/problem+json` ([`problem::Problem`]).
 //! * OpenAPI 3.1 at `GET /api/v1/openapi.json`, generated from the same
 //!   route definitions that build the router (utoipa).
@@ -37,18 +38,18 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use halsohub_access::AccessConfig;
+use halsohub_app::accounts::ThrottlePolicy;
+use halsohub_app::auth::{AccessConfig, OidcVerifier};
+use halsohub_app::codes::CodeRegistry;
+use halsohub_app::db::Db;
 use halsohub_app::feasibility::Feasibility;
-use halsohub_codes::CodeRegistry;
-use halsohub_state::Db;
-use halsohub_state::oidc::OidcVerifier;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 /// The default maximum lifetime of an API token, days (also what tokens
 /// created before lifetimes were limited were clamped to on upgrade).
-pub const DEFAULT_MAX_TOKEN_DAYS: i64 = halsohub_state::tokens::DEFAULT_MAX_TOKEN_DAYS;
+pub const DEFAULT_MAX_TOKEN_DAYS: i64 = halsohub_app::accounts::DEFAULT_MAX_TOKEN_DAYS;
 
 /// Limits and policy of a running server.
 #[derive(Debug, Clone)]
@@ -61,7 +62,7 @@ pub struct ServerConfig {
     pub max_attachment_bytes: usize,
     /// When password log-ins for a username are refused (kept in the state
     /// database, shared by every server process).
-    pub login_throttle: halsohub_state::login_throttle::ThrottlePolicy,
+    pub login_throttle: ThrottlePolicy,
     /// The longest any API token may live, counted from its creation: new
     /// tokens are clamped to it and older ones stop working once past it.
     /// `None`: no maximum (tokens are still clamped to the credential that

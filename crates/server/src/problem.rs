@@ -4,8 +4,11 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use halsohub_access::AccessError;
-use halsohub_state::StateError;
+use halsohub_app::accounts::AccountError;
+use halsohub_app::auth::AccessError;
+use halsohub_app::codes::CodeSearchError;
+use halsohub_app::db::StateError;
+use halsohub_app::query_log::QueryLogError;
 use serde::Serialize;
 
 /// Base of every problem `type` URI.
@@ -164,6 +167,40 @@ impl From<StateError> for Problem {
                 tracing::error!(error = %e, "state database failure");
                 Problem::internal()
             }
+        }
+    }
+}
+
+impl From<AccountError> for Problem {
+    fn from(e: AccountError) -> Problem {
+        match e {
+            AccountError::State(s) => s.into(),
+            e @ AccountError::Forbidden(_) => Problem::forbidden(e.to_string()),
+            e @ AccountError::NoSuchToken(_) => Problem::not_found(e.to_string()),
+            e @ (AccountError::NotASession | AccountError::Missing(_)) => {
+                Problem::bad_request(e.to_string())
+            }
+            e @ (AccountError::Invalid(_)
+            | AccountError::UnknownRole { .. }
+            | AccountError::NotHeld { .. }) => Problem::invalid(e.to_string()),
+        }
+    }
+}
+
+impl From<QueryLogError> for Problem {
+    fn from(e: QueryLogError) -> Problem {
+        match e {
+            QueryLogError::Forbidden(m) => Problem::forbidden(m),
+            QueryLogError::State(s) => s.into(),
+        }
+    }
+}
+
+impl From<CodeSearchError> for Problem {
+    fn from(e: CodeSearchError) -> Problem {
+        match e {
+            e @ CodeSearchError::UnknownSystem { .. } => Problem::not_found(e.to_string()),
+            e => Problem::bad_request(e.to_string()),
         }
     }
 }

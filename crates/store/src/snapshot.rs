@@ -39,6 +39,11 @@ impl Snapshot {
         &self.manifest
     }
 
+    /// The directory of the store this snapshot belongs to.
+    pub fn store_root(&self) -> &Path {
+        &self.root
+    }
+
     /// The snapshot's directory (`STORE/snapshots/<id>`).
     pub fn dir(&self) -> &Path {
         &self.dir

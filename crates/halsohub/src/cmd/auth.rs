@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use halsohub_state::oidc::RefreshPolicy;
-use halsohub_state::tokens::DEFAULT_MAX_TOKEN_DAYS;
+use halsohub_app::accounts::DEFAULT_MAX_TOKEN_DAYS;
+use halsohub_app::auth::RefreshPolicy;
 
 /// OIDC transport and key refresh (`halsohub serve`).
 #[derive(Debug, Clone, Args)]

@@ -16,8 +16,9 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
-use halsohub_access::{AccessConfig, case_clocks};
+use halsohub_app::auth::AccessConfig;
 use halsohub_app::cases::{CaseDetail, CaseError, CaseService, QueueLine};
+use halsohub_app::clocks::case_clocks;
 use serde_json::{Value, json};
 
 use crate::cmd::db::{DatabaseArgs, open};

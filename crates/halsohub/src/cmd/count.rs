@@ -17,10 +17,9 @@ use clap::Args;
 use halsohub_app::feasibility::{
     Answered, LocalCount, Number, NumberPrecision, ProtectedOutput, Requester, count_local,
 };
-use halsohub_state::Db;
 use serde_json::json;
 
-use crate::cmd::db::{DatabaseArgs, database_url};
+use crate::cmd::db::DatabaseArgs;
 use crate::cmd::keys::KeyArg;
 
 #[derive(Debug, Args)]
@@ -57,10 +56,9 @@ const PROTECTED_NOTICE: &str = "counts below 5 are shown as \"<5\" (0 included),
 
 pub fn run(args: CountArgs, home: &Path) -> Result<()> {
     let rt = crate::runtime()?;
-    let url = database_url(&args.db, home)?;
     let db = rt
-        .block_on(Db::connect(&url))
-        .context("cannot open the state database (its query log records every count)")?;
+        .block_on(crate::cmd::db::open(&args.db, home))
+        .context("the query log in the state database records every count")?;
     let request = LocalCount {
         store: args.store.clone(),
         key: args.key.path(home),

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use halsohub_synth::Config;
+use halsohub_app::synth::SynthConfig;
 
 use crate::cmd::db::DatabaseArgs;
 use crate::cmd::{demo_accounts, serve};
@@ -53,31 +53,27 @@ pub fn run(args: DemoArgs, home: &Path) -> Result<()> {
 
     // 1. The hub key, kept in the home, apart from the store.
     let key_path = crate::home::default_key(home);
-    if key_path.exists() {
-        println!("1. hub key: {} (existing)", key_path.display());
-    } else {
-        let key = halsohub_identity::HubKey::init(&key_path)
-            .with_context(|| format!("creating hub key {}", key_path.display()))?;
+    let key = halsohub_app::keys::ensure(&key_path)?;
+    if key.created {
         println!(
             "1. hub key: created {} (fingerprint {})",
             key_path.display(),
-            key.fingerprint()
+            key.fingerprint
         );
+    } else {
+        println!("1. hub key: {} (existing)", key_path.display());
     }
 
     // 2. Synthetic register files, generated once per size and seed.
-    let config = Config {
+    let config = SynthConfig {
         patients: args.patients,
         seed: args.seed,
-        ..Config::default()
+        ..SynthConfig::default()
     };
     let data = demo.join(format!("synth-{}-seed{}", args.patients, args.seed));
-    let summary = if data.join("manifest.json").exists() {
+    let summary = if let Some(summary) = halsohub_app::synth::existing(&data)? {
         println!("2. synthetic data: {} (existing)", data.display());
-        let text = std::fs::read_to_string(data.join("manifest.json"))
-            .with_context(|| format!("reading {}", data.join("manifest.json").display()))?;
-        serde_json::from_str(&text)
-            .with_context(|| format!("reading {}", data.join("manifest.json").display()))?
+        summary
     } else {
         let summary = crate::cmd::synth::generate(&config, &data)?;
         print!("2. ");
@@ -91,13 +87,13 @@ pub fn run(args: DemoArgs, home: &Path) -> Result<()> {
         std::fs::remove_dir_all(&store).with_context(|| format!("removing {}", store.display()))?;
     }
     let started = std::time::Instant::now();
-    let report = crate::cmd::ingest::load(
-        &store,
-        &key_path,
-        std::slice::from_ref(&data),
-        summary.extract_date,
-        None,
-    )?;
+    let report = crate::cmd::ingest::load(&halsohub_app::load::LoadJob {
+        store: store.clone(),
+        key: key_path.clone(),
+        paths: vec![data.clone()],
+        reference: summary.extract_date,
+        format: None,
+    })?;
     if report.committed() {
         println!(
             "3. ingest into {} in {:.1} s:",
@@ -113,10 +109,8 @@ pub fn run(args: DemoArgs, home: &Path) -> Result<()> {
     }
 
     // 4. What the store holds now.
-    let opened = halsohub_store::Store::open(&store)
-        .with_context(|| format!("opening store {}", store.display()))?;
     println!("4. store:");
-    print!("{}", opened.info().context("reading store information")?);
+    print!("{}", halsohub_app::stores::info(&store)?);
 
     // 5. Demo accounts in the state database.
     print!("5. ");
@@ -170,7 +164,7 @@ pub fn run(args: DemoArgs, home: &Path) -> Result<()> {
     // 7. The API over the store, until Ctrl-C.
     let applicant = logins
         .iter()
-        .find(|l| l.role == halsohub_access::Role::Applicant)
+        .find(|l| l.role == halsohub_app::accounts::Role::Applicant)
         .context("no demo applicant was created")?;
     println!();
     println!(

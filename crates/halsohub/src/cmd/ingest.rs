@@ -2,16 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::NaiveDate;
 use clap::Args;
-use halsohub_app::hub::Hub;
-use halsohub_identity::ParseOptions;
-use halsohub_ingest::{Format, IngestOptions, LoadReport, Progress};
-use indicatif::ProgressBar;
+use halsohub_app::load::{LoadJob, LoadReport};
 
 use crate::cmd::keys::KeyArg;
-use crate::progress::{self, Unit};
+use crate::progress::{self, Bar, Unit};
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
@@ -42,17 +39,16 @@ pub struct IngestArgs {
 }
 
 pub fn run(args: IngestArgs, home: &Path) -> Result<()> {
-    let key_path = args.key.path(home);
-    let format = args
-        .format
-        .as_deref()
-        .map(Format::parse)
-        .transpose()
-        .context("--format")?;
-    let reference = args
-        .reference_date
-        .unwrap_or_else(|| chrono::Utc::now().date_naive());
-    let report = load(&args.store, &key_path, &args.paths, reference, format)?;
+    let job = LoadJob {
+        store: args.store.clone(),
+        key: args.key.path(home),
+        paths: args.paths.clone(),
+        reference: args
+            .reference_date
+            .unwrap_or_else(|| chrono::Utc::now().date_naive()),
+        format: args.format.clone(),
+    };
+    let report = load(&job)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -61,34 +57,12 @@ pub fn run(args: IngestArgs, home: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Opens (or creates) the store with the key's fingerprint — the key file
-/// must lie outside it — and loads `paths` into it, drawing a progress bar.
-pub fn load(
-    store_dir: &Path,
-    key_path: &Path,
-    paths: &[PathBuf],
-    reference: NaiveDate,
-    format: Option<Format>,
-) -> Result<LoadReport> {
-    let hub = Hub::open_for_load(store_dir, key_path)?;
-    let options = IngestOptions {
-        format,
-        identity: ParseOptions::new(reference),
-        ..IngestOptions::default()
-    };
-    let bar = BarProgress(progress::bar(0, "ingest", Unit::Bytes));
-    let report = hub.ingest(paths, &options, &bar)?;
+/// Runs the load ([`halsohub_app::load::load`]: the store opened or
+/// created for the key, which must lie outside it), drawing a progress
+/// bar.
+pub fn load(job: &LoadJob) -> Result<LoadReport> {
+    let bar = Bar(progress::bar(0, "ingest", Unit::Bytes));
+    let report = halsohub_app::load::load(job, &bar)?;
     bar.0.finish_and_clear();
     Ok(report)
-}
-
-struct BarProgress(ProgressBar);
-
-impl Progress for BarProgress {
-    fn start(&self, total_bytes: u64) {
-        self.0.set_length(total_bytes);
-    }
-    fn advance(&self, bytes: u64) {
-        self.0.inc(bytes);
-    }
 }

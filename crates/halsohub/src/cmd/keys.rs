@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use halsohub_identity::HubKey;
+use halsohub_app::keys;
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCmd {
@@ -35,24 +35,16 @@ pub fn run(cmd: KeysCmd, home: &Path) -> Result<()> {
     match cmd {
         KeysCmd::Init(arg) => {
             let path = arg.path(home);
-            let key = HubKey::init(&path)?;
+            let key = keys::create(&path)?;
             println!("created hub key {}", path.display());
-            println!("fingerprint {}", key.fingerprint());
+            println!("fingerprint {}", key.fingerprint);
             println!(
                 "keep this file apart from the data and back it up: losing it breaks linkage of future loads"
             );
         }
         KeysCmd::Fingerprint(arg) => {
-            let path = arg.path(home);
-            let key = load(&path)?;
-            println!("{}", key.fingerprint());
+            println!("{}", keys::fingerprint(&arg.path(home))?);
         }
     }
     Ok(())
-}
-
-/// Load the key at `path`, saying how to create one when it is missing
-/// ([`halsohub_app::hub::load_key`]).
-pub fn load(path: &Path) -> Result<HubKey> {
-    Ok(halsohub_app::hub::load_key(path)?)
 }

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use halsohub_app::auth::{OidcConfig, OidcVerifier, jwks_source};
 use halsohub_app::feasibility::{Feasibility, QuotaPolicy, api_profile};
 use halsohub_app::hub::{Hub, HubError};
 use halsohub_server::{AppState, router};
-use halsohub_state::oidc::{JwksSource, OidcConfig, OidcVerifier};
 
 use crate::cmd::db::{DatabaseArgs, open};
 
@@ -168,15 +168,10 @@ pub async fn run(args: ServeArgs, home: &Path) -> Result<()> {
         eprintln!("no --store given: the feasibility endpoints will answer 503");
     }
     if let (Some(issuer), Some(jwks)) = (args.oidc_issuer, args.oidc_jwks) {
-        let source = if jwks.starts_with("http://") || jwks.starts_with("https://") {
-            JwksSource::Url(jwks)
-        } else {
-            JwksSource::File(PathBuf::from(jwks))
-        };
         let verifier = OidcVerifier::load(OidcConfig {
             issuer,
             audience: args.oidc_audience,
-            jwks: source,
+            jwks: jwks_source(&jwks),
             roles_claim: args.oidc_roles_claim,
             organisation_claim: args.oidc_org_claim,
             ca_bundle: args.oidc_tls.oidc_ca_bundle.clone(),

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand, ValueEnum};
-use halsohub_store::{ExportFormat, SnapshotId, Store};
+use halsohub_app::stores::{self, TableFormat};
 
 #[derive(Debug, Subcommand)]
 pub enum StoreCmd {
@@ -56,8 +56,7 @@ pub enum Format {
 pub fn run(cmd: StoreCmd) -> Result<()> {
     match cmd {
         StoreCmd::Info(args) => {
-            let store = open(&args.store)?;
-            let info = store.info().context("reading store information")?;
+            let info = stores::info(&args.store.store)?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&info)?);
             } else {
@@ -65,15 +64,16 @@ pub fn run(cmd: StoreCmd) -> Result<()> {
             }
         }
         StoreCmd::Export(args) => {
-            let store = open(&args.store)?;
-            let id = args.snapshot.map(SnapshotId);
-            let snapshot = store.snapshot(id.as_ref()).context("opening snapshot")?;
             let format = match args.format {
-                Format::Parquet => ExportFormat::Parquet,
-                Format::Csv => ExportFormat::Csv,
+                Format::Parquet => TableFormat::Parquet,
+                Format::Csv => TableFormat::Csv,
             };
-            let summary = halsohub_store::export(&snapshot, format, &args.out)
-                .with_context(|| format!("exporting to {}", args.out.display()))?;
+            let summary = stores::export_tables(
+                &args.store.store,
+                args.snapshot.as_deref(),
+                format,
+                &args.out,
+            )?;
             println!(
                 "exported snapshot {} to {}",
                 summary.snapshot,
@@ -85,8 +85,4 @@ pub fn run(cmd: StoreCmd) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn open(arg: &StoreArg) -> Result<Store> {
-    Store::open(&arg.store).with_context(|| format!("opening store {}", arg.store.display()))
 }

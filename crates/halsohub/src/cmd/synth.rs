@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::NaiveDate;
 use clap::Args;
-use halsohub_synth::{Config, Summary};
+use halsohub_app::synth::{SynthConfig, SynthSummary};
 
 use crate::progress::{self, Unit};
 
@@ -36,14 +36,14 @@ pub struct SynthArgs {
 
 impl SynthArgs {
     /// The generator configuration these arguments describe.
-    pub fn config(&self) -> Config {
-        Config {
+    pub fn config(&self) -> SynthConfig {
+        SynthConfig {
             patients: self.patients,
             seed: self.seed,
             start: self.start,
             end: self.end,
             defect_rate: self.defect_rate,
-            ..Config::default()
+            ..SynthConfig::default()
         }
     }
 }
@@ -59,22 +59,14 @@ pub fn run(args: SynthArgs) -> Result<()> {
 }
 
 /// Generates with a progress bar over persons.
-pub fn generate(config: &Config, out: &std::path::Path) -> Result<Summary> {
+pub fn generate(config: &SynthConfig, out: &std::path::Path) -> Result<SynthSummary> {
     let bar = progress::bar(config.patients, "synth", Unit::Items);
-    let started = std::time::Instant::now();
-    let summary = halsohub_synth::generate(config, out, &|done| bar.set_position(done))
-        .with_context(|| format!("generating synthetic data into {}", out.display()))?;
+    let summary = halsohub_app::synth::generate(config, out, &|done| bar.set_position(done))?;
     bar.finish_and_clear();
-    tracing::info!(
-        persons = summary.population.persons,
-        rows = summary.rows_total,
-        seconds = started.elapsed().as_secs_f64(),
-        "synthetic population generated"
-    );
     Ok(summary)
 }
 
-pub fn print_summary(summary: &Summary, out: &std::path::Path) {
+pub fn print_summary(summary: &SynthSummary, out: &std::path::Path) {
     println!(
         "generated {} persons, {} rows in {} files into {} (extract date {})",
         summary.population.persons,

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use clap::Subcommand;
+use halsohub_app::accounts;
 
 use crate::cmd::db::{DatabaseArgs, open};
 
@@ -46,24 +47,24 @@ pub async fn run(cmd: TokenCmd, home: &Path) -> Result<()> {
             db,
         } => {
             let db = open(&db, home).await?;
-            let u = db.user_by_username(&username).await?;
-            let now = chrono::Utc::now();
-            let expires = halsohub_state::tokens::clamp_token_expiry(
-                expires_in_days.map(|d| now + chrono::Duration::days(i64::from(d))),
-                None,
+            let issued = accounts::issue_token_for(
+                &db,
+                &username,
+                &name,
+                expires_in_days,
                 lifetime.max(),
-                now,
-            );
-            let (token, secret) = db.create_api_token(&u.id, &name, expires).await?;
+                chrono::Utc::now(),
+            )
+            .await?;
             eprintln!(
                 "token {} for {username} (shown once; store it safely):",
-                token.id
+                issued.token.id
             );
-            println!("{}", secret.expose());
+            println!("{}", issued.secret.expose());
         }
         TokenCmd::Revoke { token_id, db } => {
             let db = open(&db, home).await?;
-            let t = db.revoke_api_token(&token_id).await?;
+            let t = accounts::revoke_token(&db, &token_id).await?;
             println!("revoked token {} ({})", t.id, t.name);
         }
     }

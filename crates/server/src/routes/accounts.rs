@@ -7,7 +7,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{Duration, Utc};
+use chrono::Utc;
+use halsohub_app::accounts::{self, LoginOutcome, Throttled};
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -25,11 +26,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(logout))
 }
 
-/// How long a web session lasts.
-pub(crate) const SESSION_HOURS: i64 = 8;
-
 /// The 429 for a throttled username, with `Retry-After` in seconds.
-fn throttled_response(t: halsohub_state::login_throttle::Throttled) -> Response {
+fn throttled_response(t: Throttled) -> Response {
     // Whole seconds, rounded up: waiting that long is always enough.
     let secs = ((t.retry_after.num_milliseconds() + 999) / 1000).max(1);
     let mut resp = Problem::new(
@@ -78,39 +76,21 @@ async fn login(
     body: Bytes,
 ) -> Result<Response, Problem> {
     let req: Login = super::parse_json(&headers, &body)?;
-    let username = req.username.trim().to_lowercase();
-    if username.is_empty() || req.password.is_empty() {
-        return Err(Problem::bad_request("username and password are required"));
-    }
-    // Usernames longer than any account's cannot match one: not counted
-    // (bounds what the throttle table can be made to hold).
-    let counted = username.len() <= 64;
-    if counted
-        && let Err(t) = state
-            .db
-            .begin_login_attempt(&username, state.now(), state.config.login_throttle)
-            .await?
-    {
-        tracing::warn!(username, "log-in refused: too many failures");
-        return Ok(throttled_response(t));
-    }
-    let Some(user) = state.db.verify_password(&username, &req.password).await? else {
-        // The attempt stays recorded as a failure.
-        tracing::info!(username, "log-in failed");
-        return Err(Problem::unauthorized("unknown username or wrong password"));
+    let outcome = accounts::log_in(
+        &state.db,
+        &req.username,
+        &req.password,
+        state.config.login_throttle,
+        state.now(),
+    )
+    .await?;
+    let (session, user, secret) = match outcome {
+        LoginOutcome::Started(s) => (s.session, s.user, s.secret),
+        LoginOutcome::Throttled(t) => return Ok(throttled_response(t)),
+        LoginOutcome::Refused => {
+            return Err(Problem::unauthorized("unknown username or wrong password"));
+        }
     };
-    if counted {
-        state.db.login_succeeded(&username).await?;
-    }
-    let (session, secret) = state
-        .db
-        .create_session(&user.id, Duration::hours(SESSION_HOURS))
-        .await?;
-    tracing::info!(
-        user_id = user.id,
-        session_id = session.id,
-        "session started"
-    );
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -132,21 +112,8 @@ async fn logout(
     _caller: Caller,
     headers: HeaderMap,
 ) -> Result<StatusCode, Problem> {
-    let token = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|t| {
-            t.strip_prefix("Bearer ")
-                .or_else(|| t.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .unwrap_or("");
-    if !token.starts_with(halsohub_state::tokens::SESSION_PREFIX) {
-        return Err(Problem::bad_request(
-            "log out ends a session; this request used another kind of credential (revoke API tokens with DELETE /api/v1/tokens/{id})",
-        ));
-    }
-    state.db.end_session(token).await?;
+    let token = crate::auth::bearer(&headers)?.unwrap_or("");
+    accounts::log_out(&state.db, token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -200,31 +167,20 @@ async fn create_token(
     body: Bytes,
 ) -> Result<Response, Problem> {
     let req: NewToken = super::parse_json(&headers, &body)?;
-    if caller.user.id.starts_with("oidc:") {
-        return Err(Problem::forbidden(
-            "callers from the identity provider without a local account cannot create API tokens",
-        ));
-    }
-    let now = Utc::now();
-    let requested = match req.expires_in_days {
-        Some(0) => return Err(Problem::invalid("expires_in_days must be at least 1")),
-        Some(d) => Some(now + Duration::days(i64::from(d))),
-        None => None,
-    };
     // Never beyond the credential this request came with, nor the maximum.
-    let expires = halsohub_state::tokens::clamp_token_expiry(
-        requested,
+    let issued = accounts::issue_token(
+        &state.db,
+        &caller.user.id,
+        &req.name,
+        req.expires_in_days,
         caller.credential_expires,
         state.config.max_token_lifetime,
-        now,
-    );
-    let (token, secret) = state
-        .db
-        .create_api_token(&caller.user.id, &req.name, expires)
-        .await?;
+        Utc::now(),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "token": token, "secret": secret.expose() })),
+        Json(json!({ "token": issued.token, "secret": issued.secret.expose() })),
     )
         .into_response())
 }
@@ -237,7 +193,7 @@ async fn list_tokens(
     caller: Caller,
 ) -> Result<Json<Value>, Problem> {
     Ok(Json(
-        json!({ "tokens": state.db.list_api_tokens(&caller.user.id).await? }),
+        json!({ "tokens": accounts::tokens_of(&state.db, &caller.user.id).await? }),
     ))
 }
 
@@ -250,18 +206,7 @@ async fn revoke_token(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
-    let token = state.db.api_token(&id).await?;
-    let admin = halsohub_access::authorize(
-        &caller.principal,
-        halsohub_access::Action::ManageUsers,
-        halsohub_access::Target::Hub,
-    )
-    .is_ok();
-    if token.user_id != caller.user.id && !admin {
-        // Do not reveal that someone else's token exists.
-        return Err(Problem::not_found(format!("API token not found: {id}")));
-    }
-    Ok(Json(
-        json!({ "token": state.db.revoke_api_token(&id).await? }),
-    ))
+    let token =
+        accounts::revoke_token_as(&state.db, &caller.principal, &caller.user.id, &id).await?;
+    Ok(Json(json!({ "token": token })))
 }

@@ -13,7 +13,7 @@ use halsohub_app::cases::api::{
     NewApplication, PermitView, WorkQueue,
 };
 use halsohub_app::cases::{Actor, CaseError, CaseService, Idempotency, Reply, Upload};
-use halsohub_state::cases::request_hash;
+use halsohub_app::idempotency::request_hash;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

@@ -1,6 +1,8 @@
 //! Feasibility counts, the store's snapshots and code search. The decisions
 //! are in [`halsohub_app::feasibility::answer`] (shared with `halsohub
-//! count`) and the role rule in [`halsohub_access::may_query`]; these
+//! count`), the role rule is [`halsohub_app::auth::may_query`] (the
+//! access domain's), code search is [`halsohub_app::codes::search`] and
+//! the log's reading rule [`halsohub_app::query_log::read`]; these
 //! handlers translate.
 
 use std::sync::Arc;
@@ -10,16 +12,17 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use halsohub_codes::System;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use halsohub_access::may_query;
+use halsohub_app::auth::may_query;
+use halsohub_app::codes::CodeSearch;
 use halsohub_app::feasibility::{
     self, Feasibility, FeasibilityAnswer, FeasibilityError, Requester, SnapshotInfo,
 };
+use halsohub_app::query_log::{LogQuery, QueryLogPage};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -63,67 +66,6 @@ pub(crate) struct SnapshotList {
     snapshots: Vec<SnapshotInfo>,
 }
 
-/// One code found.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct CodeHit {
-    /// The normalised code (as queries may use it).
-    code: String,
-    /// The code as usually written (`E11.9`).
-    display: String,
-    /// Its title.
-    title: String,
-}
-
-/// Codes found.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct CodeSearch {
-    /// The system's id.
-    system: String,
-    /// The search text.
-    q: String,
-    /// Code-prefix matches first, then title matches.
-    results: Vec<CodeHit>,
-}
-
-/// One logged feasibility query.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct QueryLogRow {
-    /// Position in the log (increasing).
-    id: i64,
-    /// When the query was received.
-    at: chrono::DateTime<chrono::Utc>,
-    /// Who asked.
-    user_id: String,
-    /// The API token used.
-    token_id: Option<String>,
-    /// `api` or `cli`.
-    channel: String,
-    /// Canonical query hash (absent when the query did not parse).
-    query_hash: Option<String>,
-    /// Snapshot.
-    snapshot: Option<String>,
-    /// `count`, `funnel`, `strata`, `proportion` or `time_series`.
-    output_kind: Option<String>,
-    /// Disclosure profile.
-    profile: Option<String>,
-    /// The profile's parameters and the precisions released per kind of number.
-    #[schema(value_type = Object)]
-    protections: serde_json::Value,
-    /// Whether exact numbers were released (never over HTTP).
-    exact: bool,
-    /// `ok` or `refused`.
-    outcome: String,
-    /// Why it was refused.
-    reason: Option<String>,
-}
-
-/// Log rows, oldest first.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct QueryLogPage {
-    /// The rows.
-    entries: Vec<QueryLogRow>,
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LogParams {
@@ -159,6 +101,12 @@ fn check_role(caller: &Caller) -> Result<(), Problem> {
     } else {
         Err(Problem::forbidden(FeasibilityError::Forbidden.to_string()))
     }
+}
+
+/// The service, for a caller whose roles may query (403 first, then 503).
+fn service_for<'a>(state: &'a AppState, caller: &Caller) -> Result<&'a Arc<Feasibility>, Problem> {
+    check_role(caller)?;
+    service(state)
 }
 
 fn error_response(e: FeasibilityError) -> Response {
@@ -272,8 +220,7 @@ async fn list_snapshots(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<SnapshotList>, Problem> {
-    check_role(&caller)?;
-    let f = service(&state)?;
+    let f = service_for(&state, &caller)?;
     Ok(Json(SnapshotList {
         serving: f.snapshot().to_string(),
         snapshots: f.snapshots().to_vec(),
@@ -312,8 +259,7 @@ async fn list_code_lists(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<CodeListIndex>, Problem> {
-    check_role(&caller)?;
-    let f = service(&state)?;
+    let f = service_for(&state, &caller)?;
     let lists = f.code_lists();
     Ok(Json(CodeListIndex {
         systems: lists.systems().into_iter().map(str::to_string).collect(),
@@ -352,42 +298,9 @@ async fn search_codes(
     Query(params): Query<CodeParams>,
 ) -> Result<Json<CodeSearch>, Problem> {
     check_role(&caller)?;
-    let sys = System::parse(&system)
-        .ok_or_else(|| Problem::bad_request("the code system in the path is empty"))?;
-    if state.codes.len(&sys) == 0 {
-        let known: Vec<&str> = state.codes.systems().iter().map(|s| s.id()).collect();
-        return Err(Problem::not_found(format!(
-            "no code list for system {system:?}; lists are loaded for: {}",
-            known.join(", ")
-        )));
-    }
-    let q = params.q.unwrap_or_default();
-    if q.trim().is_empty() {
-        return Err(Problem::bad_request(
-            "query parameter q: give a code prefix or words of a title, e.g. ?q=E11 or ?q=diabetes",
-        ));
-    }
-    let limit = params.limit.unwrap_or(20);
-    if !(1..=200).contains(&limit) {
-        return Err(Problem::bad_request(
-            "query parameter limit: must be within 1..=200",
-        ));
-    }
-    let results = state
-        .codes
-        .search(&sys, &q, limit)
-        .into_iter()
-        .map(|e| CodeHit {
-            code: e.code().to_string(),
-            display: halsohub_codes::display_code(e.system(), e.code()),
-            title: e.title().to_string(),
-        })
-        .collect();
-    Ok(Json(CodeSearch {
-        system: sys.id().to_string(),
-        q,
-        results,
-    }))
+    let found =
+        halsohub_app::codes::search(&state.codes, &system, params.q.as_deref(), params.limit)?;
+    Ok(Json(found))
 }
 
 /// Read the feasibility query log, oldest first. Auditors read every
@@ -412,61 +325,15 @@ async fn read_query_log(
     caller: Caller,
     Query(params): Query<LogParams>,
 ) -> Result<Json<QueryLogPage>, Problem> {
-    let auditor = caller.principal.has_role(halsohub_access::Role::Auditor);
-    let user_id = if auditor {
-        params.user_id
-    } else if may_query(&caller.principal) {
-        if params
-            .user_id
-            .as_ref()
-            .is_some_and(|u| *u != caller.user.id)
-        {
-            return Err(Problem::forbidden(
-                "only auditors read other users' queries; leave out user_id to read your own",
-            ));
-        }
-        Some(caller.user.id.clone())
-    } else {
-        return Err(Problem::forbidden(
-            "the query log is for auditors, and for applicants and case staff reading their own queries",
-        ));
-    };
-    let filter = halsohub_state::query_log::QueryLogFilter {
-        user_id,
+    let query = LogQuery {
+        user_id: params.user_id,
         since: params.since,
         until: params.until,
         outcome: params.outcome,
-        query_hash: None,
         after_id: params.after_id,
         limit: params.limit,
     };
-    let rows = state.db.query_log(&filter).await?;
-    Ok(Json(QueryLogPage {
-        entries: rows
-            .into_iter()
-            .map(|e| {
-                let (outcome, reason) = match e.outcome {
-                    halsohub_state::query_log::QueryOutcome::Ok => ("ok".to_string(), None),
-                    halsohub_state::query_log::QueryOutcome::Refused { reason } => {
-                        ("refused".to_string(), Some(reason))
-                    }
-                };
-                QueryLogRow {
-                    id: e.id,
-                    at: e.at,
-                    user_id: e.user_id,
-                    token_id: e.token_id,
-                    channel: e.channel,
-                    query_hash: e.query_hash,
-                    snapshot: e.snapshot,
-                    output_kind: e.output_kind,
-                    profile: e.profile,
-                    protections: e.protections,
-                    exact: e.exact,
-                    outcome,
-                    reason,
-                }
-            })
-            .collect(),
-    }))
+    let page =
+        halsohub_app::query_log::read(&state.db, &caller.principal, &caller.user.id, query).await?;
+    Ok(Json(page))
 }
