@@ -11,6 +11,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use chrono::NaiveDate;
+use halsohub_identity::ParseOptions;
 use halsohub_ingest::{IngestOptions, LoadReport, Progress};
 
 use crate::hub::{Hub, HubError};
@@ -31,8 +33,9 @@ pub fn waiting(hub: &Hub) -> Result<BTreeMap<String, usize>, HubError> {
 
 /// Re-reads the rows of `paths` (the delivery, given again) that wait in
 /// the quarantine for a unit retry and commits those accepted now as a new
-/// snapshot; rows that still fail are quarantined again. The report's
-/// `retry` and totals show the change.
+/// snapshot; rows that still fail are quarantined again. `reference` is
+/// the extract date given to the delivery's load. The report's `retry` and
+/// totals show the change.
 ///
 /// # Errors
 /// [`HubError::Ingest`]: the first file-level error; the store is
@@ -40,14 +43,18 @@ pub fn waiting(hub: &Hub) -> Result<BTreeMap<String, usize>, HubError> {
 pub fn retry_units(
     hub: &Hub,
     paths: &[PathBuf],
-    options: &IngestOptions,
+    reference: NaiveDate,
     progress: &dyn Progress,
 ) -> Result<LoadReport, HubError> {
+    let options = IngestOptions {
+        identity: ParseOptions::new(reference),
+        ..IngestOptions::default()
+    };
     halsohub_ingest::retry_unit_quarantine(
         hub.store(),
         &hub.pseudonymiser(),
         paths,
-        options,
+        &options,
         progress,
     )
     .map_err(|error| HubError::Ingest {

@@ -8,9 +8,6 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use halsohub_app::hub::Hub;
-use halsohub_identity::ParseOptions;
-use halsohub_ingest::{IngestOptions, Progress};
-use indicatif::ProgressBar;
 
 use crate::cmd::keys::KeyArg;
 use crate::progress::{self, Unit};
@@ -81,12 +78,8 @@ pub fn run(cmd: QuarantineCmd, home: &Path) -> Result<()> {
             let reference = a
                 .reference_date
                 .unwrap_or_else(|| chrono::Utc::now().date_naive());
-            let options = IngestOptions {
-                identity: ParseOptions::new(reference),
-                ..IngestOptions::default()
-            };
-            let bar = BarProgress(progress::bar(0, "retry", Unit::Bytes));
-            let report = halsohub_app::quarantine::retry_units(&hub, &a.paths, &options, &bar)?;
+            let bar = progress::Bar(progress::bar(0, "retry", Unit::Bytes));
+            let report = halsohub_app::quarantine::retry_units(&hub, &a.paths, reference, &bar)?;
             bar.0.finish_and_clear();
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -96,15 +89,4 @@ pub fn run(cmd: QuarantineCmd, home: &Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-struct BarProgress(ProgressBar);
-
-impl Progress for BarProgress {
-    fn start(&self, total_bytes: u64) {
-        self.0.set_length(total_bytes);
-    }
-    fn advance(&self, bytes: u64) {
-        self.0.inc(bytes);
-    }
 }
