@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use halsohub_access::stored::decode_projection;
 use halsohub_access::{AccessConfig, CaseStatus, OrgId, Principal, Role, UserId};
 use halsohub_app::cases::api::CommandRequest;
-use halsohub_app::cases::{Actor, CaseService, Reply};
+use halsohub_app::cases::{Actor, CaseService, IfMatch, Reply};
 use halsohub_state::sequences::Sequence;
 use halsohub_state::{ConnectOptions, Db};
 
@@ -138,7 +138,7 @@ async fn reads_the_old_database(db: &Db) {
         command: "submit".into(),
         fields: Default::default(),
     };
-    svc.run_command(actor, draft, submit, Some(2), None, now)
+    svc.run_command(actor, draft, submit, Some(IfMatch::Version(2)), None, now)
         .await
         .unwrap();
     let (state, events) = svc.load(draft).await.unwrap();
