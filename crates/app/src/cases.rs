@@ -388,9 +388,8 @@ impl<'a> CaseService<'a> {
             }
             .into());
         }
-        let essence = sniff_media_type(upload.media_type, upload.bytes).map_err(|problem| {
-            CaseError::Access(AccessError::invalid("media_type", problem))
-        })?;
+        let essence = sniff_media_type(upload.media_type, upload.bytes)
+            .map_err(|problem| CaseError::Access(AccessError::invalid("media_type", problem)))?;
         if !self
             .config
             .attachments
@@ -576,7 +575,11 @@ impl<'a> CaseService<'a> {
                 users.insert(a.to_string());
             }
         }
-        let orgs: BTreeSet<String> = state.organisation().map(ToString::to_string).into_iter().collect();
+        let orgs: BTreeSet<String> = state
+            .organisation()
+            .map(ToString::to_string)
+            .into_iter()
+            .collect();
         Ok(History {
             case_id: case_id.to_string(),
             events,
@@ -680,7 +683,10 @@ impl<'a> CaseService<'a> {
                     case_id: e.case_id.to_string(),
                     organisation: text(names.get(&org).unwrap_or(&org)),
                     project_title: text(&e.project_title),
-                    purpose: e.purpose.map(|p| p.as_str().to_string()).unwrap_or_default(),
+                    purpose: e
+                        .purpose
+                        .map(|p| p.as_str().to_string())
+                        .unwrap_or_default(),
                     form: e.form.map(|f| f.as_str().to_string()).unwrap_or_default(),
                     status: e.status.as_str().to_string(),
                     submitted_on: opt(e.submitted_on),
@@ -693,7 +699,9 @@ impl<'a> CaseService<'a> {
                     permit_version: p.map(|p| p.version.to_string()).unwrap_or_default(),
                     permit_valid_from: opt(p.map(|p| p.valid_from)),
                     permit_valid_until: opt(p.map(|p| p.valid_until)),
-                    data_categories: p.map(|p| text(&p.data_categories.join("; "))).unwrap_or_default(),
+                    data_categories: p
+                        .map(|p| text(&p.data_categories.join("; ")))
+                        .unwrap_or_default(),
                     sources: p.map(|p| text(&p.sources.join("; "))).unwrap_or_default(),
                     pseudonymisation: p.map(|p| wire(&p.pseudonymisation)).unwrap_or_default(),
                     environment: p.map(|p| text(&p.environment)).unwrap_or_default(),
@@ -902,7 +910,11 @@ impl<'a> CaseService<'a> {
         if let Some(p) = &s.permit {
             users.extend(p.terms.authorised_users.iter().map(ToString::to_string));
         }
-        let orgs: BTreeSet<String> = s.organisation().map(ToString::to_string).into_iter().collect();
+        let orgs: BTreeSet<String> = s
+            .organisation()
+            .map(ToString::to_string)
+            .into_iter()
+            .collect();
         self.names(&users, &orgs).await
     }
 
@@ -975,17 +987,14 @@ impl<'a> CaseService<'a> {
                     issues.extend(self.member_problems("amendment.members", m, &org).await?);
                 }
             }
-            Command::Assign {
-                assignee: Some(a),
-            } => {
+            Command::Assign { assignee: Some(a) } => {
                 let staff = self
                     .db
                     .memberships(a.as_str())
                     .await
                     .map(|ms| {
-                        ms.iter().any(|m| {
-                            Role::parse(&m.role).is_some_and(Role::is_case_staff)
-                        })
+                        ms.iter()
+                            .any(|m| Role::parse(&m.role).is_some_and(Role::is_case_staff))
                     })
                     .or_else(|e| match e {
                         StateError::NotFound { .. } => Ok(false),
@@ -1265,7 +1274,11 @@ fn parse_command(
     let command: Command = serde_path_to_error::deserialize(Value::Object(object.clone()))
         .map_err(|e| {
             let path = e.path().to_string();
-            let field = if path == "." { "type".to_string() } else { path };
+            let field = if path == "." {
+                "type".to_string()
+            } else {
+                path
+            };
             CaseError::Access(AccessError::Invalid {
                 issues: vec![FieldIssue::new(field, e.inner().to_string())],
             })

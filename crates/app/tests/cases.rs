@@ -259,7 +259,10 @@ async fn events_are_stored_versioned_and_lists_read_the_projection() {
         .await
         .unwrap();
     let list = svc.list(&p, &ListQuery::default(), now()).await.unwrap();
-    assert_eq!(list.applications[0].title, created.case.content.as_ref().unwrap().title);
+    assert_eq!(
+        list.applications[0].title,
+        created.case.content.as_ref().unwrap().title
+    );
     let record = f.db.case(&id).await.unwrap();
     assert_eq!(
         decode_projection(&record.projection),

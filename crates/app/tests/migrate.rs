@@ -97,10 +97,8 @@ async fn reads_the_old_database(db: &Db) {
     // applicants do.
     let draft = &records[0].case_id;
     assert!(svc.attachments(&auditor(), draft).await.is_err());
-    let owner = Principal::user(states[0].created_by.clone().unwrap()).with_role(
-        states[0].organisation().unwrap().clone(),
-        Role::Applicant,
-    );
+    let owner = Principal::user(states[0].created_by.clone().unwrap())
+        .with_role(states[0].organisation().unwrap().clone(), Role::Applicant);
     let list = svc.attachments(&owner, draft).await.unwrap();
     assert_eq!(list.attachments.len(), 1);
     let file = svc

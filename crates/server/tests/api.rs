@@ -190,7 +190,7 @@ fn content(org: &str, members: &[&str]) -> Value {
         "organisation": org,
         "members": members,
         "datasets": [{"dataset": "patient_register_inpatient", "variables": ["admission_date", "main_diagnosis"]}],
-        "cohort": {"criteria": [{"diagnosis": "I21"}]},
+        "cohort": {"version": 1, "criteria": [{"include": {"event": {"domain": "diagnosis", "codes": [{"system": "icd10se", "codes": ["I21"]}]}}}], "output": {"type": "count"}},
         "period": {"from": "2015-01-01", "until": "2024-12-31"},
         "form": "pseudonymised_workspace",
         "attachments": []
