@@ -379,17 +379,17 @@ async fn download_attachment(
 #[utoipa::path(delete, path = "/api/v1/applications/{id}/attachments/{attachment_id}", tag = "applications",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "case id"), ("attachment_id" = String, Path, description = "attachment id")),
-    responses((status = 204, description = "deleted"), (status = 403, description = "not allowed"), (status = 404, description = "no such attachment"),
+    responses((status = 200, description = "deleted; the attachments left", body = AttachmentList), (status = 403, description = "not allowed"), (status = 404, description = "no such attachment"),
         (status = 409, description = "not a draft")))]
 async fn delete_attachment(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, attachment_id)): Path<(String, String)>,
-) -> Result<StatusCode, Problem> {
-    service(&state)
-        .delete_attachment(actor(&caller), &id, &attachment_id, state.now())
+) -> Result<Json<AttachmentList>, Problem> {
+    let svc = service(&state);
+    svc.delete_attachment(actor(&caller), &id, &attachment_id, state.now())
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(svc.attachments(&caller.principal, &id).await?))
 }
 
 /// The work queue: every submitted case waiting for someone (applicant,
