@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{FieldIssue, UnknownValue};
 use crate::ids::{OrgId, UserId, looks_like_identity_number};
 use crate::permit::Permit;
-use crate::text::{MAX_TEXT_CHARS, MAX_TITLE_CHARS, check_required_text, check_text};
+use crate::text::{MAX_TEXT_CHARS, MAX_TITLE_CHARS, check_line, check_required_text, check_text};
 
 macro_rules! named_enum {
     ($(#[$doc:meta])* $name:ident, $kind:literal, { $($(#[$vdoc:meta])* $variant:ident => $wire:literal, $label:literal;)+ }) => {
@@ -218,9 +218,8 @@ impl AttachmentPolicy {
                 "contains what looks like a personal identity number",
             ));
         }
-        let media = a.media_type.trim().to_ascii_lowercase();
-        let media = media.split(';').next().unwrap_or_default().trim();
-        if !self.allowed_media_types.iter().any(|t| t == media) {
+        let media = media_type_essence(&a.media_type).unwrap_or_default();
+        if !self.allowed_media_types.iter().any(|t| *t == media) {
             issues.push(FieldIssue::new(
                 format!("{field}.media_type"),
                 format!(
@@ -255,6 +254,121 @@ impl AttachmentPolicy {
             ));
         }
         issues
+    }
+}
+
+/// Problems with the people an application or permit names (`field[i]`):
+/// each must be a user of the hub (`orgs_of` gives the organisations where
+/// a user holds any role, `None` for an unknown user) and belong to the
+/// application's `organisation`. Members from elsewhere are refused: they
+/// would hold a permit for an organisation they do not work for.
+pub fn member_issues(
+    field: &str,
+    members: &[UserId],
+    organisation: &OrgId,
+    orgs_of: impl Fn(&UserId) -> Option<Vec<OrgId>>,
+) -> Vec<FieldIssue> {
+    let mut issues = Vec::new();
+    for (i, m) in members.iter().enumerate() {
+        match orgs_of(m) {
+            None => issues.push(FieldIssue::new(
+                format!("{field}[{i}]"),
+                "is not a user of this hub",
+            )),
+            Some(orgs) if !orgs.contains(organisation) => issues.push(FieldIssue::new(
+                format!("{field}[{i}]"),
+                format!("is not a user of the applying organisation {organisation}"),
+            )),
+            Some(_) => {}
+        }
+    }
+    issues
+}
+
+/// The essence (`type/subtype`, lowercase) of a media type that may carry
+/// parameters (`text/plain; charset=utf-8`); `None` when it is not of that
+/// form.
+pub fn media_type_essence(media_type: &str) -> Option<String> {
+    let mut parts = media_type.split(';');
+    let essence = parts.next()?.trim().to_ascii_lowercase();
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$&^_.+-".contains(c))
+    };
+    let (a, b) = essence.split_once('/')?;
+    if !(token(a) && token(b)) || essence.len() > 100 {
+        return None;
+    }
+    for p in parts {
+        let p = p.trim();
+        if p.is_empty() {
+            continue;
+        }
+        let (k, _) = p.split_once('=')?;
+        if !token(k.trim()) {
+            return None;
+        }
+    }
+    Some(essence)
+}
+
+fn charset_of(media_type: &str) -> Option<String> {
+    media_type.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        (k.trim().eq_ignore_ascii_case("charset"))
+            .then(|| v.trim().trim_matches('"').to_ascii_lowercase())
+    })
+}
+
+/// Checks that `bytes` are what `media_type` declares, for the types the
+/// hub accepts: PDF (`%PDF-`), PNG and JPEG (their signatures), the
+/// zip-based office formats (OOXML and OpenDocument: a zip archive; an
+/// OpenDocument file's `mimetype` entry must name the declared type), and
+/// plain text and CSV (UTF-8, or the declared `charset` when it is
+/// `us-ascii` or `utf-8`, without NUL or other control characters than
+/// tab, line breaks and form feed). Returns the media type's essence, or
+/// why the bytes do not match.
+pub fn sniff_media_type(media_type: &str, bytes: &[u8]) -> Result<String, String> {
+    let essence = media_type_essence(media_type).ok_or_else(|| {
+        "is not a media type of the form type/subtype[; parameter=value]".to_string()
+    })?;
+    let ok = match essence.as_str() {
+        "application/pdf" => bytes.starts_with(b"%PDF-"),
+        "image/png" => bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "image/jpeg" => bytes.starts_with(&[0xFF, 0xD8, 0xFF]),
+        t if t.starts_with("application/vnd.openxmlformats-officedocument.") => {
+            bytes.starts_with(b"PK\x03\x04")
+        }
+        t if t.starts_with("application/vnd.oasis.opendocument.") => {
+            // The first entry is the uncompressed file `mimetype` holding
+            // the type (OpenDocument 1.2, part 3, §3.3).
+            bytes.starts_with(b"PK\x03\x04")
+                && bytes.get(30..38) == Some(b"mimetype".as_slice())
+                && bytes
+                    .get(38..38 + t.len())
+                    .is_some_and(|m| m == t.as_bytes())
+        }
+        "text/plain" | "text/csv" => {
+            if let Some(cs) = charset_of(media_type)
+                && !matches!(cs.as_str(), "utf-8" | "us-ascii")
+            {
+                return Err(format!("charset {cs} is not accepted; send UTF-8 text"));
+            }
+            std::str::from_utf8(bytes).is_ok_and(|t| {
+                !t.chars()
+                    .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\u{c}'))
+            })
+        }
+        // Other types are refused by the allow-list, not here.
+        _ => true,
+    };
+    if ok {
+        Ok(essence)
+    } else {
+        Err(format!(
+            "the content is not {essence} (its first bytes do not match the declared media type)"
+        ))
     }
 }
 
@@ -325,13 +439,13 @@ impl ApplicationContent {
     /// inverted period.
     pub fn check_draft(&self, policy: &AttachmentPolicy) -> Vec<FieldIssue> {
         let mut issues = Vec::new();
-        check_text(&mut issues, "title", &self.title, MAX_TITLE_CHARS);
+        check_line(&mut issues, "title", &self.title, MAX_TITLE_CHARS);
         check_text(&mut issues, "summary", &self.summary, MAX_TEXT_CHARS);
         if let Some(r) = &self.ethics_reference {
-            check_text(&mut issues, "ethics_reference", r, 100);
+            check_line(&mut issues, "ethics_reference", r, 100);
         }
         for (i, d) in self.datasets.iter().enumerate() {
-            check_text(
+            check_line(
                 &mut issues,
                 &format!("datasets[{i}].dataset"),
                 &d.dataset,
@@ -344,7 +458,7 @@ impl ApplicationContent {
                 ));
             }
             for (j, v) in d.variables.iter().enumerate() {
-                check_text(
+                check_line(
                     &mut issues,
                     &format!("datasets[{i}].variables[{j}]"),
                     v,

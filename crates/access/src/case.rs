@@ -23,20 +23,24 @@
 //! | `revoke_permit` (decision maker, reason) | permit_issued, data_delivered, amendment_under_review | revoked |
 //! | `publish` (case officer) | any state after a decision (also closed or revoked), once | same |
 //! | `close` (case officer, reason) | rejected, permit_issued, data_delivered; incomplete once the applicant's deadline has passed | closed |
+//! | `submit` after the applicant's completion deadline (applicant) | incomplete | closed (as incomplete, with the deadline as reason) |
+//! | `extend_completion` (case officer, new last day, reasons) | incomplete | same (applicant's deadline moves) |
+//! | `extend_decision_period` (case officer or decision maker, months, reasons; at most 3 months in total, EHDS Art. 68) | under_review, waiting_for_applicant, amendment_under_review | same (decision deadline moves) |
+//! | `assign` (case staff: themselves; case officers: anyone) | any submitted, not final | same |
 //! | `withdraw` (applicant, reason) | any state before a decision | withdrawn |
 //!
 //! Closed, withdrawn and revoked are final (only `publish` still applies).
 //! Anything else is refused with
 //! [`AccessError::IllegalTransition`] and a reason.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::application::{
     Amendment, ApplicationContent, Attachment, AttachmentPolicy, RequestedForm,
 };
 use crate::calendar::swedish_date;
-use crate::clock::{ClockConfig, Pause, applicant_deadline};
+use crate::clock::{ClockConfig, Pause, completion_deadline, decision_deadline};
 use crate::error::{AccessError, FieldIssue};
 use crate::ids::{CaseId, OrgId, PermitId, UserId};
 use crate::permit::{Permit, PermitTerms, Pseudonymisation, Revocation};
@@ -119,7 +123,7 @@ pub struct AmendmentRecord {
 /// `{"type": "approve", "reasons": "…"}`, so the HTTP layer can pass request
 /// bodies straight through.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Command {
     /// Create a draft. The platform allocates `case_id` from its sequence.
     Create {
@@ -216,6 +220,26 @@ pub enum Command {
         /// Why (public in the register).
         reason: String,
     },
+    /// Give the applicant more time to complete an incomplete application.
+    ExtendCompletion {
+        /// The new last day (Swedish date), after the current deadline.
+        until: NaiveDate,
+        /// Why (required).
+        reasons: String,
+    },
+    /// Extend the decision period (EHDS Art. 68: by at most three months
+    /// in total, with reasons given to the applicant).
+    ExtendDecisionPeriod {
+        /// Months to add (1 up to what is left of the maximum).
+        months: u32,
+        /// Why (required).
+        reasons: String,
+    },
+    /// Assign the case to a staff member, or leave it unassigned (`null`).
+    Assign {
+        /// The staff member, or `None` to unassign.
+        assignee: Option<UserId>,
+    },
 }
 
 impl Command {
@@ -241,6 +265,9 @@ impl Command {
             Command::Withdraw { .. } => Action::Withdraw,
             Command::RequestAmendment { .. } => Action::RequestAmendment,
             Command::RevokePermit { .. } => Action::RevokePermit,
+            Command::ExtendCompletion { .. } => Action::ExtendCompletion,
+            Command::ExtendDecisionPeriod { .. } => Action::ExtendDecisionPeriod,
+            Command::Assign { .. } => Action::Assign,
         }
     }
 }
@@ -348,6 +375,34 @@ pub enum Change {
         /// Why.
         reason: String,
     },
+    /// Closed as incomplete: the applicant's completion deadline passed.
+    ClosedIncomplete {
+        /// The deadline that passed.
+        deadline: NaiveDate,
+        /// The reason, as shown to the applicant.
+        reason: String,
+    },
+    /// The applicant was given more time to complete the application.
+    CompletionExtended {
+        /// The new last day.
+        until: NaiveDate,
+        /// Why.
+        reasons: String,
+    },
+    /// The decision period was extended.
+    DecisionPeriodExtended {
+        /// Months added by this extension.
+        months: u32,
+        /// The new deadline (as computed when extended).
+        deadline: NaiveDate,
+        /// Why.
+        reasons: String,
+    },
+    /// The case was assigned (or unassigned).
+    Assigned {
+        /// The staff member, or `None`.
+        assignee: Option<UserId>,
+    },
 }
 
 impl Change {
@@ -373,6 +428,10 @@ impl Change {
             Change::AmendmentRequested { .. } => "amendment_requested",
             Change::AmendmentDecided { .. } => "amendment_decided",
             Change::PermitRevoked { .. } => "permit_revoked",
+            Change::ClosedIncomplete { .. } => "closed_incomplete",
+            Change::CompletionExtended { .. } => "completion_extended",
+            Change::DecisionPeriodExtended { .. } => "decision_period_extended",
+            Change::Assigned { .. } => "assigned",
         }
     }
 }
@@ -415,6 +474,9 @@ impl CaseEvent {
             | Change::Withdrawn { reason }
             | Change::PermitRevoked { reason } => Some(reason.clone()),
             Change::AmendmentRequested { amendment } => Some(amendment.reason.clone()),
+            Change::ClosedIncomplete { reason, .. } => Some(reason.clone()),
+            Change::CompletionExtended { reasons, .. }
+            | Change::DecisionPeriodExtended { reasons, .. } => Some(reasons.clone()),
             _ => None,
         }
     }
@@ -474,6 +536,27 @@ pub struct CaseState {
     pub ended_at: Option<DateTime<Utc>>,
     /// When the latest event happened; a command dated earlier is refused.
     pub last_event_at: Option<DateTime<Utc>>,
+    /// The last day a case officer granted the applicant to complete the
+    /// application (later than the statutory deadline), this round.
+    #[serde(default)]
+    pub completion_extended_until: Option<NaiveDate>,
+    /// Months the running decision clock was extended by.
+    #[serde(default)]
+    pub decision_extended_months: u32,
+    /// The staff member the case is assigned to.
+    #[serde(default)]
+    pub assignee: Option<UserId>,
+    /// Every legal review of the current round, one per reviewer (a
+    /// reviewer's new review replaces their own earlier one).
+    #[serde(default)]
+    pub legal_reviews: Vec<Review>,
+    /// Every technical review of the current round, one per reviewer.
+    #[serde(default)]
+    pub technical_reviews: Vec<Review>,
+    /// Who asked the open (or last) request for information: the answer
+    /// goes to them.
+    #[serde(default)]
+    pub information_requested_by: Option<UserId>,
 }
 
 impl Default for CaseState {
@@ -503,6 +586,12 @@ impl Default for CaseState {
             amendments: Vec::new(),
             ended_at: None,
             last_event_at: None,
+            completion_extended_until: None,
+            decision_extended_months: 0,
+            assignee: None,
+            legal_reviews: Vec::new(),
+            technical_reviews: Vec::new(),
+            information_requested_by: None,
         }
     }
 }
@@ -545,6 +634,7 @@ impl CaseState {
             Change::ReturnedIncomplete { missing } => {
                 self.missing = missing.clone();
                 self.returned_at = Some(at);
+                self.completion_extended_until = None;
                 self.status = CaseStatus::Incomplete;
             }
             Change::AcceptedComplete => {
@@ -558,6 +648,7 @@ impl CaseState {
                     until: None,
                 });
                 self.resume_status = Some(self.status);
+                self.information_requested_by = Some(e.actor.clone());
                 self.status = CaseStatus::WaitingForApplicant;
             }
             Change::InformationProvided { attachments, .. } => {
@@ -575,23 +666,27 @@ impl CaseState {
                 findings,
                 recommendation,
             } => {
-                self.legal_review = Some(Review {
+                let review = Review {
                     by: e.actor.clone(),
                     at,
                     findings: findings.clone(),
                     recommendation: *recommendation,
-                });
+                };
+                keep_per_reviewer(&mut self.legal_reviews, &review);
+                self.legal_review = Some(review);
             }
             Change::TechnicalReviewRecorded {
                 findings,
                 recommendation,
             } => {
-                self.technical_review = Some(Review {
+                let review = Review {
                     by: e.actor.clone(),
                     at,
                     findings: findings.clone(),
                     recommendation: *recommendation,
-                });
+                };
+                keep_per_reviewer(&mut self.technical_reviews, &review);
+                self.technical_review = Some(review);
             }
             Change::Decided { outcome, reasons } => {
                 self.decision = Some(Decision {
@@ -631,6 +726,9 @@ impl CaseState {
                 });
                 self.legal_review = None;
                 self.technical_review = None;
+                self.legal_reviews.clear();
+                self.technical_reviews.clear();
+                self.decision_extended_months = 0;
                 self.status = CaseStatus::AmendmentUnderReview;
             }
             Change::AmendmentDecided {
@@ -671,7 +769,45 @@ impl CaseState {
                 self.status = CaseStatus::Revoked;
                 self.ended_at = Some(at);
             }
+            Change::ClosedIncomplete { .. } => {
+                self.status = CaseStatus::Closed;
+                self.ended_at = Some(at);
+            }
+            Change::CompletionExtended { until, .. } => {
+                self.completion_extended_until = Some(*until);
+            }
+            Change::DecisionPeriodExtended { months, .. } => {
+                self.decision_extended_months =
+                    self.decision_extended_months.saturating_add(*months);
+            }
+            Change::Assigned { assignee } => self.assignee = assignee.clone(),
         }
+    }
+
+    /// The applicant's completion deadline while the case is (or was last)
+    /// incomplete, with any extension granted.
+    pub fn completion_deadline(&self, cfg: &ClockConfig) -> Option<NaiveDate> {
+        self.returned_at
+            .map(|r| completion_deadline(cfg, r, self.completion_extended_until))
+    }
+
+    /// Whether `principal` may read the case's permit: anyone
+    /// [`authorize`] lets read permits of this case, and every authorised
+    /// user of the permit (a member reads their own permit whatever roles
+    /// they hold).
+    pub fn authorize_permit_read(&self, principal: &Principal) -> Result<(), AccessError> {
+        if let (Some(user), Some(permit)) = (principal.user_id.as_ref(), self.permit.as_ref())
+            && permit.terms.authorised_users.contains(user)
+        {
+            return Ok(());
+        }
+        authorize(principal, Action::ViewPermit, Target::Case(self)).map(|_| ())
+    }
+
+    /// Whether the case was ever submitted: drafts that never were are
+    /// the applicants' own and invisible to staff.
+    pub fn was_submitted(&self) -> bool {
+        self.first_submitted_at.is_some()
     }
 
     /// The applying organisation.
@@ -712,9 +848,22 @@ impl CaseState {
     }
 }
 
+/// Keeps one review per reviewer: a reviewer's new review replaces their
+/// own earlier one; another reviewer's is added beside it.
+fn keep_per_reviewer(reviews: &mut Vec<Review>, review: &Review) {
+    match reviews.iter_mut().find(|r| r.by == review.by) {
+        Some(r) => *r = review.clone(),
+        None => reviews.push(review.clone()),
+    }
+}
+
 impl CaseParties for CaseState {
     fn organisation(&self) -> Option<&OrgId> {
         CaseState::organisation(self)
+    }
+
+    fn submitted(&self) -> bool {
+        self.was_submitted()
     }
 
     fn involves(&self, user: &UserId) -> bool {
@@ -724,12 +873,69 @@ impl CaseParties for CaseState {
 
 /// Limits and deadlines the domain enforces; `AccessConfig::default()` holds
 /// the EHDS defaults.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AccessConfig {
     /// Statutory clocks.
     pub clocks: ClockConfig,
     /// Attachment limits.
     pub attachments: AttachmentPolicy,
+    /// The datasets applications may request, by catalogue name, until the
+    /// hub's catalogue exists ([`DEFAULT_DATASETS`] by default). Empty:
+    /// any name is accepted.
+    pub datasets: Vec<String>,
+    /// Longest validity of a permit, in months from its first day
+    /// (default 120 = 10 years, the EHDS Art. 68 maximum).
+    pub max_permit_months: u32,
+}
+
+/// The datasets an application may name by default: the national health
+/// registers the hub is modelled on.
+pub const DEFAULT_DATASETS: &[&str] = &[
+    "patient_register_inpatient",
+    "patient_register_outpatient",
+    "prescribed_drug_register",
+    "cause_of_death_register",
+    "cancer_register",
+    "medical_birth_register",
+    "primary_care",
+    "laboratory_results",
+];
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        Self {
+            clocks: ClockConfig::default(),
+            attachments: AttachmentPolicy::default(),
+            datasets: DEFAULT_DATASETS.iter().map(|d| (*d).to_string()).collect(),
+            max_permit_months: 120,
+        }
+    }
+}
+
+impl AccessConfig {
+    /// Problems with the requested datasets: names not in
+    /// [`AccessConfig::datasets`].
+    pub fn dataset_issues(&self, content: &ApplicationContent) -> Vec<FieldIssue> {
+        if self.datasets.is_empty() {
+            return Vec::new();
+        }
+        content
+            .datasets
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| !self.datasets.iter().any(|k| k == d.dataset.trim()))
+            .map(|(i, _)| {
+                FieldIssue::new(
+                    format!("datasets[{i}].dataset"),
+                    format!(
+                        "is not a dataset of this hub; known datasets: {}",
+                        self.datasets.join(", ")
+                    ),
+                )
+            })
+            .collect()
+    }
 }
 
 /// [`decide_with`] under [`AccessConfig::default()`].
@@ -832,6 +1038,14 @@ pub fn decide_with(
                 &[CaseStatus::Draft, CaseStatus::Incomplete],
                 "only a draft or an application returned as incomplete can be edited",
             )?;
+            if status == CaseStatus::Incomplete
+                && let Some(deadline) = state.completion_deadline(&config.clocks)
+                && swedish_date(now) > deadline
+            {
+                return Err(illegal(&format!(
+                    "the completion deadline {deadline} has passed; ask a case officer for more time"
+                )));
+            }
             if state.organisation() != Some(&content.organisation) {
                 return Err(AccessError::invalid(
                     "organisation",
@@ -848,12 +1062,27 @@ pub fn decide_with(
                 &[CaseStatus::Draft, CaseStatus::Incomplete],
                 "only a draft or an application returned as incomplete can be submitted",
             )?;
-            if let Some(c) = &state.content {
-                let mut issues = c.check_draft(&config.attachments);
-                issues.extend(c.missing());
-                fail_if(issues)?;
+            match state.completion_deadline(&config.clocks) {
+                Some(deadline)
+                    if status == CaseStatus::Incomplete && swedish_date(now) > deadline =>
+                {
+                    Change::ClosedIncomplete {
+                        deadline,
+                        reason: format!(
+                            "closed as incomplete: the application was not completed by the deadline {deadline} and no more time was granted"
+                        ),
+                    }
+                }
+                _ => {
+                    if let Some(c) = &state.content {
+                        let mut issues = c.check_draft(&config.attachments);
+                        issues.extend(c.missing());
+                        issues.extend(config.dataset_issues(c));
+                        fail_if(issues)?;
+                    }
+                    Change::Submitted
+                }
             }
-            Change::Submitted
         }
         Command::StartCompletenessCheck => {
             in_states(
@@ -1018,6 +1247,12 @@ pub fn decide_with(
                 return Err(AccessError::NoSuchCase);
             };
             let mut issues = terms.check(&state.applicants());
+            issues.extend(validity_issues(
+                config,
+                state.decision.as_ref().map(|d| swedish_date(d.at)),
+                terms.valid_from,
+                terms.valid_until,
+            ));
             if content.form == Some(RequestedForm::AnonymisedStatistics)
                 && terms.pseudonymisation != Pseudonymisation::Anonymised
             {
@@ -1068,8 +1303,8 @@ pub fn decide_with(
             let closable = match status {
                 CaseStatus::Rejected | CaseStatus::PermitIssued | CaseStatus::DataDelivered => true,
                 CaseStatus::Incomplete => state
-                    .returned_at
-                    .is_some_and(|r| swedish_date(now) > applicant_deadline(&config.clocks, r)),
+                    .completion_deadline(&config.clocks)
+                    .is_some_and(|d| swedish_date(now) > d),
                 _ => false,
             };
             if !closable {
@@ -1113,7 +1348,16 @@ pub fn decide_with(
             let Some(permit) = &state.permit else {
                 return Err(illegal("there is no permit to amend"));
             };
-            fail_if(amendment.check(permit))?;
+            let mut issues = amendment.check(permit);
+            if let Some(until) = amendment.valid_until {
+                issues.extend(validity_issues(
+                    config,
+                    None,
+                    permit.terms.valid_from,
+                    until,
+                ));
+            }
+            fail_if(issues)?;
             Change::AmendmentRequested {
                 amendment: amendment.clone(),
             }
@@ -1134,6 +1378,125 @@ pub fn decide_with(
                 reason: reason.clone(),
             }
         }
+        Command::ExtendCompletion { until, reasons } => {
+            in_states(
+                &[CaseStatus::Incomplete],
+                "more time to complete is granted only on an application returned as incomplete",
+            )?;
+            let mut issues = Vec::new();
+            check_required_text(&mut issues, "reasons", reasons, MAX_TEXT_CHARS);
+            let current = state.completion_deadline(&config.clocks);
+            if current.is_some_and(|d| *until <= d) {
+                issues.push(FieldIssue::new(
+                    "until",
+                    format!(
+                        "must be after the current deadline {}",
+                        current.map(|d| d.to_string()).unwrap_or_default()
+                    ),
+                ));
+            } else if *until <= swedish_date(now) {
+                issues.push(FieldIssue::new("until", "must be a day after today"));
+            }
+            fail_if(issues)?;
+            Change::CompletionExtended {
+                until: *until,
+                reasons: reasons.clone(),
+            }
+        }
+        Command::ExtendDecisionPeriod { months, reasons } => {
+            let clock_state = if status == CaseStatus::WaitingForApplicant {
+                state.resume_status.unwrap_or(CaseStatus::UnderReview)
+            } else {
+                status
+            };
+            if !matches!(
+                clock_state,
+                CaseStatus::UnderReview | CaseStatus::AmendmentUnderReview
+            ) {
+                return Err(illegal(
+                    "the decision period is extended only while an application or amendment is under review",
+                ));
+            }
+            let start = if clock_state == CaseStatus::AmendmentUnderReview {
+                state.pending_amendment.as_ref().map(|p| p.requested_at)
+            } else {
+                state.completed_at
+            };
+            let Some(start) = start else {
+                return Err(illegal("no decision clock is running"));
+            };
+            let today = swedish_date(now);
+            let current = decision_deadline(
+                &config.clocks,
+                start,
+                &state.pauses,
+                state.decision_extended_months,
+                today,
+            );
+            if today > current {
+                return Err(illegal(&format!(
+                    "the decision deadline {current} has passed; a period can only be extended before it ends"
+                )));
+            }
+            let left = config
+                .clocks
+                .max_decision_extension_months
+                .saturating_sub(state.decision_extended_months);
+            let mut issues = Vec::new();
+            check_required_text(&mut issues, "reasons", reasons, MAX_TEXT_CHARS);
+            if *months == 0 || *months > left {
+                issues.push(FieldIssue::new(
+                    "months",
+                    format!(
+                        "must be between 1 and {left}: the decision period may be extended by at most {} months in total (EHDS Art. 68), {} used",
+                        config.clocks.max_decision_extension_months, state.decision_extended_months
+                    ),
+                ));
+            }
+            fail_if(issues)?;
+            let deadline = decision_deadline(
+                &config.clocks,
+                start,
+                &state.pauses,
+                state.decision_extended_months.saturating_add(*months),
+                today,
+            );
+            Change::DecisionPeriodExtended {
+                months: *months,
+                deadline,
+                reasons: reasons.clone(),
+            }
+        }
+        Command::Assign { assignee } => {
+            if !state.was_submitted() {
+                return Err(illegal("only submitted applications are assigned"));
+            }
+            if let Some(a) = assignee {
+                if role != Role::CaseOfficer && a != &actor {
+                    return Err(AccessError::Forbidden {
+                        action,
+                        reason: "only case officers assign cases to others; take a case by assigning it to yourself".into(),
+                    });
+                }
+                if state.involves(a) {
+                    return Err(AccessError::invalid(
+                        "assignee",
+                        "conflict of interest: the assignee is the applicant or a member of this application",
+                    ));
+                }
+            } else if role != Role::CaseOfficer && state.assignee.as_ref() != Some(&actor) {
+                return Err(AccessError::Forbidden {
+                    action,
+                    reason: "only case officers unassign others".into(),
+                });
+            }
+            if state.assignee == *assignee {
+                return Err(illegal("the case is already assigned so"));
+            }
+            Change::Assigned {
+                assignee: assignee.clone(),
+            }
+        }
     };
     tracing::debug!(
         case = ?state.id.map(|c| c.to_string()),
@@ -1147,6 +1510,41 @@ pub fn decide_with(
         role,
         change,
     }])
+}
+
+/// Problems with a permit's validity: it may not start before the day of
+/// the decision (`decided_on`, when known) and may last at most
+/// [`AccessConfig::max_permit_months`] from its first day.
+pub fn validity_issues(
+    config: &AccessConfig,
+    decided_on: Option<NaiveDate>,
+    valid_from: NaiveDate,
+    valid_until: NaiveDate,
+) -> Vec<FieldIssue> {
+    let mut issues = Vec::new();
+    if let Some(d) = decided_on
+        && valid_from < d
+    {
+        issues.push(FieldIssue::new(
+            "valid_from",
+            format!("is before the decision ({d}); a permit cannot start before it was granted"),
+        ));
+    }
+    let limit = valid_from
+        .checked_add_months(Months::new(config.max_permit_months))
+        .and_then(|d| d.pred_opt());
+    match limit {
+        Some(last) if valid_until > last => issues.push(FieldIssue::new(
+            "valid_until",
+            format!(
+                "is after {last}: a permit lasts at most {} months from its first day (EHDS Art. 68: at most 10 years)",
+                config.max_permit_months
+            ),
+        )),
+        None => issues.push(FieldIssue::new("valid_from", "is out of range")),
+        _ => {}
+    }
+    issues
 }
 
 fn check_findings(findings: &[String]) -> Vec<FieldIssue> {

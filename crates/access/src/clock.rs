@@ -9,6 +9,14 @@
 //!   waits for the applicant (`request_information` → `provide_information`)
 //!   the clock is stopped: the deadline moves by the number of calendar days
 //!   stopped, and those days do not count as used.
+//! * **Completeness check** — from the day an application is submitted,
+//!   10 working days (configurable) for the hub to check that it is
+//!   complete; new submissions are in the staff queue from day one.
+//! * **Decision extension** — the decision period may be extended once or
+//!   more by at most 3 months in total, with reasons (EHDS, Regulation (EU)
+//!   2025/327, Art. 68: three months from a complete application,
+//!   extendable by three further months where necessary, the applicant
+//!   being told why).
 //! * **Publication** — from the day of the decision, 30 working days to
 //!   publish it in the public register.
 //!
@@ -27,6 +35,7 @@ use crate::calendar::{next_working_day_on_or_after, swedish_date, working_days_b
 
 /// Deadline settings. Defaults are the EHDS ones.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ClockConfig {
     /// Calendar days the applicant has to complete an incomplete
     /// application (default 28 = 4 weeks).
@@ -38,6 +47,12 @@ pub struct ClockConfig {
     /// A deadline is "near" (notification) when at most this many working
     /// days are left (default 5).
     pub warn_working_days: u32,
+    /// Working days from submission to the end of the completeness check
+    /// (default 10).
+    pub completeness_working_days: u32,
+    /// Most months the decision period may be extended by, in total
+    /// (default 3, EHDS Art. 68).
+    pub max_decision_extension_months: u32,
 }
 
 impl Default for ClockConfig {
@@ -47,6 +62,8 @@ impl Default for ClockConfig {
             decision_months: 3,
             publication_working_days: 30,
             warn_working_days: 5,
+            completeness_working_days: 10,
+            max_decision_extension_months: 3,
         }
     }
 }
@@ -55,6 +72,8 @@ impl Default for ClockConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClockKind {
+    /// The hub checking a submitted application for completeness.
+    CompletenessCheck,
     /// The applicant completing an incomplete application.
     ApplicantCompletion,
     /// The hub deciding a complete application.
@@ -69,6 +88,7 @@ impl ClockKind {
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
+            ClockKind::CompletenessCheck => "completeness_check",
             ClockKind::ApplicantCompletion => "applicant_completion",
             ClockKind::Decision => "decision",
             ClockKind::AmendmentDecision => "amendment_decision",
@@ -98,6 +118,9 @@ pub struct ClockStatus {
     pub stopped: bool,
     /// Calendar days stopped so far.
     pub stopped_days: i64,
+    /// Months the deadline was extended by (decision clocks; 0 otherwise).
+    #[serde(default)]
+    pub extended_months: u32,
 }
 
 /// A stop-the-clock period: the hub waiting for the applicant.
@@ -175,18 +198,19 @@ pub(crate) fn reading(
         overdue: today > deadline,
         stopped,
         stopped_days,
+        extended_months: 0,
     }
 }
 
-/// The decision clock started at `start_at`, given the case's pauses.
-pub(crate) fn decision_clock(
+/// The decision deadline for a clock started at `start_at`, extended by
+/// `extended_months`, moved by every day stopped up to `today`.
+pub fn decision_deadline(
     cfg: &ClockConfig,
-    kind: ClockKind,
     start_at: DateTime<Utc>,
     pauses: &[Pause],
+    extended_months: u32,
     today: NaiveDate,
-    stopped: bool,
-) -> ClockStatus {
+) -> NaiveDate {
     let start = swedish_date(start_at);
     let ranges = stopped_ranges(pauses, start_at, today);
     let stopped_days: i64 = ranges
@@ -194,8 +218,39 @@ pub(crate) fn decision_clock(
         .map(|(a, b)| (*b - *a).num_days().max(0))
         .sum();
     let nominal = start
-        .checked_add_months(Months::new(cfg.decision_months))
+        .checked_add_months(Months::new(
+            cfg.decision_months.saturating_add(extended_months),
+        ))
         .unwrap_or(start);
-    let deadline = next_working_day_on_or_after(add_days(nominal, stopped_days));
-    reading(kind, start, deadline, today, &ranges, stopped)
+    next_working_day_on_or_after(add_days(nominal, stopped_days))
+}
+
+/// The applicant's completion deadline: [`applicant_deadline`], or the
+/// later day a case officer granted.
+pub fn completion_deadline(
+    cfg: &ClockConfig,
+    returned_at: DateTime<Utc>,
+    extended_until: Option<NaiveDate>,
+) -> NaiveDate {
+    let base = applicant_deadline(cfg, returned_at);
+    extended_until.map_or(base, |u| u.max(base))
+}
+
+/// The decision clock started at `start_at`, given the case's pauses and
+/// the months it was extended by.
+pub(crate) fn decision_clock(
+    cfg: &ClockConfig,
+    kind: ClockKind,
+    start_at: DateTime<Utc>,
+    pauses: &[Pause],
+    extended_months: u32,
+    today: NaiveDate,
+    stopped: bool,
+) -> ClockStatus {
+    let start = swedish_date(start_at);
+    let ranges = stopped_ranges(pauses, start_at, today);
+    let deadline = decision_deadline(cfg, start_at, pauses, extended_months, today);
+    let mut r = reading(kind, start, deadline, today, &ranges, stopped);
+    r.extended_months = extended_months;
+    r
 }

@@ -8,9 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::{add_working_days, swedish_date};
 use crate::case::CaseState;
-use crate::clock::{
-    ClockConfig, ClockKind, ClockStatus, applicant_deadline, decision_clock, reading,
-};
+use crate::clock::{ClockConfig, ClockKind, ClockStatus, decision_clock, reading};
 use crate::ids::CaseId;
 use crate::status::CaseStatus;
 
@@ -26,13 +24,26 @@ pub fn case_clocks(state: &CaseState, cfg: &ClockConfig, now: DateTime<Utc>) -> 
         state.status
     };
     match effective {
+        CaseStatus::Submitted | CaseStatus::CompletenessCheck => {
+            if let Some(s) = state.last_submitted_at {
+                let start = swedish_date(s);
+                out.push(reading(
+                    ClockKind::CompletenessCheck,
+                    start,
+                    add_working_days(start, cfg.completeness_working_days),
+                    today,
+                    &[],
+                    false,
+                ));
+            }
+        }
         CaseStatus::Incomplete => {
-            if let Some(r) = state.returned_at {
+            if let (Some(r), Some(deadline)) = (state.returned_at, state.completion_deadline(cfg)) {
                 let start = swedish_date(r);
                 out.push(reading(
                     ClockKind::ApplicantCompletion,
                     start,
-                    applicant_deadline(cfg, r),
+                    deadline,
                     today,
                     &[],
                     false,
@@ -46,6 +57,7 @@ pub fn case_clocks(state: &CaseState, cfg: &ClockConfig, now: DateTime<Utc>) -> 
                     ClockKind::Decision,
                     c,
                     &state.pauses,
+                    state.decision_extended_months,
                     today,
                     waiting,
                 ));
@@ -58,6 +70,7 @@ pub fn case_clocks(state: &CaseState, cfg: &ClockConfig, now: DateTime<Utc>) -> 
                     ClockKind::AmendmentDecision,
                     p.requested_at,
                     &state.pauses,
+                    state.decision_extended_months,
                     today,
                     waiting,
                 ));

@@ -70,7 +70,8 @@ pub enum AccessError {
 }
 
 impl AccessError {
-    pub(crate) fn invalid(field: impl Into<String>, problem: impl Into<String>) -> Self {
+    /// An [`AccessError::Invalid`] with one issue.
+    pub fn invalid(field: impl Into<String>, problem: impl Into<String>) -> Self {
         Self::Invalid {
             issues: vec![FieldIssue::new(field, problem)],
         }

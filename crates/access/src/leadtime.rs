@@ -90,6 +90,10 @@ pub struct StageDuration {
     pub ended_on: NaiveDate,
     /// Calendar days from start to end (never negative).
     pub days: i64,
+    /// Whether the decision period was extended (review and overall
+    /// stages; EHDS Art. 68).
+    #[serde(default)]
+    pub extended: bool,
 }
 
 /// The stages a case has completed, with their durations.
@@ -105,6 +109,8 @@ pub fn stage_durations(state: &CaseState) -> Vec<StageDuration> {
             started_on: a,
             ended_on: b,
             days: (b - a).num_days().max(0),
+            extended: matches!(stage, Stage::Review | Stage::Overall)
+                && state.decision_extended_months > 0,
         })
     };
     let decided = state.decision.as_ref().map(|d| d.at);
@@ -148,6 +154,9 @@ pub struct LeadTimeFigure {
     pub median_days: f64,
     /// 90th percentile days (nearest rank).
     pub p90_days: i64,
+    /// How many of the cases had their decision period extended.
+    #[serde(default)]
+    pub extended_cases: usize,
 }
 
 /// The median of `values` (mean of the two middle values for an even
@@ -185,30 +194,37 @@ pub fn percentile_nearest_rank(values: &[i64], p: u32) -> Option<i64> {
 /// Lead-time figures per month and stage, from durations, ordered by
 /// month then stage.
 pub fn lead_time_figures(durations: &[StageDuration]) -> Vec<LeadTimeFigure> {
-    let mut groups: BTreeMap<((i32, u32), Stage), Vec<i64>> = BTreeMap::new();
+    let mut groups: BTreeMap<((i32, u32), Stage), (Vec<i64>, usize)> = BTreeMap::new();
     for d in durations {
-        groups
+        let g = groups
             .entry(((d.ended_on.year(), d.ended_on.month()), d.stage))
-            .or_default()
-            .push(d.days);
+            .or_default();
+        g.0.push(d.days);
+        g.1 += usize::from(d.extended);
     }
     groups
         .into_iter()
-        .filter_map(|(((y, m), stage), days)| {
+        .filter_map(|(((y, m), stage), (days, extended))| {
             Some(LeadTimeFigure {
                 month: format!("{y:04}-{m:02}"),
                 stage,
                 cases: days.len(),
                 median_days: median(&days)?,
                 p90_days: percentile_nearest_rank(&days, 90)?,
+                extended_cases: extended,
             })
         })
         .collect()
 }
 
-/// Lead-time figures per month and stage over `cases`.
+/// Lead-time figures per month and stage over the cases whose decision
+/// is published: figures describe only what the public register shows.
 pub fn lead_times<'a>(cases: impl IntoIterator<Item = &'a CaseState>) -> Vec<LeadTimeFigure> {
-    let durations: Vec<StageDuration> = cases.into_iter().flat_map(stage_durations).collect();
+    let durations: Vec<StageDuration> = cases
+        .into_iter()
+        .filter(|s| s.published_at.is_some())
+        .flat_map(stage_durations)
+        .collect();
     lead_time_figures(&durations)
 }
 

@@ -114,13 +114,17 @@ mod text;
 
 pub use application::{
     Amendment, ApplicationContent, Attachment, AttachmentPolicy, DatasetRequest, LegalBasis,
-    Period, Purpose, RequestedForm,
+    Period, Purpose, RequestedForm, media_type_essence, member_issues, sniff_media_type,
 };
 pub use case::{
-    AccessConfig, AmendmentRecord, CaseEvent, CaseState, Change, Command, Decision, Outcome,
-    PendingAmendment, Recommendation, Review, decide, decide_with, execute,
+    AccessConfig, AmendmentRecord, CaseEvent, CaseState, Change, Command, DEFAULT_DATASETS,
+    Decision, Outcome, PendingAmendment, Recommendation, Review, decide, decide_with, execute,
+    validity_issues,
 };
-pub use clock::{ClockConfig, ClockKind, ClockStatus, Pause, applicant_deadline};
+pub use clock::{
+    ClockConfig, ClockKind, ClockStatus, Pause, applicant_deadline, completion_deadline,
+    decision_deadline,
+};
 pub use deadlines::{QueueEntry, case_clock, case_clocks, queue};
 pub use error::{AccessError, FieldIssue, UnknownValue};
 pub use ids::{CaseId, IdParseError, MAX_NAME_ID_LEN, OrgId, PermitId, UserId};
@@ -138,5 +142,5 @@ pub use register::{
 };
 pub use role::{Action, Principal, QUERY_ROLES, Role, may_query};
 pub use status::CaseStatus;
-pub use summary::CaseSummary;
-pub use text::{MAX_TEXT_CHARS, MAX_TITLE_CHARS};
+pub use summary::{Assignment, CaseFilter, CaseSummary, ClockFilter, waiting_for, work_queue};
+pub use text::{MAX_TEXT_CHARS, MAX_TITLE_CHARS, forbidden_char, is_bidi_control, strip_controls};

@@ -134,8 +134,12 @@ pub fn notifications_for_events(before: &CaseState, events: &[CaseEvent]) -> Vec
                     recipients.push(Recipient::Role(Role::LegalReviewer));
                     recipients.push(Recipient::Role(Role::DataSteward));
                 }
+                // The applicant answered: to whoever asked.
                 CaseStatus::UnderReview | CaseStatus::AmendmentUnderReview => {
-                    recipients.push(Recipient::Role(Role::CaseOfficer));
+                    match &state.information_requested_by {
+                        Some(asker) => recipients.push(Recipient::Users(vec![asker.clone()])),
+                        None => recipients.push(Recipient::Role(Role::CaseOfficer)),
+                    }
                 }
                 s => {
                     if let Some(r) = next_actor(s) {
@@ -192,7 +196,9 @@ pub fn deadline_notifications(
                 Recipient::Role(Role::CaseOfficer),
                 Recipient::Role(Role::DecisionMaker),
             ],
-            ClockKind::Publication => vec![Recipient::Role(Role::CaseOfficer)],
+            ClockKind::Publication | ClockKind::CompletenessCheck => {
+                vec![Recipient::Role(Role::CaseOfficer)]
+            }
         };
         if c.overdue {
             out.push(Notification {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::{swedish_date, swedish_midnight};
 use crate::error::FieldIssue;
 use crate::ids::{CaseId, OrgId, PermitId, UserId};
-use crate::text::{MAX_TEXT_CHARS, check_required_text, check_text};
+use crate::text::{MAX_TEXT_CHARS, check_line, check_required_text};
 
 /// How the data is de-identified for the permit holder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,7 +94,7 @@ impl PermitTerms {
         if self.valid_from > self.valid_until {
             issues.push(FieldIssue::new("valid_until", "is before valid_from"));
         }
-        check_text(&mut issues, "environment", &self.environment, 200);
+        check_line(&mut issues, "environment", &self.environment, 200);
         if self.environment.trim().is_empty() {
             issues.push(FieldIssue::new("environment", "is required"));
         }

@@ -33,6 +33,11 @@ pub trait CaseParties: fmt::Debug {
     fn organisation(&self) -> Option<&OrgId>;
     /// Whether `user` created the application or is one of its members.
     fn involves(&self, user: &UserId) -> bool;
+    /// Whether the application was ever submitted: before that it is the
+    /// applicants' own draft, invisible to staff and auditors.
+    fn submitted(&self) -> bool {
+        true
+    }
 }
 
 /// What an action is aimed at, for [`authorize`].
@@ -110,6 +115,12 @@ pub fn authorize(
                             );
                         }
                     },
+                    _ if !case.submitted() => {
+                        refusal = Some(
+                            "this application is a draft that was never submitted; only its applicants see it"
+                                .into(),
+                        );
+                    }
                     r if r.is_case_staff() => {
                         if action.is_command() && case.involves(user) {
                             refusal = Some(

@@ -164,6 +164,12 @@ pub enum Action {
     RequestAmendment,
     /// [`Command::RevokePermit`](crate::Command::RevokePermit)
     RevokePermit,
+    /// [`Command::ExtendCompletion`](crate::Command::ExtendCompletion)
+    ExtendCompletion,
+    /// [`Command::ExtendDecisionPeriod`](crate::Command::ExtendDecisionPeriod)
+    ExtendDecisionPeriod,
+    /// [`Command::Assign`](crate::Command::Assign)
+    Assign,
     // --- queries ---
     /// Read one case: content, state, clock.
     ViewCase,
@@ -185,7 +191,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in a fixed order (for tables and tests).
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 30] = [
         Action::CreateApplication,
         Action::UpdateDraft,
         Action::Submit,
@@ -205,6 +211,9 @@ impl Action {
         Action::Withdraw,
         Action::RequestAmendment,
         Action::RevokePermit,
+        Action::ExtendCompletion,
+        Action::ExtendDecisionPeriod,
+        Action::Assign,
         Action::ViewCase,
         Action::ViewHistory,
         Action::ViewPermit,
@@ -233,7 +242,15 @@ impl Action {
             | A::AcceptComplete
             | A::IssuePermit
             | A::Publish
-            | A::Close => &[R::CaseOfficer],
+            | A::Close
+            | A::ExtendCompletion => &[R::CaseOfficer],
+            A::ExtendDecisionPeriod => &[R::CaseOfficer, R::DecisionMaker],
+            A::Assign => &[
+                R::CaseOfficer,
+                R::LegalReviewer,
+                R::DataSteward,
+                R::DecisionMaker,
+            ],
             A::RequestInformation => &[R::CaseOfficer, R::LegalReviewer, R::DataSteward],
             A::RecordLegalReview => &[R::LegalReviewer],
             A::RecordTechnicalReview | A::RecordDelivery => &[R::DataSteward],
@@ -306,6 +323,9 @@ impl Action {
             A::Withdraw => "withdraw",
             A::RequestAmendment => "request_amendment",
             A::RevokePermit => "revoke_permit",
+            A::ExtendCompletion => "extend_completion",
+            A::ExtendDecisionPeriod => "extend_decision_period",
+            A::Assign => "assign",
             A::ViewCase => "view_case",
             A::ViewHistory => "view_history",
             A::ViewPermit => "view_permit",

@@ -210,7 +210,50 @@ fn rows() -> Vec<Row> {
             now: "2026-07-01T09:00:00Z",
             allowed: &[DecisionMaker],
         },
+        Row {
+            action: Action::ExtendCompletion,
+            setup: returned,
+            command: || Command::ExtendCompletion {
+                until: date(2026, 3, 31),
+                reasons: "The ethics board meets late.".into(),
+            },
+            now: "2026-01-20T09:00:00Z",
+            allowed: &[CaseOfficer],
+        },
+        Row {
+            action: Action::ExtendDecisionPeriod,
+            setup: || case_after(4),
+            command: || Command::ExtendDecisionPeriod {
+                months: 1,
+                reasons: "Complex linkage.".into(),
+            },
+            now: "2026-01-20T09:00:00Z",
+            allowed: &[CaseOfficer, DecisionMaker],
+        },
+        Row {
+            action: Action::Assign,
+            setup: || case_after(4),
+            // Assigning someone else: case officers only (others may
+            // take a case themselves).
+            command: || Command::Assign {
+                assignee: Some(user("olle-officer")),
+            },
+            now: "2026-01-20T09:00:00Z",
+            allowed: &[CaseOfficer],
+        },
     ]
+}
+
+fn returned() -> Case {
+    let mut c = case_after(3);
+    c.run(
+        CaseOfficer,
+        Command::ReturnIncomplete {
+            missing: vec![FieldIssue::new("summary", "too short")],
+        },
+        "2026-01-15T09:00:00Z",
+    );
+    c
 }
 
 #[test]

@@ -116,7 +116,12 @@ fn allowed(action: Action, from: CaseStatus, to: CaseStatus) -> bool {
     match action {
         Action::CreateApplication => from == S::New && to == S::Draft,
         Action::UpdateDraft => matches!(from, S::Draft | S::Incomplete) && to == from,
-        Action::Submit => matches!(from, S::Draft | S::Incomplete) && to == S::Submitted,
+        // A resubmission after the applicant's deadline closes the case
+        // as incomplete.
+        Action::Submit => {
+            (matches!(from, S::Draft | S::Incomplete) && to == S::Submitted)
+                || (from == S::Incomplete && to == S::Closed)
+        }
         Action::StartCompletenessCheck => from == S::Submitted && to == S::CompletenessCheck,
         Action::ReturnIncomplete => from == S::CompletenessCheck && to == S::Incomplete,
         Action::AcceptComplete => from == S::CompletenessCheck && to == S::UnderReview,

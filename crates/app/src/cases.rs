@@ -24,14 +24,19 @@
 pub mod api;
 mod rows;
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::{DateTime, Datelike, Utc};
 use halsohub_access::stored::{self, StoredError};
 use halsohub_access::{
-    AccessConfig, AccessError, Action, Attachment as DomainAttachment, CaseEvent, CaseId,
-    CaseState, Command, PermitId, Principal, QueueEntry, Target, authorize, case_clocks,
-    current_queue, deadline_notifications, decide_with, lead_times, may_see_case,
-    notifications_for_events, queue, register,
+    AccessConfig, AccessError, Action, Assignment, Attachment as DomainAttachment, CaseEvent,
+    CaseFilter as SummaryFilter, CaseId, CaseState, CaseStatus, CaseSummary, Change, ClockFilter,
+    Command, FieldIssue, OrgId, PermitId, Principal, QueueEntry, Role, Target, UserId, authorize,
+    case_clocks, current_queue, deadline_notifications, decide_with, lead_times, may_see_case,
+    member_issues, notifications_for_events, queue, register, sniff_media_type, strip_controls,
+    work_queue,
 };
+use halsohub_cohort::CodeLists;
 use halsohub_state::attachments::{Attachment, NewAttachment};
 use halsohub_state::cases::{CaseFilter, CaseRecord, CaseWrite, IdempotencyRecord, NewEvent};
 use halsohub_state::permits::PermitRow;
@@ -41,7 +46,7 @@ use serde_json::Value;
 
 use self::api::{
     AttachmentList, CaseList, CaseView, CommandRequest, CommandResult, History, HistoryItem,
-    LeadTimes, PermitView, PublicQueue, Register, WorkQueue,
+    LeadTimes, ListQuery, Names, PermitView, PublicQueue, Register, RegisterRow, WorkQueue,
 };
 
 /// Why a case operation failed. The HTTP API maps [`CaseError::Access`]
@@ -147,6 +152,8 @@ pub struct CaseDetail {
     pub state: CaseState,
     /// Every event, in order.
     pub events: Vec<CaseEvent>,
+    /// Names for the people and organisation named by id.
+    pub names: Names,
 }
 
 /// A stored attachment's content with its metadata.
@@ -178,12 +185,60 @@ pub struct Upload<'a> {
 pub struct CaseService<'a> {
     db: &'a Db,
     config: &'a AccessConfig,
+    lists: Option<&'a CodeLists>,
 }
+
+/// `If-Match` on a command: the version (from the case's `ETag`) the
+/// caller based it on, or `*` (any version of an existing case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfMatch {
+    /// `*`.
+    Any,
+    /// A version.
+    Version(u64),
+}
+
+impl IfMatch {
+    /// Parses an `If-Match` value: `*`, an entity tag as sent in `ETag`
+    /// (`"7"`), or the bare version (`7`). `None` when it is none of these.
+    pub fn parse(value: &str) -> Option<IfMatch> {
+        let v = value.trim();
+        if v == "*" {
+            return Some(IfMatch::Any);
+        }
+        v.trim_matches('"').parse().ok().map(IfMatch::Version)
+    }
+}
+
+/// A 422 naming one field and its problem.
+pub fn invalid(field: &str, problem: &str) -> CaseError {
+    CaseError::Access(AccessError::invalid(field.to_string(), problem.to_string()))
+}
+
+/// The entity tag of a case at `version` (`"7"`).
+pub fn etag(version: u64) -> String {
+    format!("\"{version}\"")
+}
+
+const DEFAULT_PER_PAGE: u32 = 50;
+const MAX_PER_PAGE: u32 = 200;
 
 impl<'a> CaseService<'a> {
     /// The service over `db`.
     pub fn new(db: &'a Db, config: &'a AccessConfig) -> Self {
-        Self { db, config }
+        Self {
+            db,
+            config,
+            lists: None,
+        }
+    }
+
+    /// The service, checking cohort definitions against these named code
+    /// lists (the feasibility service's); without, queries naming a list
+    /// are refused as unknown.
+    pub fn with_code_lists(mut self, lists: &'a CodeLists) -> Self {
+        self.lists = Some(lists);
+        self
     }
 
     /// Creates a draft application with a case number from the database.
@@ -196,6 +251,20 @@ impl<'a> CaseService<'a> {
     ) -> Result<Reply<CommandResult>, CaseError> {
         if let Some(reply) = self.replay(actor, idem.as_ref()).await? {
             return Ok(reply);
+        }
+        if !content.attachments.is_empty() {
+            let issues = content
+                .attachments
+                .iter()
+                .enumerate()
+                .map(|(i, _)| {
+                    FieldIssue::new(
+                        format!("attachments[{i}]"),
+                        "no such file was uploaded to this application; create the draft, then upload",
+                    )
+                })
+                .collect();
+            return Err(AccessError::Invalid { issues }.into());
         }
         let year = year_of(now)?;
         // Decide once with a placeholder number, so a refused draft uses
@@ -252,7 +321,7 @@ impl<'a> CaseService<'a> {
         actor: Actor<'_>,
         case_id: &str,
         request: CommandRequest,
-        if_match: Option<u64>,
+        if_match: Option<IfMatch>,
         idem: Option<Idempotency>,
         now: DateTime<Utc>,
     ) -> Result<Reply<CommandResult>, CaseError> {
@@ -260,7 +329,7 @@ impl<'a> CaseService<'a> {
             return Ok(reply);
         }
         let (current, _) = self.load_existing(case_id).await?;
-        if let Some(expected) = if_match
+        if let Some(IfMatch::Version(expected)) = if_match
             && expected != current.version
         {
             return Err(CaseError::VersionMismatch {
@@ -286,6 +355,11 @@ impl<'a> CaseService<'a> {
         } else {
             parse_command(&request, None)?
         };
+        // Decided once more here (pure, cheap) so the checks that need the
+        // database run only on a command that is allowed at all.
+        let events = decide_with(self.config, &current, &command, actor.principal, now)?;
+        self.check_with_database(case_id, &current, &command, &events)
+            .await?;
         if allocate_permit && let Command::IssuePermit { permit_id, .. } = &mut command {
             let serial = self.db.next_id(Sequence::Permit).await?;
             *permit_id = PermitId::new(year_of(now)?, serial)
@@ -306,10 +380,36 @@ impl<'a> CaseService<'a> {
         now: DateTime<Utc>,
     ) -> Result<Attachment, CaseError> {
         let (current, _) = self.load_existing(case_id).await?;
+        let size = upload.bytes.len() as u64;
+        if size > upload.max_bytes {
+            return Err(StateError::TooLarge {
+                size,
+                limit: upload.max_bytes,
+            }
+            .into());
+        }
+        let essence = sniff_media_type(upload.media_type, upload.bytes)
+            .map_err(|problem| CaseError::Access(AccessError::invalid("media_type", problem)))?;
+        if !self
+            .config
+            .attachments
+            .allowed_media_types
+            .iter()
+            .any(|t| *t == essence)
+        {
+            return Err(AccessError::invalid(
+                "media_type",
+                format!(
+                    "type not allowed; allowed types: {}",
+                    self.config.attachments.allowed_media_types.join(", ")
+                ),
+            )
+            .into());
+        }
         let new = NewAttachment::new(
             case_id,
             upload.name,
-            upload.media_type,
+            &essence,
             upload.bytes.to_vec(),
             actor.user_id,
             upload.max_bytes,
@@ -319,6 +419,28 @@ impl<'a> CaseService<'a> {
         let Some(mut content) = current.content.clone() else {
             return Err(CaseError::NotFound(case_id.to_string()));
         };
+        if current.status == CaseStatus::WaitingForApplicant {
+            // The hub asked for information: the document is stored now
+            // and sent with the answer (`provide_information` names it).
+            authorize(
+                actor.principal,
+                Action::ProvideInformation,
+                Target::Case(&current),
+            )?;
+            let stored = self.db.list_attachments(case_id).await?.len();
+            if stored >= self.config.attachments.max_count {
+                return Err(AccessError::invalid(
+                    "attachments",
+                    format!(
+                        "the application has {} attachments already, the most allowed",
+                        self.config.attachments.max_count
+                    ),
+                )
+                .into());
+            }
+            self.db.add_attachment(&new).await?;
+            return Ok(meta);
+        }
         content.attachments.push(DomainAttachment {
             name: meta.filename.clone(),
             media_type: meta.media_type.clone(),
@@ -338,6 +460,50 @@ impl<'a> CaseService<'a> {
         Ok(meta)
     }
 
+    /// Deletes an attachment from a draft (or an application returned as
+    /// incomplete): removes it from the content and the stored files.
+    pub async fn delete_attachment(
+        &self,
+        actor: Actor<'_>,
+        case_id: &str,
+        attachment_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), CaseError> {
+        let (current, _) = self.load_existing(case_id).await?;
+        authorize(actor.principal, Action::UpdateDraft, Target::Case(&current))?;
+        let stored = self.db.list_attachments(case_id).await?;
+        let Some(meta) = stored.iter().find(|a| a.id == attachment_id) else {
+            return Err(StateError::NotFound {
+                what: "attachment",
+                id: attachment_id.to_string(),
+            }
+            .into());
+        };
+        let Some(mut content) = current.content.clone() else {
+            return Err(CaseError::NotFound(case_id.to_string()));
+        };
+        // Another stored file with the same bytes keeps its entry.
+        let twins = stored
+            .iter()
+            .filter(|a| a.sha256 == meta.sha256 && a.id != meta.id)
+            .count();
+        if twins == 0 {
+            content.attachments.retain(|a| a.sha256 != meta.sha256);
+        }
+        self.execute(
+            actor,
+            case_id,
+            current,
+            Command::UpdateDraft { content },
+            None,
+            None,
+            now,
+        )
+        .await?;
+        self.db.delete_attachment(case_id, attachment_id).await?;
+        Ok(())
+    }
+
     /// One case with its clocks, if the caller may see it.
     pub async fn view(
         &self,
@@ -347,23 +513,39 @@ impl<'a> CaseService<'a> {
     ) -> Result<CaseView, CaseError> {
         let state = self.state(case_id).await?;
         authorize(principal, Action::ViewCase, Target::Case(&state))?;
-        Ok(self.case_view(state, now))
+        let mut view = self.case_view(state, now);
+        view.names = self.names_of_case(&view.case).await?;
+        Ok(view)
     }
 
-    /// The cases the caller may see, oldest first.
+    /// The cases the caller may see, oldest first, as summaries: filtered
+    /// by state, assignment, waiting role and clock, one page at a time.
     pub async fn list(
         &self,
         principal: &Principal,
+        query: &ListQuery,
         now: DateTime<Utc>,
     ) -> Result<CaseList, CaseError> {
-        let applications = self
+        let filter = summary_filter(query)?;
+        let (page, per_page) = paging(query)?;
+        let all: Vec<CaseSummary> = self
             .all_states()
             .await?
-            .into_iter()
-            .filter(|s| may_see_case(principal, s))
-            .map(|s| self.case_view(s, now))
+            .iter()
+            .filter(|s| may_see_case(principal, *s))
+            .filter_map(|s| CaseSummary::of(s, &self.config.clocks, now))
+            .filter(|s| filter.matches(s, principal, self.config.clocks.warn_working_days))
             .collect();
-        Ok(CaseList { applications })
+        let total = all.len();
+        let applications = page_of(all, page, per_page);
+        let names = self.names_of_summaries(&applications).await?;
+        Ok(CaseList {
+            applications,
+            total,
+            page,
+            per_page,
+            names,
+        })
     }
 
     /// A case's full history, if the caller may see it.
@@ -374,7 +556,7 @@ impl<'a> CaseService<'a> {
     ) -> Result<History, CaseError> {
         let (state, events) = self.load_existing(case_id).await?;
         authorize(principal, Action::ViewHistory, Target::Case(&state))?;
-        let events = events
+        let events: Vec<HistoryItem> = events
             .into_iter()
             .zip(1..)
             .map(|(event, seq)| HistoryItem {
@@ -383,9 +565,25 @@ impl<'a> CaseService<'a> {
                 event,
             })
             .collect();
+        let mut users: BTreeSet<String> = BTreeSet::new();
+        for item in &events {
+            users.insert(item.event.actor.to_string());
+            if let Change::Assigned {
+                assignee: Some(a), ..
+            } = &item.event.change
+            {
+                users.insert(a.to_string());
+            }
+        }
+        let orgs: BTreeSet<String> = state
+            .organisation()
+            .map(ToString::to_string)
+            .into_iter()
+            .collect();
         Ok(History {
             case_id: case_id.to_string(),
             events,
+            names: self.names(&users, &orgs).await?,
         })
     }
 
@@ -415,16 +613,29 @@ impl<'a> CaseService<'a> {
         Ok(AttachmentContent { meta, bytes })
     }
 
-    /// The staff work queue, for staff and auditors.
+    /// The work queue, for staff and auditors: every submitted case
+    /// waiting for someone, filtered and paged, earliest deadline first.
     pub async fn work_queue(
         &self,
         principal: &Principal,
+        query: &ListQuery,
         now: DateTime<Utc>,
     ) -> Result<WorkQueue, CaseError> {
         authorize(principal, Action::ViewWorkQueue, Target::Hub)?;
+        let filter = summary_filter(query)?;
+        let (page, per_page) = paging(query)?;
         let all = self.all_states().await?;
+        let visible = all.iter().filter(|s| may_see_case(principal, *s));
+        let items = work_queue(visible, &self.config.clocks, now, principal, &filter);
+        let total = items.len();
+        let queue = page_of(items, page, per_page);
+        let names = self.names_of_summaries(&queue).await?;
         Ok(WorkQueue {
-            queue: queue(all.iter(), &self.config.clocks, now),
+            queue,
+            total,
+            page,
+            per_page,
+            names,
         })
     }
 
@@ -437,7 +648,7 @@ impl<'a> CaseService<'a> {
     ) -> Result<PermitView, CaseError> {
         let row = self.db.permit(permit_id).await?;
         let state = self.state(&row.case_id).await?;
-        authorize(principal, Action::ViewPermit, Target::Case(&state))?;
+        state.authorize_permit_read(principal)?;
         let permit = state.permit.ok_or_else(|| StateError::NotFound {
             what: "permit",
             id: permit_id.to_string(),
@@ -452,9 +663,53 @@ impl<'a> CaseService<'a> {
     /// The public register (no login).
     pub async fn register(&self) -> Result<Register, CaseError> {
         let all = self.all_states().await?;
-        Ok(Register {
-            entries: register(all.iter()),
-        })
+        let entries = register(all.iter());
+        let orgs: BTreeSet<String> = entries.iter().map(|e| e.organisation.to_string()).collect();
+        let names = self.names(&BTreeSet::new(), &orgs).await?;
+        Ok(Register { entries, names })
+    }
+
+    /// The public register as CSV rows: one plain value per column, the
+    /// organisation by name, control and bidi characters removed.
+    pub async fn register_rows(&self) -> Result<Vec<RegisterRow>, CaseError> {
+        let Register { entries, names } = self.register().await?;
+        let text = |s: &str| strip_controls(s);
+        Ok(entries
+            .iter()
+            .map(|e| {
+                let p = e.permit.as_ref();
+                let org = e.organisation.to_string();
+                RegisterRow {
+                    case_id: e.case_id.to_string(),
+                    organisation: text(names.get(&org).unwrap_or(&org)),
+                    project_title: text(&e.project_title),
+                    purpose: e
+                        .purpose
+                        .map(|p| p.as_str().to_string())
+                        .unwrap_or_default(),
+                    form: e.form.map(|f| f.as_str().to_string()).unwrap_or_default(),
+                    status: e.status.as_str().to_string(),
+                    submitted_on: opt(e.submitted_on),
+                    completed_on: opt(e.completed_on),
+                    decided_on: e.decided_on.to_string(),
+                    outcome: wire(&e.outcome),
+                    reasons: text(&e.reasons),
+                    published_on: e.published_on.to_string(),
+                    permit_id: p.map(|p| p.id.to_string()).unwrap_or_default(),
+                    permit_version: p.map(|p| p.version.to_string()).unwrap_or_default(),
+                    permit_valid_from: opt(p.map(|p| p.valid_from)),
+                    permit_valid_until: opt(p.map(|p| p.valid_until)),
+                    data_categories: p
+                        .map(|p| text(&p.data_categories.join("; ")))
+                        .unwrap_or_default(),
+                    sources: p.map(|p| text(&p.sources.join("; "))).unwrap_or_default(),
+                    pseudonymisation: p.map(|p| wire(&p.pseudonymisation)).unwrap_or_default(),
+                    environment: p.map(|p| text(&p.environment)).unwrap_or_default(),
+                    revoked_on: opt(p.and_then(|p| p.revoked_on)),
+                    amendments: e.amendments.len().to_string(),
+                }
+            })
+            .collect())
     }
 
     /// Public lead-time figures (no login).
@@ -494,7 +749,14 @@ impl<'a> CaseService<'a> {
     /// A case and its history, for the operator at the console.
     pub async fn detail(&self, case_id: &str) -> Result<CaseDetail, CaseError> {
         let (state, events) = self.load_existing(case_id).await?;
-        Ok(CaseDetail { state, events })
+        let mut names = self.names_of_case(&state).await?;
+        let actors: BTreeSet<String> = events.iter().map(|e| e.actor.to_string()).collect();
+        names.extend(self.names(&actors, &BTreeSet::new()).await?);
+        Ok(CaseDetail {
+            state,
+            events,
+            names,
+        })
     }
 
     /// Queues deadline reminders ("deadline near", "overdue") for every
@@ -589,7 +851,226 @@ impl<'a> CaseService<'a> {
         CaseView {
             clocks: case_clocks(&case, &self.config.clocks, now),
             case,
+            names: Names::new(),
         }
+    }
+
+    /// Display names for user and organisation ids (an id that names
+    /// nobody any more is left out: the reader sees the id).
+    async fn names(
+        &self,
+        users: &BTreeSet<String>,
+        orgs: &BTreeSet<String>,
+    ) -> Result<Names, CaseError> {
+        let mut out = Names::new();
+        for u in users {
+            match self.db.user(u).await {
+                Ok(user) => {
+                    let name = if user.display_name.trim().is_empty() {
+                        user.username
+                    } else {
+                        user.display_name
+                    };
+                    out.insert(u.clone(), strip_controls(&name));
+                }
+                Err(StateError::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        for o in orgs {
+            match self.db.organisation(o).await {
+                Ok(org) => {
+                    out.insert(o.clone(), strip_controls(&org.name));
+                }
+                Err(StateError::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn names_of_case(&self, s: &CaseState) -> Result<Names, CaseError> {
+        let mut users: BTreeSet<String> = BTreeSet::new();
+        users.extend(s.applicants().iter().map(ToString::to_string));
+        for r in s.legal_reviews.iter().chain(&s.technical_reviews) {
+            users.insert(r.by.to_string());
+        }
+        for r in s.legal_review.iter().chain(&s.technical_review) {
+            users.insert(r.by.to_string());
+        }
+        if let Some(d) = &s.decision {
+            users.insert(d.by.to_string());
+        }
+        if let Some(a) = &s.assignee {
+            users.insert(a.to_string());
+        }
+        if let Some(a) = &s.information_requested_by {
+            users.insert(a.to_string());
+        }
+        if let Some(p) = &s.permit {
+            users.extend(p.terms.authorised_users.iter().map(ToString::to_string));
+        }
+        let orgs: BTreeSet<String> = s
+            .organisation()
+            .map(ToString::to_string)
+            .into_iter()
+            .collect();
+        self.names(&users, &orgs).await
+    }
+
+    async fn names_of_summaries(&self, items: &[CaseSummary]) -> Result<Names, CaseError> {
+        let users: BTreeSet<String> = items
+            .iter()
+            .filter_map(|s| s.assignee.as_ref().map(ToString::to_string))
+            .collect();
+        let orgs: BTreeSet<String> = items.iter().map(|s| s.organisation.to_string()).collect();
+        self.names(&users, &orgs).await
+    }
+
+    /// The checks of a command that need the database, run after the
+    /// domain allowed it: people named must be users of the applying
+    /// organisation, attachments named must have been uploaded to the case
+    /// with the same checksum, and a submitted cohort must be a valid
+    /// feasibility query. Every problem is reported, one per field (422).
+    async fn check_with_database(
+        &self,
+        case_id: &str,
+        current: &CaseState,
+        command: &Command,
+        events: &[CaseEvent],
+    ) -> Result<(), CaseError> {
+        let Some(org) = current.organisation().cloned() else {
+            return Ok(());
+        };
+        let mut issues = Vec::new();
+        let submitting = events.iter().any(|e| matches!(e.change, Change::Submitted));
+        match command {
+            Command::Submit if submitting => {
+                if let Some(c) = &current.content {
+                    issues.extend(self.member_problems("members", &c.members, &org).await?);
+                    issues.extend(
+                        self.attachment_problems(case_id, "attachments", &c.attachments)
+                            .await?,
+                    );
+                    if let Some(cohort) = &c.cohort {
+                        let empty = CodeLists::new();
+                        let lists = self.lists.unwrap_or(&empty);
+                        if let Err(e) = halsohub_cohort::parse_value(cohort, lists) {
+                            issues.push(FieldIssue::new(
+                                format!("cohort{}", e.path.trim_start_matches('$')),
+                                format!("is not a valid feasibility query: {}", e.message),
+                            ));
+                        }
+                    }
+                }
+            }
+            Command::UpdateDraft { content } => {
+                issues.extend(
+                    self.attachment_problems(case_id, "content.attachments", &content.attachments)
+                        .await?,
+                );
+            }
+            Command::ProvideInformation { attachments, .. } => {
+                issues.extend(
+                    self.attachment_problems(case_id, "attachments", attachments)
+                        .await?,
+                );
+            }
+            Command::IssuePermit { terms, .. } => {
+                issues.extend(
+                    self.member_problems("terms.authorised_users", &terms.authorised_users, &org)
+                        .await?,
+                );
+            }
+            Command::RequestAmendment { amendment } => {
+                if let Some(m) = &amendment.members {
+                    issues.extend(self.member_problems("amendment.members", m, &org).await?);
+                }
+            }
+            Command::Assign { assignee: Some(a) } => {
+                let staff = self
+                    .db
+                    .memberships(a.as_str())
+                    .await
+                    .map(|ms| {
+                        ms.iter()
+                            .any(|m| Role::parse(&m.role).is_some_and(Role::is_case_staff))
+                    })
+                    .or_else(|e| match e {
+                        StateError::NotFound { .. } => Ok(false),
+                        e => Err(e),
+                    })?;
+                if !staff {
+                    issues.push(FieldIssue::new(
+                        "assignee",
+                        "is not a staff member (case officer, legal reviewer, data steward or decision maker)",
+                    ));
+                }
+            }
+            _ => {}
+        }
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(AccessError::Invalid { issues }.into())
+        }
+    }
+
+    async fn member_problems(
+        &self,
+        field: &str,
+        members: &[UserId],
+        org: &OrgId,
+    ) -> Result<Vec<FieldIssue>, CaseError> {
+        let mut orgs: BTreeMap<UserId, Option<Vec<OrgId>>> = BTreeMap::new();
+        for m in members {
+            if orgs.contains_key(m) {
+                continue;
+            }
+            let found = match self.db.user(m.as_str()).await {
+                Ok(u) if u.disabled_at.is_none() => Some(
+                    self.db
+                        .memberships(&u.id)
+                        .await?
+                        .iter()
+                        .filter_map(|ms| OrgId::new(&ms.organisation_id).ok())
+                        .collect(),
+                ),
+                Ok(_) | Err(StateError::NotFound { .. }) => None,
+                Err(e) => return Err(e.into()),
+            };
+            orgs.insert(m.clone(), found);
+        }
+        Ok(member_issues(field, members, org, |u| {
+            orgs.get(u).cloned().flatten()
+        }))
+    }
+
+    async fn attachment_problems(
+        &self,
+        case_id: &str,
+        field: &str,
+        referenced: &[DomainAttachment],
+    ) -> Result<Vec<FieldIssue>, CaseError> {
+        if referenced.is_empty() {
+            return Ok(Vec::new());
+        }
+        let stored = self.db.list_attachments(case_id).await?;
+        Ok(referenced
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| {
+                !stored
+                    .iter()
+                    .any(|s| s.sha256 == a.sha256 && s.size_bytes == a.size)
+            })
+            .map(|(i, _)| {
+                FieldIssue::new(
+                    format!("{field}[{i}]"),
+                    "no file with this SHA-256 and size was uploaded to this application; upload it first",
+                )
+            })
+            .collect())
     }
 
     async fn replay(
@@ -685,6 +1166,96 @@ impl<'a> CaseService<'a> {
     }
 }
 
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// A domain enum's wire name (its JSON string).
+fn wire<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+/// The summary filter a list query asks for; a value that names nothing
+/// is refused (422, one entry per parameter).
+fn summary_filter(q: &ListQuery) -> Result<SummaryFilter, CaseError> {
+    let mut issues = Vec::new();
+    let mut filter = SummaryFilter::default();
+    if let Some(st) = &q.status {
+        for name in st.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match serde_json::from_value::<CaseStatus>(Value::String(name.to_string())) {
+                Ok(s) => filter.statuses.push(s),
+                Err(_) => issues.push(FieldIssue::new(
+                    "status",
+                    "is not a case state (draft, submitted, completeness_check, incomplete, under_review, waiting_for_applicant, approved, rejected, permit_issued, data_delivered, amendment_under_review, closed, withdrawn, revoked)",
+                )),
+            }
+        }
+    }
+    match q.assigned.as_deref() {
+        None | Some("any") => {}
+        Some("mine") => filter.assigned = Assignment::Mine,
+        Some("unassigned") => filter.assigned = Assignment::Unassigned,
+        Some(_) => issues.push(FieldIssue::new(
+            "assigned",
+            "must be mine, unassigned or any",
+        )),
+    }
+    if let Some(r) = &q.role {
+        match Role::parse(r) {
+            Some(r) => filter.role = Some(r),
+            None => issues.push(FieldIssue::new("role", "is not a role")),
+        }
+    }
+    if let Some(c) = &q.clock {
+        match serde_json::from_value::<ClockFilter>(Value::String(c.clone())) {
+            Ok(c) => filter.clock = Some(c),
+            Err(_) => issues.push(FieldIssue::new(
+                "clock",
+                "must be overdue, near, running, stopped or none",
+            )),
+        }
+    }
+    if issues.is_empty() {
+        Ok(filter)
+    } else {
+        Err(AccessError::Invalid { issues }.into())
+    }
+}
+
+fn paging(q: &ListQuery) -> Result<(u32, u32), CaseError> {
+    let page = q.page.unwrap_or(1);
+    let per_page = q.per_page.unwrap_or(DEFAULT_PER_PAGE);
+    let mut issues = Vec::new();
+    if page == 0 {
+        issues.push(FieldIssue::new("page", "pages count from 1"));
+    }
+    if per_page == 0 || per_page > MAX_PER_PAGE {
+        issues.push(FieldIssue::new(
+            "per_page",
+            format!("must be between 1 and {MAX_PER_PAGE}"),
+        ));
+    }
+    if issues.is_empty() {
+        Ok((page, per_page))
+    } else {
+        Err(AccessError::Invalid { issues }.into())
+    }
+}
+
+fn page_of<T>(items: Vec<T>, page: u32, per_page: u32) -> Vec<T> {
+    let skip = usize::try_from(page.saturating_sub(1))
+        .unwrap_or(usize::MAX)
+        .saturating_mul(usize::try_from(per_page).unwrap_or(usize::MAX));
+    items
+        .into_iter()
+        .skip(skip)
+        .take(usize::try_from(per_page).unwrap_or(usize::MAX))
+        .collect()
+}
+
 fn year_of(now: DateTime<Utc>) -> Result<u16, CaseError> {
     u16::try_from(now.year()).map_err(|_| CaseError::Internal(format!("year {}", now.year())))
 }
@@ -700,7 +1271,35 @@ fn parse_command(
     if let Some(p) = permit_id {
         object.insert("permit_id".into(), Value::String(p.to_string()));
     }
-    serde_path_to_error::deserialize(Value::Object(object)).map_err(|e| {
-        CaseError::BadRequest(format!("invalid command at {}: {}", e.path(), e.inner()))
-    })
+    let command: Command = serde_path_to_error::deserialize(Value::Object(object.clone()))
+        .map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." {
+                "type".to_string()
+            } else {
+                path
+            };
+            CaseError::Access(AccessError::Invalid {
+                issues: vec![FieldIssue::new(field, e.inner().to_string())],
+            })
+        })?;
+    // serde ignores fields beside a command that has none (`submit`,
+    // `publish`, …): compare with what the command holds.
+    let parsed = serde_json::to_value(&command)
+        .map_err(|e| CaseError::Internal(format!("cannot encode a command: {e}")))?;
+    let unknown: Vec<FieldIssue> = object
+        .keys()
+        .filter(|k| parsed.get(k.as_str()).is_none())
+        .map(|k| {
+            FieldIssue::new(
+                k.clone(),
+                format!("unknown field: `{}` takes no field `{k}`", request.command),
+            )
+        })
+        .collect();
+    if unknown.is_empty() {
+        Ok(command)
+    } else {
+        Err(AccessError::Invalid { issues: unknown }.into())
+    }
 }

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use halsohub_access::stored::decode_projection;
 use halsohub_access::{AccessConfig, CaseStatus, OrgId, Principal, Role, UserId};
 use halsohub_app::cases::api::CommandRequest;
-use halsohub_app::cases::{Actor, CaseService, Reply};
+use halsohub_app::cases::{Actor, CaseService, IfMatch, Reply};
 use halsohub_state::sequences::Sequence;
 use halsohub_state::{ConnectOptions, Db};
 
@@ -92,12 +92,17 @@ async fn reads_the_old_database(db: &Db) {
     assert_eq!(delivered.permit.as_ref().unwrap().id, view.permit.id);
     assert!(delivered.published_at.is_some());
 
-    // The attachment, its checksum verified on reading.
+    // The attachment, its checksum verified on reading. The case is a
+    // draft never submitted: staff and auditors do not see it, its
+    // applicants do.
     let draft = &records[0].case_id;
-    let list = svc.attachments(&auditor(), draft).await.unwrap();
+    assert!(svc.attachments(&auditor(), draft).await.is_err());
+    let owner = Principal::user(states[0].created_by.clone().unwrap())
+        .with_role(states[0].organisation().unwrap().clone(), Role::Applicant);
+    let list = svc.attachments(&owner, draft).await.unwrap();
     assert_eq!(list.attachments.len(), 1);
     let file = svc
-        .attachment(&auditor(), draft, &list.attachments[0].id)
+        .attachment(&owner, draft, &list.attachments[0].id)
         .await
         .unwrap();
     assert_eq!(file.bytes, b"%PDF-1.7 study protocol");
@@ -126,7 +131,10 @@ async fn reads_the_old_database(db: &Db) {
         user_id: &applicant,
         principal: &principal,
     };
-    let content = states[0].content.clone().unwrap();
+    // (Without the old case's attachment: a new draft names only files
+    // uploaded to it.)
+    let mut content = states[0].content.clone().unwrap();
+    content.attachments.clear();
     let Reply::Done(created) = svc.create(actor, content, None, now).await.unwrap() else {
         panic!("not a replay")
     };
@@ -134,15 +142,17 @@ async fn reads_the_old_database(db: &Db) {
     assert_eq!(db.next_id(Sequence::Permit).await.unwrap(), 2);
 
     // An old case takes new commands: its history mixes both formats.
-    let submit = CommandRequest {
-        command: "submit".into(),
-        fields: Default::default(),
+    let withdraw = CommandRequest {
+        command: "withdraw".into(),
+        fields: [("reason".to_string(), serde_json::json!("Plans changed."))]
+            .into_iter()
+            .collect(),
     };
-    svc.run_command(actor, draft, submit, Some(2), None, now)
+    svc.run_command(actor, draft, withdraw, Some(IfMatch::Version(2)), None, now)
         .await
         .unwrap();
     let (state, events) = svc.load(draft).await.unwrap();
-    assert_eq!(state.status, CaseStatus::Submitted);
+    assert_eq!(state.status, CaseStatus::Withdrawn);
     assert_eq!(events.len(), 3);
     let stored = db.case_events(draft).await.unwrap();
     assert!(stored[0].payload.get("v").is_none(), "format 0 kept as is");

@@ -296,7 +296,7 @@ fn a_case_from_draft_to_permit_through_the_binary() {
             "organisation": org_id,
             "members": [anna_id],
             "datasets": [{"dataset": "patient_register_inpatient", "variables": ["main_diagnosis"]}],
-            "cohort": {"criteria": [{"diagnosis": "I63"}]},
+            "cohort": {"version": 1, "criteria": [{"include": {"event": {"domain": "diagnosis", "codes": [{"system": "icd10se", "codes": ["I63"]}]}}}], "output": {"type": "count"}},
             "period": {"from": "2016-01-01", "until": "2025-12-31"},
             "form": "pseudonymised_workspace",
             "attachments": []

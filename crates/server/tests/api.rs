@@ -190,7 +190,7 @@ fn content(org: &str, members: &[&str]) -> Value {
         "organisation": org,
         "members": members,
         "datasets": [{"dataset": "patient_register_inpatient", "variables": ["admission_date", "main_diagnosis"]}],
-        "cohort": {"criteria": [{"diagnosis": "I21"}]},
+        "cohort": {"version": 1, "criteria": [{"include": {"event": {"domain": "diagnosis", "codes": [{"system": "icd10se", "codes": ["I21"]}]}}}], "output": {"type": "count"}},
         "period": {"from": "2015-01-01", "until": "2024-12-31"},
         "form": "pseudonymised_workspace",
         "attachments": []
@@ -276,10 +276,8 @@ async fn case_from_draft_to_permit_to_expiry() {
         let att_id = att["attachment"]["id"].as_str().unwrap();
         let req = Request::builder()
             .uri(format!("/api/v1/applications/{case}/attachments/{att_id}"))
-            .header(
-                "authorization",
-                format!("Bearer {}", h.tokens["case_officer"]),
-            )
+            // A draft is its applicants' own (staff see it once submitted).
+            .header("authorization", format!("Bearer {}", h.tokens["applicant"]))
             .body(Body::empty())
             .unwrap();
         let resp = h.app.clone().oneshot(req).await.unwrap();
@@ -534,13 +532,16 @@ async fn conflicts_bad_input_and_tokens() {
                 Some(json!({"type": "teleport"})),
             )
             .await;
-        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        // Well-formed JSON of the wrong shape: 422 with errors[].
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        assert_eq!(v["errors"][0]["field"], "type", "{v}");
         let mut bad = content(&h.applicant_org, &[&applicant_id]);
         bad["purpose"] = json!("world_domination");
         let (s, v) = h
             .call("POST", "/api/v1/applications", Some("applicant"), Some(bad))
             .await;
-        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        assert_eq!(v["errors"][0]["field"], "purpose", "{v}");
         assert!(v["detail"].as_str().unwrap().contains("purpose"), "{v}");
 
         // Idempotency key reused for another request → 422.

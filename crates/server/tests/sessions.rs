@@ -475,7 +475,7 @@ async fn complete_case(db: Db) -> Case {
             "organisation": uni.id,
             "members": [applicant],
             "datasets": [{"dataset": "prescribed_drug_register", "variables": ["atc", "dispensing_date"]}],
-            "cohort": {"criteria": [{"drug": "C10AA"}]},
+            "cohort": {"version": 1, "criteria": [{"include": {"event": {"domain": "dispensed_drug", "codes": [{"system": "atc", "codes": ["C10AA"], "descendants": true}]}}}], "output": {"type": "count"}},
             "period": {"from": "2010-01-01", "until": "2024-12-31"},
             "form": "pseudonymised_workspace",
             "attachments": []

@@ -177,6 +177,37 @@ const META_COLUMNS: &str =
     "id, case_id, filename, media_type, size_bytes, sha256, uploaded_by, uploaded_at";
 
 impl Db {
+    /// Stores an attachment without a case event: a document the applicant
+    /// uploads while the hub waits for an answer, referenced by the answer
+    /// (`provide_information`) that follows.
+    pub async fn add_attachment(&self, a: &NewAttachment) -> Result<(), StateError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StateError::db("storing an attachment"))?;
+        insert(&mut tx, &a.meta.case_id, a).await?;
+        tx.commit()
+            .await
+            .map_err(StateError::db("storing an attachment"))?;
+        Ok(())
+    }
+
+    /// Deletes an attachment of a case; returns whether there was one.
+    pub async fn delete_attachment(
+        &self,
+        case_id: &str,
+        attachment_id: &str,
+    ) -> Result<bool, StateError> {
+        let done = sqlx::query("DELETE FROM attachments WHERE case_id = $1 AND id = $2")
+            .bind(case_id)
+            .bind(attachment_id)
+            .execute(&self.pool)
+            .await
+            .map_err(StateError::db("deleting an attachment"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// A case's attachments (metadata), oldest first.
     pub async fn list_attachments(&self, case_id: &str) -> Result<Vec<Attachment>, StateError> {
         let rows = sqlx::query(AssertSqlSafe(format!(

@@ -9,8 +9,8 @@
 //! [`halsohub_access::stored`], which is versioned on its own.
 
 use halsohub_access::{
-    ApplicationContent, CaseEvent, CaseState, ClockStatus, LeadTimeFigure, Permit, PermitStatus,
-    QueueEntry, QueueFigure, RegisterEntry,
+    ApplicationContent, CaseEvent, CaseState, CaseSummary, ClockStatus, LeadTimeFigure, Permit,
+    PermitStatus, QueueFigure, RegisterEntry,
 };
 use halsohub_state::attachments::Attachment;
 use serde::{Deserialize, Serialize};
@@ -56,13 +56,51 @@ pub struct CaseView {
     /// The clocks running on it, most urgent first.
     #[schema(value_type = Vec<Object>)]
     pub clocks: Vec<ClockStatus>,
+    /// Names for the people and organisations the case names by id
+    /// (creator, members, reviewers, decision maker, assignee,
+    /// organisation): id → display name.
+    #[serde(default)]
+    pub names: Names,
 }
 
-/// The applications the caller may see.
+/// Display names by id, for people and organisations (ids stay in the
+/// data; a reader looks the name up here).
+pub type Names = BTreeMap<String, String>;
+
+/// Query of `GET /applications` and `GET /queue`: filters and paging.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only cases in these states, comma-separated (e.g.
+    /// `submitted,under_review`).
+    pub status: Option<String>,
+    /// `mine` (assigned to me), `unassigned`, or `any` (default).
+    pub assigned: Option<String>,
+    /// Only cases waiting for this role (e.g. `case_officer`, `applicant`).
+    pub role: Option<String>,
+    /// `overdue`, `near`, `running`, `stopped` or `none`.
+    pub clock: Option<String>,
+    /// Page, from 1 (default 1).
+    pub page: Option<u32>,
+    /// Items per page, 1–200 (default 50).
+    pub per_page: Option<u32>,
+}
+
+/// The applications the caller may see: one summary per case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CaseList {
-    /// One entry per case, oldest first.
-    pub applications: Vec<CaseView>,
+    /// One summary per case on this page, oldest first.
+    #[schema(value_type = Vec<Object>)]
+    pub applications: Vec<CaseSummary>,
+    /// Cases matching the filter, on all pages.
+    pub total: usize,
+    /// This page (from 1).
+    pub page: u32,
+    /// Items per page.
+    pub per_page: u32,
+    /// Names for the organisations and assignees named by id.
+    pub names: Names,
 }
 
 /// What a command (or creating a draft) did: the new state, the events it
@@ -99,6 +137,9 @@ pub struct History {
     pub case_id: String,
     /// Its events in order.
     pub events: Vec<HistoryItem>,
+    /// Names for the actors and the organisation, by id.
+    #[serde(default)]
+    pub names: Names,
 }
 
 /// An attachment's metadata.
@@ -117,12 +158,21 @@ pub struct AttachmentList {
     pub attachments: Vec<Attachment>,
 }
 
-/// The staff work queue.
+/// The work queue: every case waiting for someone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct WorkQueue {
-    /// Cases with a running clock, earliest deadline first.
+    /// Case summaries on this page, earliest deadline first (cases without
+    /// a running clock last).
     #[schema(value_type = Vec<Object>)]
-    pub queue: Vec<QueueEntry>,
+    pub queue: Vec<CaseSummary>,
+    /// Cases matching the filter, on all pages.
+    pub total: usize,
+    /// This page (from 1).
+    pub page: u32,
+    /// Items per page.
+    pub per_page: u32,
+    /// Names for the organisations and assignees named by id.
+    pub names: Names,
 }
 
 /// A permit and whether it is in force now.
@@ -144,6 +194,60 @@ pub struct Register {
     /// Published decisions with reasons, and their permits.
     #[schema(value_type = Vec<Object>)]
     pub entries: Vec<RegisterEntry>,
+    /// Organisation names by id.
+    #[serde(default)]
+    pub names: Names,
+}
+
+/// One line of the register's CSV: one plain value per column (lists
+/// joined with `; `), the organisation by name, control and bidi
+/// characters removed from text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RegisterRow {
+    /// Case id.
+    pub case_id: String,
+    /// Organisation name.
+    pub organisation: String,
+    /// Project title.
+    pub project_title: String,
+    /// Purpose.
+    pub purpose: String,
+    /// Requested form.
+    pub form: String,
+    /// Case state.
+    pub status: String,
+    /// First submitted.
+    pub submitted_on: String,
+    /// Accepted as complete.
+    pub completed_on: String,
+    /// Decided.
+    pub decided_on: String,
+    /// Approved or rejected.
+    pub outcome: String,
+    /// Reasons.
+    pub reasons: String,
+    /// Published.
+    pub published_on: String,
+    /// Permit id.
+    pub permit_id: String,
+    /// Permit version.
+    pub permit_version: String,
+    /// Permit valid from.
+    pub permit_valid_from: String,
+    /// Permit valid until.
+    pub permit_valid_until: String,
+    /// Data categories, `; `-separated.
+    pub data_categories: String,
+    /// Sources, `; `-separated.
+    pub sources: String,
+    /// Pseudonymisation.
+    pub pseudonymisation: String,
+    /// Environment.
+    pub environment: String,
+    /// Permit revoked on.
+    pub revoked_on: String,
+    /// Decided amendments.
+    pub amendments: String,
 }
 
 /// Public lead-time figures.

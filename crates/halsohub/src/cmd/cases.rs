@@ -130,6 +130,7 @@ fn show_json(config: &AccessConfig, id: &str, detail: &CaseDetail, now: DateTime
             "expires_at": p.expires_at(),
         })
     });
+    let name = |id: &str| detail.names.get(id).cloned();
     let history: Vec<Value> = detail
         .events
         .iter()
@@ -139,6 +140,7 @@ fn show_json(config: &AccessConfig, id: &str, detail: &CaseDetail, now: DateTime
                 "seq": i + 1,
                 "at": e.at,
                 "actor": e.actor,
+                "actor_name": name(e.actor.as_str()),
                 "role": e.role,
                 "change": e.change.name(),
                 "why": e.why(),
@@ -155,6 +157,9 @@ fn show_json(config: &AccessConfig, id: &str, detail: &CaseDetail, now: DateTime
         "status": state.status,
         "title": title,
         "organisation": state.organisation(),
+        "organisation_name": state.organisation().and_then(|o| name(o.as_str())),
+        "assignee": state.assignee,
+        "assignee_name": state.assignee.as_ref().and_then(|a| name(a.as_str())),
         "version": state.version,
         "clocks": case_clocks(state, &config.clocks, now),
         "permit": permit,
@@ -206,7 +211,20 @@ fn print_case(v: &Value) {
     println!("case         {}", text(&v["case_id"]));
     println!("title        {}", text(&v["title"]));
     println!("status       {}", text(&v["status"]));
-    println!("organisation {}", text(&v["organisation"]));
+    let named = |name: &Value, id: &Value| match name {
+        Value::String(n) => format!("{n} ({})", text(id)),
+        _ => text(id),
+    };
+    println!(
+        "organisation {}",
+        named(&v["organisation_name"], &v["organisation"])
+    );
+    if !v["assignee"].is_null() {
+        println!(
+            "assigned to  {}",
+            named(&v["assignee_name"], &v["assignee"])
+        );
+    }
     println!("version      {}", text(&v["version"]));
     for c in v["clocks"].as_array().into_iter().flatten() {
         let state = if c["stopped"] == true {
@@ -245,7 +263,7 @@ fn print_case(v: &Value) {
             text(&e["seq"]),
             text(&e["at"]),
             text(&e["change"]),
-            text(&e["actor"]),
+            named(&e["actor_name"], &e["actor"]),
             text(&e["role"]),
         );
     }

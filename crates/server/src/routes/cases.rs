@@ -5,14 +5,17 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use halsohub_app::cases::api::{
     AttachmentList, AttachmentUploaded, CaseList, CaseView, CommandRequest, CommandResult, History,
-    NewApplication, PermitView, WorkQueue,
+    ListQuery, NewApplication, PermitView, WorkQueue,
 };
-use halsohub_app::cases::{Actor, CaseError, CaseService, Idempotency, Reply, Upload};
+use halsohub_app::cases::{
+    Actor, CaseError, CaseService, Idempotency, IfMatch, Reply, Upload, etag,
+};
 use halsohub_app::idempotency::request_hash;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -28,7 +31,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(run_command))
         .routes(routes!(history))
         .routes(routes!(upload_attachment, list_attachments))
-        .routes(routes!(download_attachment))
+        .routes(routes!(download_attachment, delete_attachment))
         .routes(routes!(work_queue))
         .routes(routes!(get_permit))
 }
@@ -63,6 +66,27 @@ impl From<CaseError> for Problem {
     }
 }
 
+/// A case request body: `415` unless JSON, `400` when it is not JSON at
+/// all, `422` with one `errors[]` entry when it is JSON of the wrong shape
+/// (an unknown field, a missing one, a value of the wrong type).
+fn parse_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, Problem> {
+    let value: serde_json::Value = super::parse_json(headers, body)?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { "$".to_string() } else { path };
+        Problem::from(halsohub_app::cases::invalid(&field, &e.inner().to_string()))
+    })
+}
+
+/// The list query, or `422` naming the parameter.
+fn list_query(q: Result<Query<ListQuery>, QueryRejection>) -> Result<ListQuery, Problem> {
+    q.map(|Query(q)| q)
+        .map_err(|e| Problem::from(halsohub_app::cases::invalid("query", &e.body_text())))
+}
+
 fn idempotency(
     headers: &HeaderMap,
     path: &str,
@@ -90,10 +114,15 @@ fn render(reply: Reply<CommandResult>, status: StatusCode, location: Option<Stri
             Json(body),
         )
             .into_response(),
-        Reply::Done(result) => match location {
-            Some(loc) => (status, [(header::LOCATION, loc)], Json(result)).into_response(),
-            None => (status, Json(result)).into_response(),
-        },
+        Reply::Done(result) => {
+            let version = CaseVersion(result.case.version);
+            let mut resp = match location {
+                Some(loc) => (status, [(header::LOCATION, loc)], Json(result)).into_response(),
+                None => (status, Json(result)).into_response(),
+            };
+            resp.extensions_mut().insert(version);
+            resp
+        }
     }
 }
 
@@ -111,7 +140,7 @@ async fn create_application(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    let NewApplication(content) = super::parse_json(&headers, &body)?;
+    let NewApplication(content) = parse_body(&headers, &body)?;
     let idem = idempotency(&headers, "/api/v1/applications", &body, StatusCode::CREATED)?;
     let reply = service(&state)
         .create(actor(&caller), content, idem, state.now())
@@ -124,34 +153,43 @@ async fn create_application(
 }
 
 /// The applications the caller may see (own organisation's for
-/// applicants, all for case staff and auditors).
+/// applicants; submitted ones for case staff and auditors), as summaries,
+/// filtered and paged.
 #[utoipa::path(get, path = "/api/v1/applications", tag = "applications",
     security(("bearer" = [])),
-    responses((status = 200, description = "cases", body = CaseList), (status = 401, description = "no credentials")))]
+    params(ListQuery),
+    responses((status = 200, description = "case summaries", body = CaseList), (status = 401, description = "no credentials"),
+        (status = 422, description = "a filter names nothing")))]
 async fn list_applications(
     State(state): State<AppState>,
     caller: Caller,
+    q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<CaseList>, Problem> {
+    let q = list_query(q)?;
     Ok(Json(
-        service(&state).list(&caller.principal, state.now()).await?,
+        service(&state)
+            .list(&caller.principal, &q, state.now())
+            .await?,
     ))
 }
 
-/// One application with its clocks.
+/// One application with its clocks and the names of the people and
+/// organisation it names; `ETag` is its version, for `If-Match`.
 #[utoipa::path(get, path = "/api/v1/applications/{id}", tag = "applications",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "case id, e.g. HH-A-2026-000001")),
-    responses((status = 200, description = "the case", body = CaseView), (status = 403, description = "not allowed"), (status = 404, description = "no such case")))]
+    responses((status = 200, description = "the case", body = CaseView, headers(("ETag" = String, description = "the case version, e.g. \"7\""))),
+        (status = 403, description = "not allowed"), (status = 404, description = "no such case")))]
 async fn get_application(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<CaseView>, Problem> {
-    Ok(Json(
-        service(&state)
-            .view(&caller.principal, &id, state.now())
-            .await?,
-    ))
+) -> Result<Response, Problem> {
+    let view = service(&state)
+        .view(&caller.principal, &id, state.now())
+        .await?;
+    let tag = etag(view.case.version);
+    Ok(([(header::ETAG, tag)], Json(view)).into_response())
 }
 
 /// Run a workflow command on an application. The body is the command as
@@ -165,7 +203,7 @@ async fn get_application(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "case id"),
         ("Idempotency-Key" = Option<String>, Header, description = "replay-safe key"),
-        ("If-Match" = Option<String>, Header, description = "the case version the command was based on")),
+        ("If-Match" = Option<String>, Header, description = "the case's ETag (e.g. \"7\") the command was based on, or *")),
     request_body = CommandRequest,
     responses((status = 200, description = "applied; new state and events", body = CommandResult), (status = 400, description = "malformed"),
         (status = 403, description = "role not allowed"), (status = 404, description = "no such case"),
@@ -177,24 +215,42 @@ async fn run_command(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    let request: CommandRequest = super::parse_json(&headers, &body)?;
+    let request: CommandRequest = parse_body(&headers, &body)?;
     let path = format!("/api/v1/applications/{id}/commands");
     let idem = idempotency(&headers, &path, &body, StatusCode::OK)?;
     let if_match = headers
         .get(header::IF_MATCH)
         .map(|v| {
-            v.to_str()
-                .unwrap_or("")
-                .trim_matches('"')
-                .parse::<u64>()
-                .map_err(|_| Problem::bad_request("If-Match must be the case version, a number"))
+            v.to_str().ok().and_then(IfMatch::parse).ok_or_else(|| {
+                Problem::bad_request(
+                    "If-Match must be the case's ETag (e.g. \"7\", from GET /applications/{id}) or *",
+                )
+            })
         })
         .transpose()?;
     let reply = service(&state)
         .run_command(actor(&caller), &id, request, if_match, idem, state.now())
         .await?;
-    Ok(render(reply, StatusCode::OK, None))
+    let mut resp = render(reply, StatusCode::OK, None);
+    if resp.status().is_success()
+        && let Some(tag) = resp_version(&resp)
+    {
+        resp.headers_mut().insert(header::ETAG, tag);
+    }
+    Ok(resp)
 }
+
+/// The `ETag` of a command's answer: the case version it left, taken from
+/// the `x-case-version` extension the render step sets.
+fn resp_version(resp: &Response) -> Option<axum::http::HeaderValue> {
+    resp.extensions()
+        .get::<CaseVersion>()
+        .and_then(|v| axum::http::HeaderValue::from_str(&etag(v.0)).ok())
+}
+
+/// The case version a command left, carried from render to the `ETag`.
+#[derive(Debug, Clone, Copy)]
+struct CaseVersion(u64);
 
 /// A case's full history: every event with who, when, what and why.
 #[utoipa::path(get, path = "/api/v1/applications/{id}/history", tag = "applications",
@@ -216,24 +272,39 @@ struct UploadQuery {
     name: String,
 }
 
-/// Upload an attachment to a draft (the raw bytes are the body; send the
-/// media type as Content-Type and optionally `X-Content-SHA256`). Adds the
-/// attachment to the draft's content.
+/// Upload an attachment (the raw bytes are the body; send the media type
+/// as Content-Type, parameters such as `charset` allowed, and optionally
+/// `X-Content-SHA256`). In a draft or an application returned as
+/// incomplete it is added to the content; while the hub waits for the
+/// applicant it is stored for the answer (`provide_information`) to name.
+/// The bytes must be what the media type says (PDF, PNG, JPEG, office
+/// formats, UTF-8 text or CSV).
 #[utoipa::path(post, path = "/api/v1/applications/{id}/attachments", tag = "applications",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "case id"), UploadQuery,
         ("X-Content-SHA256" = Option<String>, Header, description = "expected SHA-256, hex")),
     request_body(content = Vec<u8>, description = "the file's bytes", content_type = "application/octet-stream"),
     responses((status = 201, description = "stored", body = AttachmentUploaded), (status = 403, description = "not allowed"),
-        (status = 409, description = "not a draft"), (status = 413, description = "too large"), (status = 422, description = "invalid")))]
+        (status = 409, description = "not a draft, incomplete or waiting for the applicant"), (status = 413, description = "too large (the limit is in the detail)"), (status = 422, description = "invalid, or content not of the declared type")))]
 async fn upload_attachment(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     Query(q): Query<UploadQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Result<Response, Problem> {
+    // Read here rather than by the global body limit, so the 413 states
+    // this limit.
+    let limit = state.config.max_attachment_bytes;
+    let body = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "Payload too large",
+            format!("the attachment is larger than the limit of {limit} bytes"),
+        )
+    })?;
     let upload = Upload {
         name: &q.name,
         media_type: headers
@@ -303,17 +374,41 @@ async fn download_attachment(
     Ok(resp)
 }
 
-/// The staff work queue: cases with a running clock, by deadline.
+/// Delete an attachment from a draft (or an application returned as
+/// incomplete): it leaves the content and the stored files.
+#[utoipa::path(delete, path = "/api/v1/applications/{id}/attachments/{attachment_id}", tag = "applications",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "case id"), ("attachment_id" = String, Path, description = "attachment id")),
+    responses((status = 200, description = "deleted; the attachments left", body = AttachmentList), (status = 403, description = "not allowed"), (status = 404, description = "no such attachment"),
+        (status = 409, description = "not a draft")))]
+async fn delete_attachment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, attachment_id)): Path<(String, String)>,
+) -> Result<Json<AttachmentList>, Problem> {
+    let svc = service(&state);
+    svc.delete_attachment(actor(&caller), &id, &attachment_id, state.now())
+        .await?;
+    Ok(Json(svc.attachments(&caller.principal, &id).await?))
+}
+
+/// The work queue: every submitted case waiting for someone (applicant,
+/// case officer, reviewers, decision maker, data steward), as summaries,
+/// earliest deadline first; filter by role, assignment, state and clock.
 #[utoipa::path(get, path = "/api/v1/queue", tag = "staff",
     security(("bearer" = [])),
-    responses((status = 200, description = "queue", body = WorkQueue), (status = 403, description = "not staff")))]
+    params(ListQuery),
+    responses((status = 200, description = "queue", body = WorkQueue), (status = 403, description = "not staff"),
+        (status = 422, description = "a filter names nothing")))]
 async fn work_queue(
     State(state): State<AppState>,
     caller: Caller,
+    q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<WorkQueue>, Problem> {
+    let q = list_query(q)?;
     Ok(Json(
         service(&state)
-            .work_queue(&caller.principal, state.now())
+            .work_queue(&caller.principal, &q, state.now())
             .await?,
     ))
 }

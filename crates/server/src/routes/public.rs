@@ -41,7 +41,7 @@ async fn public_register(State(state): State<AppState>) -> Result<Json<Register>
 #[utoipa::path(get, path = "/api/v1/public/register.csv", tag = "public",
     responses((status = 200, description = "CSV", content_type = "text/csv")))]
 async fn public_register_csv(State(state): State<AppState>) -> Result<Response, Problem> {
-    super::csv_response(&rows(&service(&state).register().await?.entries))
+    super::csv_response(&rows(&service(&state).register_rows().await?))
 }
 
 /// Lead times per stage and month: median and 90th percentile.
