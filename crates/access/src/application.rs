@@ -219,7 +219,7 @@ impl AttachmentPolicy {
             ));
         }
         let media = media_type_essence(&a.media_type).unwrap_or_default();
-        if !self.allowed_media_types.iter().any(|t| *t == media) {
+        if !self.allowed_media_types.contains(&media) {
             issues.push(FieldIssue::new(
                 format!("{field}.media_type"),
                 format!(

@@ -194,7 +194,9 @@ pub fn percentile_nearest_rank(values: &[i64], p: u32) -> Option<i64> {
 /// Lead-time figures per month and stage, from durations, ordered by
 /// month then stage.
 pub fn lead_time_figures(durations: &[StageDuration]) -> Vec<LeadTimeFigure> {
-    let mut groups: BTreeMap<((i32, u32), Stage), (Vec<i64>, usize)> = BTreeMap::new();
+    // (year, month) and stage → (durations in days, extended cases)
+    type Group = ((i32, u32), Stage);
+    let mut groups: BTreeMap<Group, (Vec<i64>, usize)> = BTreeMap::new();
     for d in durations {
         let g = groups
             .entry(((d.ended_on.year(), d.ended_on.month()), d.stage))

@@ -394,8 +394,7 @@ impl<'a> CaseService<'a> {
             .config
             .attachments
             .allowed_media_types
-            .iter()
-            .any(|t| *t == essence)
+            .contains(&essence)
         {
             return Err(AccessError::invalid(
                 "media_type",

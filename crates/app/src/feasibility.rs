@@ -31,8 +31,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use halsohub_access::{Principal, may_query};
 use halsohub_cohort::{CodeLists, Engine, EvalError, Exclusion, OutputResult, Query, QueryError};
 use halsohub_disclosure::{
-    Anchor, BudgetExceeded, DisclosureError, GuardSession, PersonTagger,
-    Profile, Protector, QuotaExceeded, QuotaWindow, Release, SetPrint,
+    Anchor, BudgetExceeded, DisclosureError, GuardSession, PersonTagger, Profile, Protector,
+    QuotaExceeded, QuotaWindow, Release, SetPrint,
 };
 use halsohub_feasibility::{
     KeyGrid, ProtectError, output_kind, protect, protect_guarded, protections, release_cost,

@@ -150,7 +150,7 @@ fn nothing_waiting_commits_nothing() {
         b"PERSONNR;DODSDATUM;ULORSAK;MORSAK\r\n195003041234;20240101;I10;\r\n",
     );
     let store_dir = tmp.path().join("store");
-    load(&store_dir, &[f.clone()], &options(reference())).unwrap();
+    load(&store_dir, std::slice::from_ref(&f), &options(reference())).unwrap();
     let before = current(&store_dir);
     let key = key();
     let store = Store::open_for_load(&store_dir, &key.fingerprint()).unwrap();
