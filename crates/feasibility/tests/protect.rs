@@ -408,7 +408,7 @@ fn the_exact_view_is_the_engine_result() {
 fn an_empty_cohort_is_guarded_like_any_other() {
     let mut e = engine(200, 5);
     e.set_person_tags(&halsohub_disclosure::PersonTagger::new(b"tags").unwrap());
-    let nobody = r#"{"person": {"birth_year": {"from": 1801, "to": 1801}}}"#;
+    let nobody = r#"{"include": {"person": {"birth_year": {"from": 1801, "to": 1801}}}}"#;
     for q in queries_with(nobody).iter().skip(2) {
         let r = run(&e, q);
         let guard = halsohub_disclosure::GuardSession::new(

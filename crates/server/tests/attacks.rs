@@ -556,7 +556,6 @@ async fn averaging_rewrites_and_funnel_amplification() {
 /// padding group alone, and subtracts cell by cell. A suppressed cell of
 /// the table asked directly stays suppressed.
 #[tokio::test]
-#[ignore = "KNOWN FAILURE (issue 11): a strata query of cohort ∪ padding answers 500; not yet diagnosed"]
 async fn strata_with_padding_and_suppressed_cells_asked_directly() {
     let p = population();
     let h = hub(&p, 1).await;
