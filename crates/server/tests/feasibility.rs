@@ -5,6 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::databases;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -17,9 +20,9 @@ use halsohub_cohort::{CodeLists, Engine, OutputResult};
 use halsohub_disclosure::QuotaPolicy;
 use halsohub_identity::Pseudonym;
 use halsohub_server::{AppState, router};
+use halsohub_state::Db;
 use halsohub_state::accounts::NewUser;
 use halsohub_state::query_log::{QueryLogFilter, QueryOutcome};
-use halsohub_state::{ConnectOptions, Db};
 use halsohub_store::{Domain, Event, Person, Residence, Setting};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -175,25 +178,6 @@ struct Hub {
     tokens: BTreeMap<&'static str, String>,
     clock: Arc<Mutex<DateTime<Utc>>>,
     _dir: Option<tempfile::TempDir>,
-}
-
-async fn databases() -> Vec<(Db, Option<tempfile::TempDir>)> {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("state.db").display()
-    );
-    let mut out = vec![(Db::connect(&url).await.unwrap(), Some(dir))];
-    match std::env::var("HALSOHUB_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => {
-            let mut o = ConnectOptions::new(url);
-            o.pg_schema = Some(format!("t_{}", uuid::Uuid::new_v4().simple()));
-            o.max_connections = 4;
-            out.push((Db::connect_with(o).await.unwrap(), None));
-        }
-        _ => eprintln!("NOTICE: HALSOHUB_TEST_DATABASE_URL is not set; PostgreSQL variant skipped"),
-    }
-    out
 }
 
 async fn hub(db: Db, dir: Option<tempfile::TempDir>, service: Option<Feasibility>) -> Hub {

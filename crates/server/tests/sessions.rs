@@ -4,6 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::databases;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -17,25 +20,6 @@ use halsohub_state::accounts::NewUser;
 use halsohub_state::{ConnectOptions, Db};
 use serde_json::{Value, json};
 use tower::ServiceExt;
-
-async fn databases() -> Vec<(Db, Option<tempfile::TempDir>)> {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("state.db").display()
-    );
-    let mut out = vec![(Db::connect(&url).await.unwrap(), Some(dir))];
-    match std::env::var("HALSOHUB_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => {
-            let mut o = ConnectOptions::new(url);
-            o.pg_schema = Some(format!("t_{}", uuid::Uuid::new_v4().simple()));
-            o.max_connections = 4;
-            out.push((Db::connect_with(o).await.unwrap(), None));
-        }
-        _ => eprintln!("NOTICE: HALSOHUB_TEST_DATABASE_URL is not set; PostgreSQL variant skipped"),
-    }
-    out
-}
 
 async fn call(
     app: &Router,
