@@ -233,10 +233,15 @@ pub fn resolve(sets: &[CodeSet], lists: &CodeLists) -> Matcher {
 // ---------------------------------------------------------------------------
 // Concept harmonisation
 
-/// The exact codes `sets` name (lists expanded), as system and normalised
-/// code, each once.
-fn exact_codes(sets: &[CodeSet], lists: &CodeLists, out: &mut Vec<(System, String)>) {
-    let mut add = |set: &CodeSet| {
+/// Calls `f` with every code `sets` write (named lists expanded, one
+/// level), its system parsed and the set's `descendants` flag; sets of an
+/// unknown system are passed over.
+fn each_written_code<'a>(
+    sets: &'a [CodeSet],
+    lists: &'a CodeLists,
+    mut f: impl FnMut(&System, &'a str, bool),
+) {
+    let mut visit = |set: &'a CodeSet| {
         let (Some(system), Some(codes)) = (&set.system, &set.codes) else {
             return;
         };
@@ -244,11 +249,7 @@ fn exact_codes(sets: &[CodeSet], lists: &CodeLists, out: &mut Vec<(System, Strin
             return;
         };
         for code in codes {
-            if let Ok(Pattern::Exact(c)) = Pattern::parse(&sys, code, set.descendants)
-                && !out.iter().any(|(s, x)| *s == sys && *x == c)
-            {
-                out.push((sys.clone(), c));
-            }
+            f(&sys, code, set.descendants);
         }
     };
     for set in sets {
@@ -258,10 +259,22 @@ fn exact_codes(sets: &[CodeSet], lists: &CodeLists, out: &mut Vec<(System, Strin
                 .unwrap_or(&[])
                 .iter()
                 .filter(|inner| inner.list.is_none())
-                .for_each(&mut add),
-            None => add(set),
+                .for_each(&mut visit),
+            None => visit(set),
         }
     }
+}
+
+/// The exact codes `sets` name (lists expanded), as system and normalised
+/// code, each once.
+fn exact_codes(sets: &[CodeSet], lists: &CodeLists, out: &mut Vec<(System, String)>) {
+    each_written_code(sets, lists, |sys, code, descendants| {
+        if let Ok(Pattern::Exact(c)) = Pattern::parse(sys, code, descendants)
+            && !out.iter().any(|(s, x)| s == sys && *x == c)
+        {
+            out.push((sys.clone(), c));
+        }
+    });
 }
 
 fn criterion_codes(c: &Criterion, lists: &CodeLists, out: &mut Vec<Vec<(System, String)>>) {
@@ -344,32 +357,13 @@ pub fn analyte_of(sets: &[CodeSet], lists: &CodeLists) -> Option<&'static Analyt
 /// each once, in the order met.
 pub fn analytes_of(sets: &[CodeSet], lists: &CodeLists) -> Vec<&'static Analyte> {
     let mut out: Vec<&'static Analyte> = Vec::new();
-    let mut add = |set: &CodeSet| {
-        let (Some(system), Some(codes)) = (&set.system, &set.codes) else {
-            return;
-        };
-        let Some(sys) = System::parse(system) else {
-            return;
-        };
-        for code in codes {
-            if let Some(a) = units::analyte_for(&sys, code)
-                && !out.iter().any(|x| x.id == a.id)
-            {
-                out.push(a);
-            }
+    each_written_code(sets, lists, |sys, code, _| {
+        if let Some(a) = units::analyte_for(sys, code)
+            && !out.iter().any(|x| x.id == a.id)
+        {
+            out.push(a);
         }
-    };
-    for set in sets {
-        match &set.list {
-            Some(name) => lists
-                .get(name)
-                .unwrap_or(&[])
-                .iter()
-                .filter(|inner| inner.list.is_none())
-                .for_each(&mut add),
-            None => add(set),
-        }
-    }
+    });
     out
 }
 
