@@ -130,7 +130,9 @@ impl SnapshotInfo {
 
 /// The feasibility service over one snapshot: the engine, the code lists
 /// queries may name, the disclosure profile, the hub's noise secret and the
-/// quota policy. Shared by all requests.
+/// quota policy. Shared by all requests; a clone shares the engine and
+/// the lists.
+#[derive(Clone)]
 pub struct Feasibility {
     engine: Arc<Engine>,
     lists: Arc<CodeLists>,
