@@ -269,8 +269,7 @@ impl Appender {
         let mut edge = self.edge.clone();
         let mut bundle = self.bundle.clone();
         let mut files: Vec<(TileId, Vec<u8>)> = Vec::new();
-        let mut cur = self.size;
-        for c in commitments {
+        for (cur, c) in (self.size..).zip(commitments) {
             bundle.push(*c);
             if bundle.len() as u64 == TILE_WIDTH {
                 let id = TileId {
@@ -302,7 +301,6 @@ impl Appender {
                 edge[l].clear();
                 level += 1;
             }
-            cur += 1;
         }
         let completed: Vec<TileId> = files.iter().map(|(id, _)| *id).collect();
         if !bundle.is_empty() {

@@ -50,7 +50,7 @@ fn split_point(n: u64) -> u64 {
 /// MTH(D[start:end]) for `start < end`, from stored complete subtrees.
 pub fn subtree_root<S: HashSource>(src: &mut S, start: u64, end: u64) -> Result<Hash, S::Error> {
     let n = end - start;
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         let level = n.trailing_zeros();
         return src.node(level as u8, start >> level);
     }

@@ -557,7 +557,7 @@ impl<'a> TileReader<'a> {
         }
         self.cache
             .get(&key)
-            .ok_or_else(|| TileError::Proof(ProofError::NoSuchNode { level, index: n }))
+            .ok_or(TileError::Proof(ProofError::NoSuchNode { level, index: n }))
     }
 }
 

@@ -2,6 +2,7 @@
 //! kind of tampering (change, delete, reorder, insert) of entry bundles,
 //! tiles or database entries fails and names the first bad index; forged,
 //! forked and inconsistent checkpoints fail; witness cosignatures verify.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

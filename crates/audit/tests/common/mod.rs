@@ -1,8 +1,7 @@
 //! A log with real entries for the integration tests: the tiles in a
 //! temporary directory, the "database" (entries with salts and indices) in
 //! memory, and every checkpoint published along the way.
-
-#![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use std::fs;
 use std::path::Path;
