@@ -199,11 +199,10 @@ pub fn verify_inclusion(
 /// The number of hashes in the audit path of leaf `index` in a tree of
 /// `size` leaves (`index < size`).
 fn inclusion_proof_len(index: u64, size: u64) -> usize {
-    // The path has one hash per level where the leaf's ancestors have a
-    // sibling: the bits below the highest bit where `index` and `size - 1`
-    // differ, plus the levels above it where `index`'s ancestor is a right
-    // child (the inner part), which is the same as counting set bits of
-    // the right border.
+    // Below the highest bit where `index` and `size - 1` differ, the leaf's
+    // ancestors are in a complete subtree and have a sibling at every level
+    // (the inner part); above it, they have a left sibling exactly where
+    // `index` has a set bit (the border part).
     let last = size - 1;
     let inner = 64 - (index ^ last).leading_zeros();
     let border = (index >> inner).count_ones();

@@ -340,8 +340,8 @@ pub struct Verified {
 
 impl Note {
     /// An unsigned note over `text`, which must be non-empty, end in a
-    /// newline, hold no blank line... of its own at the end, and no control
-    /// characters but newlines.
+    /// newline, not end in a blank line, and hold no control characters but
+    /// newlines.
     pub fn new(text: &str) -> Result<Note, NoteError> {
         check_text(text)?;
         Ok(Note {

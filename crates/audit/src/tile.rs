@@ -213,9 +213,10 @@ pub fn parse_bundle(bytes: &[u8]) -> Result<Vec<&[u8]>, usize> {
     Ok(out)
 }
 
-/// Joins entries into a bundle (each at most 65,535 bytes; the log's
-/// entries are 32-byte commitments).
-pub fn encode_bundle<'a>(entries: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+/// Joins entries into a bundle. The log's entries are 32-byte commitments;
+/// an entry longer than 65,535 bytes cannot be in a bundle and is cut to
+/// that length (no caller passes one).
+pub(crate) fn encode_bundle<'a>(entries: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
     let mut out = Vec::new();
     for e in entries {
         let len = u16::try_from(e.len()).unwrap_or(u16::MAX);
