@@ -35,7 +35,7 @@ pub mod witness;
 pub use checkpoint::{Checkpoint, CheckpointError, SignedCheckpoint};
 pub use entry::{AuditEntry, Commitment, EntryKind, Salt, SaltError};
 pub use hash::Hash;
-pub use log::{Appended, Appender, LogError, read_checkpoint};
+pub use log::{Appended, Appender, LogError, consistency_proof, inclusion_proof, read_checkpoint};
 pub use merkle::ProofError;
 pub use note::{KeyRole, Note, NoteError, NoteSigner, VerifierKey};
 pub use tile::TileError;

@@ -220,6 +220,7 @@ impl Appender {
                 })?
             }
         };
+        remove_partials_of_last_full_tiles(&dir, size);
         Ok(Appender {
             dir,
             signer,
@@ -379,7 +380,8 @@ impl Appender {
         })
     }
 
-    /// The inclusion proof of entry `index` in the tree of `size` entries.
+    /// The inclusion proof of entry `index` in the tree of `size` entries
+    /// (at most the current size).
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, LogError> {
         if size > self.size {
             return Err(TileError::from(ProofError::IndexOutOfRange {
@@ -388,15 +390,11 @@ impl Appender {
             })
             .into());
         }
-        Ok(merkle::inclusion_proof(
-            &mut TileReader::new(&self.dir, size),
-            index,
-            size,
-        )?)
+        inclusion_proof(self.dir.root(), index, size)
     }
 
     /// The consistency proof between the trees of `first` and `second`
-    /// entries.
+    /// entries (at most the current size).
     pub fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, LogError> {
         if second > self.size {
             return Err(TileError::from(ProofError::SizesOutOfOrder {
@@ -405,17 +403,61 @@ impl Appender {
             })
             .into());
         }
-        Ok(merkle::consistency_proof(
-            &mut TileReader::new(&self.dir, second),
-            first,
-            second,
-        )?)
+        consistency_proof(self.dir.root(), first, second)
     }
 
     #[cfg(test)]
     pub(crate) fn crash_before_file(&mut self, n: Option<usize>) {
         self.crash_before_file = n;
     }
+}
+
+/// Removes the partial files of each level's last full tile, which an
+/// append interrupted after its checkpoint may have left (best effort: they
+/// are prefixes of the full tile and harmless).
+fn remove_partials_of_last_full_tiles(dir: &TileDir, size: u64) {
+    let kinds = std::iter::once(TileKind::Entries).chain((0..MAX_TILE_LEVEL).map(TileKind::Hashes));
+    for kind in kinds {
+        let level = match kind {
+            TileKind::Hashes(l) => l,
+            TileKind::Entries => 0,
+        };
+        let full = hashes_at_level(size, level) / TILE_WIDTH;
+        if full == 0 {
+            continue;
+        }
+        let id = TileId {
+            kind,
+            index: full - 1,
+            width: TILE_WIDTH as u16,
+        };
+        if let Err(e) = dir.remove(&format!("{}.p", id.path())) {
+            warn!(error = %e, "could not remove the partial files of a full tile");
+        }
+    }
+}
+
+/// The inclusion proof of entry `index` in the tree of the first `size`
+/// entries of the log in `root`, from its tiles (read-only: for the API
+/// while another process appends). `size` must be a checkpoint's size.
+pub fn inclusion_proof(root: &Path, index: u64, size: u64) -> Result<Vec<Hash>, LogError> {
+    let dir = TileDir::new(root);
+    Ok(merkle::inclusion_proof(
+        &mut TileReader::new(&dir, size),
+        index,
+        size,
+    )?)
+}
+
+/// The consistency proof between the trees of the first `first` and
+/// `second` entries of the log in `root`, from its tiles (read-only).
+pub fn consistency_proof(root: &Path, first: u64, second: u64) -> Result<Vec<Hash>, LogError> {
+    let dir = TileDir::new(root);
+    Ok(merkle::consistency_proof(
+        &mut TileReader::new(&dir, second),
+        first,
+        second,
+    )?)
 }
 
 /// Removes every tile and bundle file beyond a tree of `size` entries.
@@ -778,6 +820,23 @@ mod tests {
         assert_eq!(fs::read(tmp.path().join("tile/0/001")).unwrap().len(), 8192);
     }
 
+    /// A crash after the checkpoint but before the partial files of a
+    /// newly full tile were removed: opening removes them.
+    #[test]
+    fn leftover_partials_of_a_full_tile_are_removed_on_open() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut log = Appender::create(tmp.path(), "o", signer()).unwrap();
+        log.append(&commitments(0, 250)).unwrap();
+        log.append(&commitments(250, 10)).unwrap();
+        drop(log);
+        let full = fs::read(tmp.path().join("tile/0/000")).unwrap();
+        fs::create_dir_all(tmp.path().join("tile/0/000.p")).unwrap();
+        fs::write(tmp.path().join("tile/0/000.p/250"), &full[..250 * 32]).unwrap();
+        let log = Appender::open(tmp.path(), signer()).unwrap();
+        assert_eq!(log.size(), 260);
+        assert!(!tmp.path().join("tile/0/000.p").exists());
+    }
+
     #[test]
     fn a_damaged_entry_bundle_is_unrecoverable_and_says_so() {
         let tmp = tempfile::tempdir().unwrap();
@@ -812,5 +871,15 @@ mod tests {
             );
         }
         assert!(log.inclusion_proof(0, 1001).is_err());
+        // Read-only, while the appender holds the lock.
+        assert_eq!(
+            inclusion_proof(tmp.path(), 17, 999).unwrap(),
+            merkle::inclusion_proof(&mut reference, 17, 999).unwrap()
+        );
+        assert_eq!(
+            consistency_proof(tmp.path(), 17, 999).unwrap(),
+            merkle::consistency_proof(&mut reference, 17, 999).unwrap()
+        );
+        assert!(inclusion_proof(tmp.path(), 0, 5000).is_err());
     }
 }
