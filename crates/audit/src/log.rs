@@ -171,6 +171,9 @@ impl Appender {
             source,
         })?;
         let dir = TileDir::new(root);
+        // Files a log that never published a checkpoint left behind.
+        dir.remove_temporaries()?;
+        remove_beyond(&dir, 0)?;
         dir.write_atomic(CHECKPOINT_FILE, checkpoint.to_text().as_bytes(), false)?;
         info!(dir = %root.display(), origin, "created audit log");
         Ok(Appender {
@@ -729,6 +732,29 @@ mod tests {
         let log = Appender::open(tmp.path(), signer()).unwrap();
         assert_eq!(log.size(), size);
         assert_eq!(log.checkpoint().checkpoint.root, reference_root(size));
+    }
+
+    #[test]
+    fn creating_over_leftovers_of_an_unpublished_log_starts_clean() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join("tile/0/000.p")).unwrap();
+        fs::write(tmp.path().join("tile/0/000.p/3"), [9u8; 96]).unwrap();
+        fs::create_dir_all(tmp.path().join("tile/entries")).unwrap();
+        fs::write(tmp.path().join("tile/entries/.tmp-x"), b"half").unwrap();
+        let mut log = Appender::create(tmp.path(), "o", signer()).unwrap();
+        assert!(!tmp.path().join("tile/0/000.p").exists());
+        assert!(!tmp.path().join("tile/entries/.tmp-x").exists());
+        let appended = log.append(&commitments(0, 3)).unwrap();
+        assert_eq!(appended.checkpoint.checkpoint.root, reference_root(3));
+        assert!(matches!(
+            Appender::create(tmp.path(), "o", signer()),
+            Err(LogError::Locked(_))
+        ));
+        drop(log);
+        assert!(matches!(
+            Appender::create(tmp.path(), "o", signer()),
+            Err(LogError::AlreadyExists(_))
+        ));
     }
 
     #[test]
