@@ -938,6 +938,56 @@ impl AccessConfig {
     }
 }
 
+/// The user id the hub records as the actor of what it does by itself
+/// when a deadline passes ([`overdue_events`]); never a person's id
+/// (account ids are UUIDs), and named in the case history as such.
+pub const HUB_ACTOR: &str = "halsohub:deadline-sweep";
+
+/// The closing of an application whose completion deadline passed, with
+/// the deadline in the reason (the same event whether the applicant's late
+/// submission or the deadline sweep finds it).
+fn closed_incomplete(deadline: NaiveDate) -> Change {
+    Change::ClosedIncomplete {
+        deadline,
+        reason: format!(
+            "closed as incomplete: the application was not completed by the deadline {deadline} and no more time was granted"
+        ),
+    }
+}
+
+/// What the passing of time does to the case at `now`, by the rules, with
+/// nobody acting: an application returned as incomplete whose completion
+/// deadline (with any extension granted) has passed is closed as
+/// incomplete (`closed_incomplete`, the deadline in the reason), recorded
+/// as done by [`HUB_ACTOR`] in the case officer's role. Empty when nothing
+/// is due — in particular once the case is closed, so applying the result
+/// and asking again gives nothing (the sweep is idempotent). Pure.
+pub fn overdue_events(
+    config: &AccessConfig,
+    state: &CaseState,
+    now: DateTime<Utc>,
+) -> Vec<CaseEvent> {
+    if state.status != CaseStatus::Incomplete || state.last_event_at.is_some_and(|last| now < last)
+    {
+        return Vec::new();
+    }
+    let Some(deadline) = state.completion_deadline(&config.clocks) else {
+        return Vec::new();
+    };
+    if swedish_date(now) <= deadline {
+        return Vec::new();
+    }
+    let Ok(actor) = UserId::new(HUB_ACTOR) else {
+        return Vec::new();
+    };
+    vec![CaseEvent {
+        at: now,
+        actor,
+        role: Role::CaseOfficer,
+        change: closed_incomplete(deadline),
+    }]
+}
+
 /// [`decide_with`] under [`AccessConfig::default()`].
 pub fn decide(
     state: &CaseState,
@@ -1066,12 +1116,7 @@ pub fn decide_with(
                 Some(deadline)
                     if status == CaseStatus::Incomplete && swedish_date(now) > deadline =>
                 {
-                    Change::ClosedIncomplete {
-                        deadline,
-                        reason: format!(
-                            "closed as incomplete: the application was not completed by the deadline {deadline} and no more time was granted"
-                        ),
-                    }
+                    closed_incomplete(deadline)
                 }
                 _ => {
                     if let Some(c) = &state.content {

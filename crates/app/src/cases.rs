@@ -31,10 +31,10 @@ use halsohub_access::stored::{self, StoredError};
 use halsohub_access::{
     AccessConfig, AccessError, Action, Assignment, Attachment as DomainAttachment, CaseEvent,
     CaseFilter as SummaryFilter, CaseId, CaseState, CaseStatus, CaseSummary, Change, ClockFilter,
-    Command, FieldIssue, OrgId, PermitId, Principal, QueueEntry, Role, Target, UserId, authorize,
-    case_clocks, current_queue, deadline_notifications, decide_with, lead_times, may_see_case,
-    member_issues, notifications_for_events, queue, register, sniff_media_type, strip_controls,
-    work_queue,
+    Command, FieldIssue, HUB_ACTOR, OrgId, PermitId, Principal, QueueEntry, Role, Target, UserId,
+    authorize, case_clocks, current_queue, deadline_notifications, decide_with, lead_times,
+    may_see_case, member_issues, notifications_for_events, overdue_events, queue, register,
+    sniff_media_type, strip_controls, work_queue,
 };
 use halsohub_cohort::CodeLists;
 use halsohub_state::attachments::{Attachment, NewAttachment};
@@ -143,6 +143,16 @@ pub struct QueueLine {
     pub entry: QueueEntry,
     /// The application's title.
     pub title: String,
+}
+
+/// What one deadline sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// The cases closed as incomplete because their completion deadline
+    /// had passed.
+    pub closed: Vec<String>,
+    /// Deadline reminders newly queued in the outbox.
+    pub reminders: usize,
 }
 
 /// A case with its whole history, for operators (`halsohub cases show`).
@@ -758,22 +768,55 @@ impl<'a> CaseService<'a> {
         })
     }
 
-    /// Queues deadline reminders ("deadline near", "overdue") for every
-    /// case at `now`. Safe to run as often as wanted: each reminder's
-    /// dedupe key names the case, clock and deadline, and the outbox
-    /// ignores a key it has seen, so each warning is queued once. Returns
-    /// how many were newly queued.
-    pub async fn sweep_deadlines(&self, now: DateTime<Utc>) -> Result<usize, CaseError> {
-        let mut n = 0;
-        for state in self.all_states().await? {
+    /// The deadline sweep at `now`, over every case: first what the rules
+    /// do when a deadline passes with nobody acting
+    /// ([`halsohub_access::overdue_events`]: an application returned as
+    /// incomplete whose completion deadline has passed is closed as
+    /// incomplete, with the deadline in the reason, and its applicants are
+    /// notified), then the reminders ("deadline near", "overdue") due on
+    /// the cases as they are after that.
+    ///
+    /// Safe to run as often as wanted, from several places at once: a case
+    /// is closed once (a closed case has nothing due, and a write races
+    /// with any other change through the case's version — the loser leaves
+    /// the case to the next sweep), and each reminder's dedupe key names
+    /// the case, clock and deadline, so the outbox queues it once.
+    pub async fn sweep_deadlines(&self, now: DateTime<Utc>) -> Result<SweepReport, CaseError> {
+        let mut report = SweepReport::default();
+        for mut state in self.all_states().await? {
+            let events = overdue_events(self.config, &state, now);
+            if let (false, Some(id)) = (events.is_empty(), state.id) {
+                let case_id = id.to_string();
+                match self
+                    .persist(HUB_ACTOR, &case_id, state.clone(), events, None, None, now)
+                    .await
+                {
+                    Ok(result) => {
+                        tracing::info!(
+                            case_id,
+                            "completion deadline passed: case closed as incomplete"
+                        );
+                        report.closed.push(case_id);
+                        state = result.case;
+                    }
+                    Err(CaseError::State(StateError::Conflict { .. })) => {
+                        tracing::info!(
+                            case_id,
+                            "case changed during the sweep; left to the next one"
+                        );
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             let notes = deadline_notifications(&state, &self.config.clocks, now);
             for row in rows::notifications(&notes) {
                 if self.db.notify(&row).await? {
-                    n += 1;
+                    report.reminders += 1;
                 }
             }
         }
-        Ok(n)
+        Ok(report)
     }
 
     /// Every case's current state, oldest first: the stored projections,
@@ -1103,6 +1146,36 @@ impl<'a> CaseService<'a> {
         now: DateTime<Utc>,
     ) -> Result<CommandResult, CaseError> {
         let events = decide_with(self.config, &before, &command, actor.principal, now)?;
+        let result = self
+            .persist(
+                actor.user_id,
+                case_id,
+                before,
+                events,
+                attachment,
+                idem,
+                now,
+            )
+            .await?;
+        tracing::info!(case_id, user = %actor.user_id, "case command applied");
+        Ok(result)
+    }
+
+    /// Stores `events` decided on `before` — the events, the projection,
+    /// permit row, attachment, notifications and idempotency record — in
+    /// one transaction that holds only if the case is still at
+    /// `before.version`.
+    #[allow(clippy::too_many_arguments)]
+    async fn persist(
+        &self,
+        user_id: &str,
+        case_id: &str,
+        before: CaseState,
+        events: Vec<CaseEvent>,
+        attachment: Option<NewAttachment>,
+        idem: Option<Idempotency>,
+        now: DateTime<Utc>,
+    ) -> Result<CommandResult, CaseError> {
         let mut after = before.clone();
         for e in &events {
             after.apply(e);
@@ -1136,7 +1209,7 @@ impl<'a> CaseService<'a> {
             .collect::<Result<Vec<_>, StoredError>>()?;
         let idempotency = match idem {
             Some(i) => Some(IdempotencyRecord {
-                user_id: actor.user_id.to_string(),
+                user_id: user_id.to_string(),
                 key: i.key,
                 request_hash: i.request_hash,
                 status: i.status,
@@ -1150,7 +1223,7 @@ impl<'a> CaseService<'a> {
             expected_version: i64::try_from(before.version)
                 .map_err(|_| CaseError::Internal("case version out of range".into()))?,
             organisation_id: organisation,
-            created_by: actor.user_id.to_string(),
+            created_by: user_id.to_string(),
             events: new_events,
             status: result.case.status.as_str().to_string(),
             projection: stored::encode_projection(&result.case)?,
@@ -1160,7 +1233,6 @@ impl<'a> CaseService<'a> {
             idempotency,
         };
         self.db.write_case(write).await?;
-        tracing::info!(case_id, user = %actor.user_id, "case command applied");
         Ok(result)
     }
 }

@@ -22,8 +22,9 @@
 //!   service ([`halsohub_app::cases::CaseService`]), which loads, decides,
 //!   persists and notifies; they only translate HTTP.
 //!
-//! * Deadline reminders: the case service's sweep queues "deadline near"
-//!   and "overdue" notifications in the outbox (each once);
+//! * Deadlines: the case service's sweep closes applications whose
+//!   completion deadline has passed and queues "deadline near" and
+//!   "overdue" notifications in the outbox (each once);
 //!   [`sweep_periodically`] runs it on an interval beside the server.
 //!
 //! The router is composed of per-area routers, so another crate can add its
@@ -221,14 +222,15 @@ pub async fn serve(
         .await
 }
 
-/// Queues deadline reminders for every case at `now` (each reminder once);
-/// the job is [`CaseService::sweep_deadlines`](halsohub_app::cases::CaseService::sweep_deadlines),
+/// The deadline sweep at `now`: closes applications whose completion
+/// deadline has passed and queues deadline reminders (each once); the job
+/// is [`CaseService::sweep_deadlines`](halsohub_app::cases::CaseService::sweep_deadlines),
 /// kept here for callers of the server crate.
 pub async fn sweep_deadlines(
     db: &Db,
     config: &AccessConfig,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<usize, halsohub_app::cases::CaseError> {
+) -> Result<halsohub_app::cases::SweepReport, halsohub_app::cases::CaseError> {
     halsohub_app::cases::CaseService::new(db, config)
         .sweep_deadlines(now)
         .await
@@ -252,7 +254,7 @@ pub async fn sweep_periodically(
             () = &mut stop => break,
             _ = tick.tick() => {
                 match sweep_deadlines(&state.db, &state.config.access, state.now()).await {
-                    Ok(n) => tracing::info!(queued = n, "deadline sweep done"),
+                    Ok(r) => tracing::info!(closed = r.closed.len(), queued = r.reminders, "deadline sweep done"),
                     Err(e) => tracing::error!(error = %e, "deadline sweep failed; retrying at the next tick"),
                 }
             }
