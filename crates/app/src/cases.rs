@@ -262,25 +262,12 @@ impl<'a> CaseService<'a> {
         if let Some(reply) = self.replay(actor, idem.as_ref()).await? {
             return Ok(reply);
         }
-        if !content.attachments.is_empty() {
-            let issues = content
-                .attachments
-                .iter()
-                .enumerate()
-                .map(|(i, _)| {
-                    FieldIssue::new(
-                        format!("attachments[{i}]"),
-                        "no such file was uploaded to this application; create the draft, then upload",
-                    )
-                })
-                .collect();
-            return Err(AccessError::Invalid { issues }.into());
-        }
         let year = year_of(now)?;
         // Decide once with a placeholder number, so a refused draft uses
-        // no number from the sequence.
+        // no number from the sequence; every content problem is reported
+        // at once, attachments (which cannot exist yet) included.
         let placeholder = CaseId::new(year, 1).map_err(|e| CaseError::Internal(e.to_string()))?;
-        decide_with(
+        let mut issues = match decide_with(
             self.config,
             &CaseState::default(),
             &Command::Create {
@@ -289,7 +276,20 @@ impl<'a> CaseService<'a> {
             },
             actor.principal,
             now,
-        )?;
+        ) {
+            Ok(_) => Vec::new(),
+            Err(AccessError::Invalid { issues }) => issues,
+            Err(e) => return Err(e.into()),
+        };
+        issues.extend(content.attachments.iter().enumerate().map(|(i, _)| {
+            FieldIssue::new(
+                format!("attachments[{i}]"),
+                "no such file was uploaded to this application; create the draft, then upload",
+            )
+        }));
+        if !issues.is_empty() {
+            return Err(AccessError::Invalid { issues }.into());
+        }
         // A number is never handed out twice; it can still be taken when a
         // row was written without the sequence (by hand): take the next.
         for _ in 0..5 {
@@ -354,22 +354,15 @@ impl<'a> CaseService<'a> {
         }
         let allocate_permit =
             request.command == "issue_permit" && !request.fields.contains_key("permit_id");
-        let mut command = if allocate_permit {
-            // Decide once with a placeholder, so a refused command uses no
-            // permit number.
-            let placeholder =
-                PermitId::new(year_of(now)?, 1).map_err(|e| CaseError::Internal(e.to_string()))?;
-            let command = parse_command(&request, Some(placeholder))?;
-            decide_with(self.config, &current, &command, actor.principal, now)?;
-            command
+        // Decided first with a placeholder permit number, so a refused
+        // command uses no number from the sequence.
+        let placeholder = if allocate_permit {
+            Some(PermitId::new(year_of(now)?, 1).map_err(|e| CaseError::Internal(e.to_string()))?)
         } else {
-            parse_command(&request, None)?
+            None
         };
-        // Decided once more here (pure, cheap) so the checks that need the
-        // database run only on a command that is allowed at all.
-        let events = decide_with(self.config, &current, &command, actor.principal, now)?;
-        self.check_with_database(case_id, &current, &command, &events)
-            .await?;
+        let mut command = parse_command(&request, placeholder)?;
+        self.check(actor, case_id, &current, &command, now).await?;
         if allocate_permit && let Command::IssuePermit { permit_id, .. } = &mut command {
             let serial = self.db.next_id(Sequence::Permit).await?;
             *permit_id = PermitId::new(year_of(now)?, serial)
@@ -969,23 +962,61 @@ impl<'a> CaseService<'a> {
         self.names(&users, &orgs).await
     }
 
-    /// The checks of a command that need the database, run after the
-    /// domain allowed it: people named must be users of the applying
-    /// organisation, attachments named must have been uploaded to the case
-    /// with the same checksum, and a submitted cohort must be a valid
-    /// feasibility query. Every problem is reported, one per field (422).
-    async fn check_with_database(
+    /// Decides `command` on `current` (pure) and runs the checks that need
+    /// the database, reporting every problem of both at once: when the
+    /// domain refuses only the content (422), the database checks still
+    /// run and their problems join its list, so one answer names every
+    /// field to fix (one entry per field and problem). A refusal of
+    /// another kind (403, 404, 409) comes alone, before any database check.
+    async fn check(
+        &self,
+        actor: Actor<'_>,
+        case_id: &str,
+        current: &CaseState,
+        command: &Command,
+        now: DateTime<Utc>,
+    ) -> Result<(), CaseError> {
+        let (mut issues, submitting) =
+            match decide_with(self.config, current, command, actor.principal, now) {
+                Ok(events) => (
+                    Vec::new(),
+                    events.iter().any(|e| matches!(e.change, Change::Submitted)),
+                ),
+                // Content refused: a submission that was not closed late.
+                Err(AccessError::Invalid { issues }) => (issues, true),
+                Err(e) => return Err(e.into()),
+            };
+        for issue in self
+            .database_issues(case_id, current, command, submitting)
+            .await?
+        {
+            if !issues.contains(&issue) {
+                issues.push(issue);
+            }
+        }
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(AccessError::Invalid { issues }.into())
+        }
+    }
+
+    /// The checks of a command that need the database: people named must
+    /// be users of the applying organisation, attachments named must have
+    /// been uploaded to the case with the same checksum, and a submitted
+    /// cohort must be a valid feasibility query (`submitting`: the command
+    /// submits the application). One issue per field and problem.
+    async fn database_issues(
         &self,
         case_id: &str,
         current: &CaseState,
         command: &Command,
-        events: &[CaseEvent],
-    ) -> Result<(), CaseError> {
+        submitting: bool,
+    ) -> Result<Vec<FieldIssue>, CaseError> {
         let Some(org) = current.organisation().cloned() else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let mut issues = Vec::new();
-        let submitting = events.iter().any(|e| matches!(e.change, Change::Submitted));
         match command {
             Command::Submit if submitting => {
                 if let Some(c) = &current.content {
@@ -1051,11 +1082,7 @@ impl<'a> CaseService<'a> {
             }
             _ => {}
         }
-        if issues.is_empty() {
-            Ok(())
-        } else {
-            Err(AccessError::Invalid { issues }.into())
-        }
+        Ok(issues)
     }
 
     async fn member_problems(

@@ -452,8 +452,15 @@ async fn submit_validates_the_application() {
         let case = h.draft(c).await;
         let (s, v) = h.cmd(&case, "applicant", json!({"type": "submit"})).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
-        assert_eq!(fields(&v), vec!["datasets[0].dataset"], "{v}");
-        // With the dataset right, the cohort is checked by the feasibility parser.
+        // Both at once: the unknown dataset (the domain's rule) and the
+        // cohort (checked by the feasibility parser).
+        let f = fields(&v);
+        assert_eq!(f[0], "datasets[0].dataset", "{v}");
+        assert!(
+            f.len() > 1 && f[1..].iter().all(|f| f.starts_with("cohort")),
+            "{v}"
+        );
+        // With the dataset right, the cohort alone is refused.
         let mut c = h.content(&["applicant"]);
         c["cohort"] = json!({"hello": "world"});
         h.ok(
@@ -498,6 +505,61 @@ async fn submit_validates_the_application() {
             .await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
         assert_eq!(fields(&v), vec!["title"]);
+    }
+}
+
+#[tokio::test]
+async fn one_submit_reports_every_problem_at_once() {
+    for (db, dir) in databases().await {
+        let h = hub(db, dir).await;
+        // Four kinds of problem in one draft: a required field missing and
+        // a dataset the hub does not have (the domain's rules), a member of
+        // another organisation and a cohort that is no query (checks that
+        // need the database and the query parser).
+        let mut c = h.content(&["applicant", "stranger"]);
+        c["ethics_reference"] = Value::Null;
+        c["datasets"] = json!([
+            {"dataset": "patient_register_inpatient", "variables": ["admission_date"]},
+            {"dataset": "no_such_register", "variables": ["x"]}
+        ]);
+        c["cohort"] = json!({"version": 1, "criteria": "everyone"});
+        let case = h.draft(c).await;
+        let (s, v) = h.cmd(&case, "applicant", json!({"type": "submit"})).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        let f = fields(&v);
+        for expected in ["ethics_reference", "datasets[1].dataset", "members[1]"] {
+            assert!(f.iter().any(|x| x == expected), "{expected} missing: {v}");
+        }
+        assert!(f.iter().any(|x| x.starts_with("cohort")), "{v}");
+        // One entry per field and problem, no repeats.
+        let mut unique: Vec<(String, String)> = v["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["field"].to_string(), e["problem"].to_string()))
+            .collect();
+        let n = unique.len();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), n, "{v}");
+        // Nothing was submitted.
+        let (_, view) = h
+            .call(
+                "GET",
+                &format!("/api/v1/applications/{case}"),
+                "applicant",
+                None,
+            )
+            .await;
+        assert_eq!(view["case"]["status"], "draft", "{view}");
+
+        // A refusal of another kind comes alone: a case officer may not
+        // submit (403), whatever the content holds.
+        let (s, v) = h
+            .cmd(&case, "case_officer", json!({"type": "submit"}))
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+        assert!(v["errors"].is_null(), "{v}");
     }
 }
 
