@@ -9,7 +9,7 @@ use halsohub_access::stored::{decode_projection, encode_projection};
 use halsohub_access::{
     AccessConfig, ApplicationContent, CaseStatus, OrgId, Principal, Role, UserId,
 };
-use halsohub_app::cases::api::{CommandRequest, ListQuery};
+use halsohub_app::cases::api::{CommandRequest, LEAD_TIME_COLUMNS, ListQuery, RegisterRow};
 use halsohub_app::cases::{Actor, CaseError, CaseService, IfMatch, Reply};
 use halsohub_state::Db;
 use halsohub_state::accounts::NewUser;
@@ -277,4 +277,34 @@ async fn events_are_stored_versioned_and_lists_read_the_projection() {
         svc.sweep_deadlines(now()).await.unwrap(),
         halsohub_app::cases::SweepReport::default()
     );
+}
+
+#[test]
+fn the_csv_columns_name_every_field_once_in_the_documented_order() {
+    fn keys<T: serde::Serialize>(v: &T) -> Vec<String> {
+        let mut k: Vec<String> = serde_json::to_value(v)
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        k.sort();
+        k
+    }
+    fn sorted(columns: &[&str]) -> Vec<String> {
+        let mut c: Vec<String> = columns.iter().map(|c| (*c).to_string()).collect();
+        c.sort();
+        c
+    }
+    assert_eq!(keys(&RegisterRow::default()), sorted(&RegisterRow::COLUMNS));
+    let figure = halsohub_access::LeadTimeFigure {
+        month: "2026-03".into(),
+        stage: halsohub_access::Stage::Overall,
+        cases: 1,
+        median_days: 2.0,
+        p90_days: 2,
+        extended_cases: 0,
+    };
+    assert_eq!(keys(&figure), sorted(&LEAD_TIME_COLUMNS));
 }

@@ -857,8 +857,13 @@ async fn public_figures_come_from_published_decisions_only() {
         let csv = csv.as_str().unwrap().to_string();
         let mut lines = csv.lines();
         let header = lines.next().unwrap();
-        assert!(
-            header.contains("organisation") && header.contains("project_title"),
+        // The columns in the order docs/access.md lists them.
+        assert_eq!(
+            header.split(',').collect::<Vec<_>>(),
+            documented_columns(
+                "`register.csv` has one plain value per column",
+                "many were decided)"
+            ),
             "{header}"
         );
         let row = lines.next().unwrap();
@@ -868,5 +873,71 @@ async fn public_figures_come_from_published_decisions_only() {
             !row.contains('{') && !row.contains('['),
             "no JSON in a column: {row}"
         );
+        let (s, _, csv) = h
+            .raw(
+                "GET",
+                "/api/v1/public/lead-times.csv",
+                None,
+                None,
+                vec![],
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let csv = csv.as_str().unwrap().to_string();
+        assert_eq!(
+            csv.lines().next().unwrap().split(',').collect::<Vec<_>>(),
+            documented_columns("Each figure gives", "overall stages)"),
+            "{csv}"
+        );
     }
 }
+
+#[tokio::test]
+async fn an_empty_register_csv_still_has_its_header() {
+    let (db, dir) = databases().await.swap_remove(0);
+    let h = hub(db, dir).await;
+    let (s, _, csv) = h
+        .raw(
+            "GET",
+            "/api/v1/public/register.csv",
+            None,
+            None,
+            vec![],
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let csv = csv.as_str().unwrap().to_string();
+    assert_eq!(csv.lines().count(), 1, "{csv}");
+    assert!(
+        csv.starts_with("case_id,organisation,project_title,"),
+        "{csv}"
+    );
+}
+
+/// The column names (`snake_case` in backticks) docs/access.md lists in
+/// the passage from `start` to `end`, in order.
+fn documented_columns(start: &str, end: &str) -> Vec<String> {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/access.md"))
+        .unwrap();
+    let from = doc
+        .find(start)
+        .unwrap_or_else(|| panic!("{start:?} not in docs/access.md"));
+    let passage = &doc[from..];
+    let passage = &passage[..passage
+        .find(end)
+        .unwrap_or_else(|| panic!("{end:?} not in docs/access.md"))];
+    passage
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|w| {
+            !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        })
+        .map(str::to_string)
+        .collect()
+}
+

@@ -201,8 +201,9 @@ pub struct Register {
 
 /// One line of the register's CSV: one plain value per column (lists
 /// joined with `; `), the organisation by name, control and bidi
-/// characters removed from text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+/// characters removed from text. The columns come in the order of
+/// [`RegisterRow::COLUMNS`] (the order `docs/access.md` lists them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RegisterRow {
     /// Case id.
     pub case_id: String,
@@ -249,6 +250,46 @@ pub struct RegisterRow {
     /// Decided amendments.
     pub amendments: String,
 }
+
+impl RegisterRow {
+    /// The CSV's columns, in order: the fields' JSON names as
+    /// `docs/access.md` lists them.
+    pub const COLUMNS: [&'static str; 22] = [
+        "case_id",
+        "organisation",
+        "project_title",
+        "purpose",
+        "form",
+        "status",
+        "submitted_on",
+        "completed_on",
+        "decided_on",
+        "outcome",
+        "reasons",
+        "published_on",
+        "permit_id",
+        "permit_version",
+        "permit_valid_from",
+        "permit_valid_until",
+        "data_categories",
+        "sources",
+        "pseudonymisation",
+        "environment",
+        "revoked_on",
+        "amendments",
+    ];
+}
+
+/// The lead-time CSV's columns, in order: a figure's JSON names as
+/// `docs/access.md` lists them.
+pub const LEAD_TIME_COLUMNS: [&str; 6] = [
+    "month",
+    "stage",
+    "cases",
+    "median_days",
+    "p90_days",
+    "extended_cases",
+];
 
 /// Public lead-time figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
