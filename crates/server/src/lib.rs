@@ -57,7 +57,8 @@ pub const DEFAULT_MAX_TOKEN_DAYS: i64 = halsohub_app::accounts::DEFAULT_MAX_TOKE
 pub struct ServerConfig {
     /// The access domain's configuration (clocks, attachment policy).
     pub access: AccessConfig,
-    /// Largest JSON request body, bytes.
+    /// Largest request body, bytes (every route but attachment uploads);
+    /// a larger one is refused with a 413 problem stating it.
     pub max_json_bytes: usize,
     /// Largest attachment upload, bytes.
     pub max_attachment_bytes: usize,
@@ -182,10 +183,9 @@ pub fn router(state: AppState) -> Router {
 /// The whole API plus another crate's documented routes (`extra`), all
 /// included in the OpenAPI document.
 pub fn router_with(state: AppState, extra: OpenApiRouter<AppState>) -> Router {
-    let max_body = state
-        .config
-        .max_json_bytes
-        .max(state.config.max_attachment_bytes);
+    // Every request body is read under this limit; attachment uploads
+    // read theirs under their own (`max_attachment_bytes`).
+    let max_body = state.config.max_json_bytes;
     let (router, openapi) = api_routes().merge(extra).split_for_parts();
     let doc = Arc::new(openapi);
     router
@@ -200,7 +200,9 @@ pub fn router_with(state: AppState, extra: OpenApiRouter<AppState>) -> Router {
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(axum::middleware::map_response(problem::ensure_problem))
+        .layer(axum::middleware::map_response(
+            move |resp: axum::response::Response| problem::ensure_problem_within(resp, max_body),
+        ))
         .layer(TraceLayer::new_for_http())
 }
 

@@ -941,3 +941,60 @@ fn documented_columns(start: &str, end: &str) -> Vec<String> {
         .collect()
 }
 
+#[tokio::test]
+async fn every_body_over_the_limit_gets_a_413_stating_the_limit() {
+    let (db, dir) = databases().await.swap_remove(0);
+    let h = hub(db, dir).await;
+    let case = h.draft(h.content(&["applicant"])).await;
+    let limit = halsohub_server::ServerConfig::default().max_json_bytes;
+    // Valid JSON, one byte over the limit.
+    let mut big = br#"{"type": "withdraw", "reason": ""#.to_vec();
+    big.resize(limit - 1, b'x');
+    big.extend_from_slice(br#""}"#);
+    assert_eq!(big.len(), limit + 1);
+    for (path, who) in [
+        (format!("/api/v1/applications/{case}/commands"), "applicant"),
+        ("/api/v1/applications".to_string(), "applicant"),
+        ("/api/v1/feasibility".to_string(), "applicant"),
+    ] {
+        let (s, headers, v) = h
+            .raw(
+                "POST",
+                &path,
+                Some(who),
+                Some("application/json"),
+                big.clone(),
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{path}: {v}");
+        assert_eq!(
+            headers["content-type"], "application/problem+json",
+            "{path}"
+        );
+        assert_eq!(v["status"], 413, "{path}: {v}");
+        assert!(v["type"].as_str().unwrap().ends_with("/too-large"), "{v}");
+        assert!(
+            v["detail"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("{limit} bytes")),
+            "{path}: the limit is stated: {v}"
+        );
+    }
+    // At the limit the body is read (and judged on its content).
+    let mut fits = br#"{"type": "withdraw", "reason": ""#.to_vec();
+    fits.resize(limit - 2, b'x');
+    fits.extend_from_slice(br#""}"#);
+    let (s, _, v) = h
+        .raw(
+            "POST",
+            &format!("/api/v1/applications/{case}/commands"),
+            Some("applicant"),
+            Some("application/json"),
+            fits,
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+}
