@@ -47,7 +47,7 @@ use crate::permit::{Permit, PermitTerms, Pseudonymisation, Revocation};
 use crate::policy::{CaseParties, Target, authorize};
 use crate::role::{Action, Principal, Role};
 use crate::status::CaseStatus;
-use crate::text::{MAX_TEXT_CHARS, check_required_text};
+use crate::text::{MAX_TEXT_CHARS, check_line, check_required_text};
 
 /// A reviewer's overall recommendation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -914,6 +914,26 @@ impl Default for AccessConfig {
 }
 
 impl AccessConfig {
+    /// What is wrong with `name` as an entry of [`AccessConfig::datasets`]
+    /// (the rules of a dataset name in an application: not blank, one line
+    /// of at most 200 characters, no control or bidi characters, no
+    /// surrounding spaces, nothing shaped like a personal identity number),
+    /// or `None` when it is a valid name.
+    pub fn dataset_name_problem(name: &str) -> Option<String> {
+        if name.trim().is_empty() {
+            return Some("a dataset name may not be blank".into());
+        }
+        if name.trim() != name {
+            return Some("a dataset name may not begin or end with spaces".into());
+        }
+        let mut issues = Vec::new();
+        check_line(&mut issues, "dataset", name, 200);
+        issues
+            .into_iter()
+            .next()
+            .map(|i| format!("the dataset name {}", i.problem))
+    }
+
     /// Problems with the requested datasets: names not in
     /// [`AccessConfig::datasets`].
     pub fn dataset_issues(&self, content: &ApplicationContent) -> Vec<FieldIssue> {

@@ -22,6 +22,7 @@
 //! ([`halsohub_access::stored`]).
 
 pub mod api;
+pub mod datasets;
 mod rows;
 
 use std::collections::{BTreeMap, BTreeSet};
