@@ -50,7 +50,7 @@ use crate::status::CaseStatus;
 use crate::text::{MAX_TEXT_CHARS, check_line, check_required_text};
 
 /// A reviewer's overall recommendation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Recommendation {
     /// No obstacles found.
@@ -62,7 +62,7 @@ pub enum Recommendation {
 }
 
 /// A legal pre-review or technical feasibility review.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Review {
     /// The reviewer.
     pub by: UserId,
@@ -75,7 +75,7 @@ pub struct Review {
 }
 
 /// Approved or rejected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Approved.
@@ -85,7 +85,7 @@ pub enum Outcome {
 }
 
 /// A decision with its reasons.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Decision {
     /// Approved or rejected.
     pub outcome: Outcome,
@@ -98,7 +98,7 @@ pub struct Decision {
 }
 
 /// An amendment under review.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PendingAmendment {
     /// What is asked for.
     pub amendment: Amendment,
@@ -109,7 +109,7 @@ pub struct PendingAmendment {
 }
 
 /// A decided amendment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AmendmentRecord {
     /// What was asked for.
     pub amendment: Amendment,
@@ -122,7 +122,7 @@ pub struct AmendmentRecord {
 /// A command on a case. Deserialises from JSON tagged by `"type"`, e.g.
 /// `{"type": "approve", "reasons": "…"}`, so the HTTP layer can pass request
 /// bodies straight through.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Command {
     /// Create a draft. The platform allocates `case_id` from its sequence.
@@ -274,7 +274,7 @@ impl Command {
 
 /// What happened. Each variant carries the "what" and, where there is one,
 /// the "why" (see [`CaseEvent::why`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Change {
     /// A draft was created.
@@ -437,7 +437,7 @@ impl Change {
 }
 
 /// One event in a case's history: who, in which role, when, what (and why).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CaseEvent {
     /// When it happened (the `now` given to [`decide_with`]).
     pub at: DateTime<Utc>,
@@ -484,7 +484,7 @@ impl CaseEvent {
 
 /// A case's current state: a fold of its events ([`CaseState::apply`]).
 /// `CaseState::default()` is the state before any event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CaseState {
     /// The case id (`None` before `created`).
     pub id: Option<CaseId>,
