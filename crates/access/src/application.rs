@@ -16,7 +16,7 @@ use crate::text::{MAX_TEXT_CHARS, MAX_TITLE_CHARS, check_line, check_required_te
 macro_rules! named_enum {
     ($(#[$doc:meta])* $name:ident, $kind:literal, { $($(#[$vdoc:meta])* $variant:ident => $wire:literal, $label:literal;)+ }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
         pub enum $name {
             $($(#[$vdoc])* #[serde(rename = $wire)] $variant,)+
         }
@@ -125,7 +125,7 @@ named_enum!(
 );
 
 /// One requested dataset and the variables wanted from it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetRequest {
     /// The dataset's catalogue name, e.g. `patient_register_inpatient`.
@@ -135,7 +135,7 @@ pub struct DatasetRequest {
 }
 
 /// A closed date interval (both ends included).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Period {
     /// First day.
@@ -147,7 +147,7 @@ pub struct Period {
 /// Metadata of an uploaded attachment (the bytes are the platform's). The
 /// platform computes `size` and `sha256` from the bytes it received, never
 /// trusting the client's claim.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Attachment {
     /// File name as shown to users.
@@ -161,7 +161,7 @@ pub struct Attachment {
 }
 
 /// Limits on attachments, enforced by [`decide`](crate::decide_with).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AttachmentPolicy {
     /// Largest accepted attachment in bytes (default 20 MiB).
     pub max_size: u64,
@@ -375,7 +375,7 @@ pub fn sniff_media_type(media_type: &str, bytes: &[u8]) -> Result<String, String
 /// The content of an application. A draft may leave fields empty;
 /// [`ApplicationContent::missing`] lists what must be filled in before it can
 /// be submitted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApplicationContent {
     /// Project title (public in the register).
@@ -570,7 +570,7 @@ impl ApplicationContent {
 /// A requested change to an issued permit: members (authorised users),
 /// period, datasets/variables, validity end. At least one change; every
 /// change is reviewed anew.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Amendment {
     /// The new member list (becomes the permit's authorised users).

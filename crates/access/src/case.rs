@@ -47,10 +47,10 @@ use crate::permit::{Permit, PermitTerms, Pseudonymisation, Revocation};
 use crate::policy::{CaseParties, Target, authorize};
 use crate::role::{Action, Principal, Role};
 use crate::status::CaseStatus;
-use crate::text::{MAX_TEXT_CHARS, check_required_text};
+use crate::text::{MAX_TEXT_CHARS, check_line, check_required_text};
 
 /// A reviewer's overall recommendation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Recommendation {
     /// No obstacles found.
@@ -62,7 +62,7 @@ pub enum Recommendation {
 }
 
 /// A legal pre-review or technical feasibility review.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Review {
     /// The reviewer.
     pub by: UserId,
@@ -75,7 +75,7 @@ pub struct Review {
 }
 
 /// Approved or rejected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Approved.
@@ -85,7 +85,7 @@ pub enum Outcome {
 }
 
 /// A decision with its reasons.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Decision {
     /// Approved or rejected.
     pub outcome: Outcome,
@@ -98,7 +98,7 @@ pub struct Decision {
 }
 
 /// An amendment under review.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PendingAmendment {
     /// What is asked for.
     pub amendment: Amendment,
@@ -109,7 +109,7 @@ pub struct PendingAmendment {
 }
 
 /// A decided amendment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AmendmentRecord {
     /// What was asked for.
     pub amendment: Amendment,
@@ -122,7 +122,7 @@ pub struct AmendmentRecord {
 /// A command on a case. Deserialises from JSON tagged by `"type"`, e.g.
 /// `{"type": "approve", "reasons": "…"}`, so the HTTP layer can pass request
 /// bodies straight through.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Command {
     /// Create a draft. The platform allocates `case_id` from its sequence.
@@ -274,7 +274,7 @@ impl Command {
 
 /// What happened. Each variant carries the "what" and, where there is one,
 /// the "why" (see [`CaseEvent::why`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Change {
     /// A draft was created.
@@ -437,7 +437,7 @@ impl Change {
 }
 
 /// One event in a case's history: who, in which role, when, what (and why).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CaseEvent {
     /// When it happened (the `now` given to [`decide_with`]).
     pub at: DateTime<Utc>,
@@ -484,7 +484,7 @@ impl CaseEvent {
 
 /// A case's current state: a fold of its events ([`CaseState::apply`]).
 /// `CaseState::default()` is the state before any event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CaseState {
     /// The case id (`None` before `created`).
     pub id: Option<CaseId>,
@@ -914,6 +914,26 @@ impl Default for AccessConfig {
 }
 
 impl AccessConfig {
+    /// What is wrong with `name` as an entry of [`AccessConfig::datasets`]
+    /// (the rules of a dataset name in an application: not blank, one line
+    /// of at most 200 characters, no control or bidi characters, no
+    /// surrounding spaces, nothing shaped like a personal identity number),
+    /// or `None` when it is a valid name.
+    pub fn dataset_name_problem(name: &str) -> Option<String> {
+        if name.trim().is_empty() {
+            return Some("a dataset name may not be blank".into());
+        }
+        if name.trim() != name {
+            return Some("a dataset name may not begin or end with spaces".into());
+        }
+        let mut issues = Vec::new();
+        check_line(&mut issues, "dataset", name, 200);
+        issues
+            .into_iter()
+            .next()
+            .map(|i| format!("the dataset name {}", i.problem))
+    }
+
     /// Problems with the requested datasets: names not in
     /// [`AccessConfig::datasets`].
     pub fn dataset_issues(&self, content: &ApplicationContent) -> Vec<FieldIssue> {
@@ -936,6 +956,56 @@ impl AccessConfig {
             })
             .collect()
     }
+}
+
+/// The user id the hub records as the actor of what it does by itself
+/// when a deadline passes ([`overdue_events`]); never a person's id
+/// (account ids are UUIDs), and named in the case history as such.
+pub const HUB_ACTOR: &str = "halsohub:deadline-sweep";
+
+/// The closing of an application whose completion deadline passed, with
+/// the deadline in the reason (the same event whether the applicant's late
+/// submission or the deadline sweep finds it).
+fn closed_incomplete(deadline: NaiveDate) -> Change {
+    Change::ClosedIncomplete {
+        deadline,
+        reason: format!(
+            "closed as incomplete: the application was not completed by the deadline {deadline} and no more time was granted"
+        ),
+    }
+}
+
+/// What the passing of time does to the case at `now`, by the rules, with
+/// nobody acting: an application returned as incomplete whose completion
+/// deadline (with any extension granted) has passed is closed as
+/// incomplete (`closed_incomplete`, the deadline in the reason), recorded
+/// as done by [`HUB_ACTOR`] in the case officer's role. Empty when nothing
+/// is due — in particular once the case is closed, so applying the result
+/// and asking again gives nothing (the sweep is idempotent). Pure.
+pub fn overdue_events(
+    config: &AccessConfig,
+    state: &CaseState,
+    now: DateTime<Utc>,
+) -> Vec<CaseEvent> {
+    if state.status != CaseStatus::Incomplete || state.last_event_at.is_some_and(|last| now < last)
+    {
+        return Vec::new();
+    }
+    let Some(deadline) = state.completion_deadline(&config.clocks) else {
+        return Vec::new();
+    };
+    if swedish_date(now) <= deadline {
+        return Vec::new();
+    }
+    let Ok(actor) = UserId::new(HUB_ACTOR) else {
+        return Vec::new();
+    };
+    vec![CaseEvent {
+        at: now,
+        actor,
+        role: Role::CaseOfficer,
+        change: closed_incomplete(deadline),
+    }]
 }
 
 /// [`decide_with`] under [`AccessConfig::default()`].
@@ -1066,12 +1136,7 @@ pub fn decide_with(
                 Some(deadline)
                     if status == CaseStatus::Incomplete && swedish_date(now) > deadline =>
                 {
-                    Change::ClosedIncomplete {
-                        deadline,
-                        reason: format!(
-                            "closed as incomplete: the application was not completed by the deadline {deadline} and no more time was granted"
-                        ),
-                    }
+                    closed_incomplete(deadline)
                 }
                 _ => {
                     if let Some(c) = &state.content {

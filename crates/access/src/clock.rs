@@ -69,7 +69,19 @@ impl Default for ClockConfig {
 }
 
 /// Which clock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ClockKind {
     /// The hub checking a submitted application for completeness.
@@ -98,7 +110,7 @@ impl ClockKind {
 }
 
 /// A running clock's reading at a moment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClockStatus {
     /// Which clock.
     pub kind: ClockKind,
@@ -124,7 +136,7 @@ pub struct ClockStatus {
 }
 
 /// A stop-the-clock period: the hub waiting for the applicant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Pause {
     /// When the information was requested.
     pub from: DateTime<Utc>,

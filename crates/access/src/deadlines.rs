@@ -102,7 +102,7 @@ pub fn case_clock(state: &CaseState, cfg: &ClockConfig, now: DateTime<Utc>) -> O
 }
 
 /// One line of the staff queue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueEntry {
     /// The case.
     pub case_id: CaseId,

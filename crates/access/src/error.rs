@@ -10,7 +10,7 @@ use crate::role::Action;
 use crate::status::CaseStatus;
 
 /// One problem with one field of a command or application.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FieldIssue {
     /// The field's path, e.g. `title`, `datasets[2].variables`,
     /// `attachments[0].media_type`.

@@ -174,6 +174,21 @@ macro_rules! name_id {
                 id.0
             }
         }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .description(Some(concat!(
+                        "A ", $kind, ": 1–255 ASCII letters, digits and - _ . @ : | + (never a personal identity number)"
+                    )))
+                    .min_length(Some(1))
+                    .max_length(Some(MAX_NAME_ID_LEN))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
     };
 }
 
@@ -260,6 +275,19 @@ macro_rules! serial_id {
                 id.to_string()
             }
         }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .description(Some(concat!("A ", $kind, ", `", $prefix, "YYYY-NNNNNN`")))
+                    .pattern(Some(concat!("^", $prefix, "[0-9]{4}-[0-9]{6}$")))
+                    .examples([concat!($prefix, "2026-000001")])
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
     };
 }
 

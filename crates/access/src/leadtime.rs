@@ -30,7 +30,19 @@ use crate::ids::CaseId;
 use crate::status::CaseStatus;
 
 /// A stage of the process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// First submission → accepted as complete.
@@ -78,7 +90,7 @@ impl fmt::Display for Stage {
 }
 
 /// One case's time in one stage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StageDuration {
     /// The case.
     pub case_id: CaseId,
@@ -142,7 +154,7 @@ pub fn stage_durations(state: &CaseState) -> Vec<StageDuration> {
 }
 
 /// Lead-time figures for one stage in one month.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LeadTimeFigure {
     /// The month the stage ended, `YYYY-MM`.
     pub month: String,
@@ -231,7 +243,7 @@ pub fn lead_times<'a>(cases: impl IntoIterator<Item = &'a CaseState>) -> Vec<Lea
 }
 
 /// The public queue: "now handling applications completed on date D".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueFigure {
     /// The completion date of the oldest complete application still
     /// waiting for a decision (under review or waiting for the applicant).

@@ -118,8 +118,8 @@ pub use application::{
 };
 pub use case::{
     AccessConfig, AmendmentRecord, CaseEvent, CaseState, Change, Command, DEFAULT_DATASETS,
-    Decision, Outcome, PendingAmendment, Recommendation, Review, decide, decide_with, execute,
-    validity_issues,
+    Decision, HUB_ACTOR, Outcome, PendingAmendment, Recommendation, Review, decide, decide_with,
+    execute, overdue_events, validity_issues,
 };
 pub use clock::{
     ClockConfig, ClockKind, ClockStatus, Pause, applicant_deadline, completion_deadline,

@@ -15,7 +15,7 @@ use crate::ids::{CaseId, OrgId, PermitId, UserId};
 use crate::text::{MAX_TEXT_CHARS, check_line, check_required_text};
 
 /// How the data is de-identified for the permit holder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Pseudonymisation {
     /// Project pseudonyms, keyed separately per project so that two projects
@@ -26,7 +26,7 @@ pub enum Pseudonymisation {
 }
 
 /// The terms a case officer sets when issuing a permit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PermitTerms {
     /// Data categories (e.g. `diagnoses`, `dispensed_drugs`).
@@ -103,7 +103,7 @@ impl PermitTerms {
 }
 
 /// A revocation: when and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Revocation {
     /// When it was revoked.
     pub at: DateTime<Utc>,
@@ -112,7 +112,7 @@ pub struct Revocation {
 }
 
 /// A data permit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Permit {
     /// The permit's identifier, printed on every later output.
     pub id: PermitId,
@@ -133,7 +133,7 @@ pub struct Permit {
 }
 
 /// A permit's standing at a moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PermitStatus {
     /// Before `valid_from`.

@@ -24,7 +24,7 @@ use crate::permit::Pseudonymisation;
 use crate::status::CaseStatus;
 
 /// One published case.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RegisterEntry {
     /// The case.
     pub case_id: CaseId,
@@ -57,7 +57,7 @@ pub struct RegisterEntry {
 }
 
 /// A permit as shown in the register.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PublicPermit {
     /// Its identifier.
     pub id: PermitId,
@@ -88,7 +88,7 @@ pub struct PublicPermit {
 }
 
 /// A decided amendment as shown in the register.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PublicAmendment {
     /// Decided on.
     pub decided_on: NaiveDate,

@@ -10,7 +10,19 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{OrgId, UserId};
 
 /// A role a user holds in an organisation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Researcher or analyst applying for data on behalf of their organisation.

@@ -14,7 +14,7 @@ use crate::role::{Principal, Role};
 use crate::status::CaseStatus;
 
 /// A case as shown in a list (no members, no free text beyond the title).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CaseSummary {
     /// The case.
     pub case_id: CaseId,
@@ -109,7 +109,7 @@ pub fn waiting_for(state: &CaseState) -> Vec<Role> {
 }
 
 /// Which cases by assignment.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Assignment {
     /// Assigned or not.
@@ -122,7 +122,7 @@ pub enum Assignment {
 }
 
 /// Which clocks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClockFilter {
     /// The most urgent clock is past its deadline.
@@ -138,7 +138,7 @@ pub enum ClockFilter {
 }
 
 /// A filter over case summaries (the queue and case lists).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CaseFilter {
     /// Only cases waiting for this role.
     pub role: Option<Role>,

@@ -69,6 +69,66 @@ fn a_late_completion_closes_the_case_as_incomplete_with_the_reason() {
 }
 
 #[test]
+fn the_deadline_closes_an_incomplete_case_without_anyone_acting() {
+    let config = AccessConfig::default();
+    let c = incomplete_case();
+    // Up to and including the deadline day nothing is due.
+    assert!(overdue_events(&config, &c.state, at("2026-03-30T21:00:00Z")).is_empty());
+    // The day after, the case is closed as incomplete by the hub, with the
+    // deadline in the reason — the same event a late submission gives.
+    let events = overdue_events(&config, &c.state, at("2026-03-31T09:00:00Z"));
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].actor.as_str(), HUB_ACTOR);
+    assert_eq!(events[0].role, Role::CaseOfficer);
+    assert!(matches!(
+        &events[0].change,
+        Change::ClosedIncomplete { deadline: d, .. } if *d == date(2026, 3, 30)
+    ));
+    assert!(events[0].why().unwrap().contains("2026-03-30"));
+    let mut state = c.state.clone();
+    for e in &events {
+        state.apply(e);
+    }
+    assert_eq!(state.status, CaseStatus::Closed);
+    // Asked again, nothing more: closing is done once.
+    assert!(overdue_events(&config, &state, at("2026-04-30T09:00:00Z")).is_empty());
+
+    // More time granted moves the day the sweep closes it.
+    let mut c = incomplete_case();
+    c.run(
+        Role::CaseOfficer,
+        Command::ExtendCompletion {
+            until: date(2026, 4, 20),
+            reasons: "The ethics board meets on 14 April.".into(),
+        },
+        "2026-03-25T09:00:00Z",
+    );
+    assert!(overdue_events(&config, &c.state, at("2026-04-20T09:00:00Z")).is_empty());
+    assert_eq!(
+        overdue_events(&config, &c.state, at("2026-04-21T09:00:00Z")).len(),
+        1
+    );
+    // Cases in other states are left alone: a submitted case, one waiting
+    // for the applicant's answer (its decision clock is stopped), a draft.
+    let mut waiting = case_after(4);
+    waiting.run(
+        Role::LegalReviewer,
+        Command::RequestInformation {
+            questions: "Which legal basis applies?".into(),
+        },
+        "2026-01-20T09:00:00Z",
+    );
+    assert_eq!(waiting.state.status, CaseStatus::WaitingForApplicant);
+    for c in [case_after(1), case_after(2), case_after(6), waiting] {
+        assert!(
+            overdue_events(&config, &c.state, at("2027-12-31T09:00:00Z")).is_empty(),
+            "{:?}",
+            c.state.status
+        );
+    }
+}
+
+#[test]
 fn a_case_officer_grants_more_time_with_reasons() {
     let mut c = incomplete_case();
     let ext = |until, reasons: &str| Command::ExtendCompletion {

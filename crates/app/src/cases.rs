@@ -22,6 +22,7 @@
 //! ([`halsohub_access::stored`]).
 
 pub mod api;
+pub mod datasets;
 mod rows;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,10 +32,10 @@ use halsohub_access::stored::{self, StoredError};
 use halsohub_access::{
     AccessConfig, AccessError, Action, Assignment, Attachment as DomainAttachment, CaseEvent,
     CaseFilter as SummaryFilter, CaseId, CaseState, CaseStatus, CaseSummary, Change, ClockFilter,
-    Command, FieldIssue, OrgId, PermitId, Principal, QueueEntry, Role, Target, UserId, authorize,
-    case_clocks, current_queue, deadline_notifications, decide_with, lead_times, may_see_case,
-    member_issues, notifications_for_events, queue, register, sniff_media_type, strip_controls,
-    work_queue,
+    Command, FieldIssue, HUB_ACTOR, OrgId, PermitId, Principal, QueueEntry, Role, Target, UserId,
+    authorize, case_clocks, current_queue, deadline_notifications, decide_with, lead_times,
+    may_see_case, member_issues, notifications_for_events, overdue_events, queue, register,
+    sniff_media_type, strip_controls, work_queue,
 };
 use halsohub_cohort::CodeLists;
 use halsohub_state::attachments::{Attachment, NewAttachment};
@@ -145,6 +146,16 @@ pub struct QueueLine {
     pub title: String,
 }
 
+/// What one deadline sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// The cases closed as incomplete because their completion deadline
+    /// had passed.
+    pub closed: Vec<String>,
+    /// Deadline reminders newly queued in the outbox.
+    pub reminders: usize,
+}
+
 /// A case with its whole history, for operators (`halsohub cases show`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseDetail {
@@ -252,25 +263,12 @@ impl<'a> CaseService<'a> {
         if let Some(reply) = self.replay(actor, idem.as_ref()).await? {
             return Ok(reply);
         }
-        if !content.attachments.is_empty() {
-            let issues = content
-                .attachments
-                .iter()
-                .enumerate()
-                .map(|(i, _)| {
-                    FieldIssue::new(
-                        format!("attachments[{i}]"),
-                        "no such file was uploaded to this application; create the draft, then upload",
-                    )
-                })
-                .collect();
-            return Err(AccessError::Invalid { issues }.into());
-        }
         let year = year_of(now)?;
         // Decide once with a placeholder number, so a refused draft uses
-        // no number from the sequence.
+        // no number from the sequence; every content problem is reported
+        // at once, attachments (which cannot exist yet) included.
         let placeholder = CaseId::new(year, 1).map_err(|e| CaseError::Internal(e.to_string()))?;
-        decide_with(
+        let mut issues = match decide_with(
             self.config,
             &CaseState::default(),
             &Command::Create {
@@ -279,7 +277,20 @@ impl<'a> CaseService<'a> {
             },
             actor.principal,
             now,
-        )?;
+        ) {
+            Ok(_) => Vec::new(),
+            Err(AccessError::Invalid { issues }) => issues,
+            Err(e) => return Err(e.into()),
+        };
+        issues.extend(content.attachments.iter().enumerate().map(|(i, _)| {
+            FieldIssue::new(
+                format!("attachments[{i}]"),
+                "no such file was uploaded to this application; create the draft, then upload",
+            )
+        }));
+        if !issues.is_empty() {
+            return Err(AccessError::Invalid { issues }.into());
+        }
         // A number is never handed out twice; it can still be taken when a
         // row was written without the sequence (by hand): take the next.
         for _ in 0..5 {
@@ -344,22 +355,15 @@ impl<'a> CaseService<'a> {
         }
         let allocate_permit =
             request.command == "issue_permit" && !request.fields.contains_key("permit_id");
-        let mut command = if allocate_permit {
-            // Decide once with a placeholder, so a refused command uses no
-            // permit number.
-            let placeholder =
-                PermitId::new(year_of(now)?, 1).map_err(|e| CaseError::Internal(e.to_string()))?;
-            let command = parse_command(&request, Some(placeholder))?;
-            decide_with(self.config, &current, &command, actor.principal, now)?;
-            command
+        // Decided first with a placeholder permit number, so a refused
+        // command uses no number from the sequence.
+        let placeholder = if allocate_permit {
+            Some(PermitId::new(year_of(now)?, 1).map_err(|e| CaseError::Internal(e.to_string()))?)
         } else {
-            parse_command(&request, None)?
+            None
         };
-        // Decided once more here (pure, cheap) so the checks that need the
-        // database run only on a command that is allowed at all.
-        let events = decide_with(self.config, &current, &command, actor.principal, now)?;
-        self.check_with_database(case_id, &current, &command, &events)
-            .await?;
+        let mut command = parse_command(&request, placeholder)?;
+        self.check(actor, case_id, &current, &command, now).await?;
         if allocate_permit && let Command::IssuePermit { permit_id, .. } = &mut command {
             let serial = self.db.next_id(Sequence::Permit).await?;
             *permit_id = PermitId::new(year_of(now)?, serial)
@@ -758,22 +762,55 @@ impl<'a> CaseService<'a> {
         })
     }
 
-    /// Queues deadline reminders ("deadline near", "overdue") for every
-    /// case at `now`. Safe to run as often as wanted: each reminder's
-    /// dedupe key names the case, clock and deadline, and the outbox
-    /// ignores a key it has seen, so each warning is queued once. Returns
-    /// how many were newly queued.
-    pub async fn sweep_deadlines(&self, now: DateTime<Utc>) -> Result<usize, CaseError> {
-        let mut n = 0;
-        for state in self.all_states().await? {
+    /// The deadline sweep at `now`, over every case: first what the rules
+    /// do when a deadline passes with nobody acting
+    /// ([`halsohub_access::overdue_events`]: an application returned as
+    /// incomplete whose completion deadline has passed is closed as
+    /// incomplete, with the deadline in the reason, and its applicants are
+    /// notified), then the reminders ("deadline near", "overdue") due on
+    /// the cases as they are after that.
+    ///
+    /// Safe to run as often as wanted, from several places at once: a case
+    /// is closed once (a closed case has nothing due, and a write races
+    /// with any other change through the case's version — the loser leaves
+    /// the case to the next sweep), and each reminder's dedupe key names
+    /// the case, clock and deadline, so the outbox queues it once.
+    pub async fn sweep_deadlines(&self, now: DateTime<Utc>) -> Result<SweepReport, CaseError> {
+        let mut report = SweepReport::default();
+        for mut state in self.all_states().await? {
+            let events = overdue_events(self.config, &state, now);
+            if let (false, Some(id)) = (events.is_empty(), state.id) {
+                let case_id = id.to_string();
+                match self
+                    .persist(HUB_ACTOR, &case_id, state.clone(), events, None, None, now)
+                    .await
+                {
+                    Ok(result) => {
+                        tracing::info!(
+                            case_id,
+                            "completion deadline passed: case closed as incomplete"
+                        );
+                        report.closed.push(case_id);
+                        state = result.case;
+                    }
+                    Err(CaseError::State(StateError::Conflict { .. })) => {
+                        tracing::info!(
+                            case_id,
+                            "case changed during the sweep; left to the next one"
+                        );
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             let notes = deadline_notifications(&state, &self.config.clocks, now);
             for row in rows::notifications(&notes) {
                 if self.db.notify(&row).await? {
-                    n += 1;
+                    report.reminders += 1;
                 }
             }
         }
-        Ok(n)
+        Ok(report)
     }
 
     /// Every case's current state, oldest first: the stored projections,
@@ -926,23 +963,61 @@ impl<'a> CaseService<'a> {
         self.names(&users, &orgs).await
     }
 
-    /// The checks of a command that need the database, run after the
-    /// domain allowed it: people named must be users of the applying
-    /// organisation, attachments named must have been uploaded to the case
-    /// with the same checksum, and a submitted cohort must be a valid
-    /// feasibility query. Every problem is reported, one per field (422).
-    async fn check_with_database(
+    /// Decides `command` on `current` (pure) and runs the checks that need
+    /// the database, reporting every problem of both at once: when the
+    /// domain refuses only the content (422), the database checks still
+    /// run and their problems join its list, so one answer names every
+    /// field to fix (one entry per field and problem). A refusal of
+    /// another kind (403, 404, 409) comes alone, before any database check.
+    async fn check(
+        &self,
+        actor: Actor<'_>,
+        case_id: &str,
+        current: &CaseState,
+        command: &Command,
+        now: DateTime<Utc>,
+    ) -> Result<(), CaseError> {
+        let (mut issues, submitting) =
+            match decide_with(self.config, current, command, actor.principal, now) {
+                Ok(events) => (
+                    Vec::new(),
+                    events.iter().any(|e| matches!(e.change, Change::Submitted)),
+                ),
+                // Content refused: a submission that was not closed late.
+                Err(AccessError::Invalid { issues }) => (issues, true),
+                Err(e) => return Err(e.into()),
+            };
+        for issue in self
+            .database_issues(case_id, current, command, submitting)
+            .await?
+        {
+            if !issues.contains(&issue) {
+                issues.push(issue);
+            }
+        }
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(AccessError::Invalid { issues }.into())
+        }
+    }
+
+    /// The checks of a command that need the database: people named must
+    /// be users of the applying organisation, attachments named must have
+    /// been uploaded to the case with the same checksum, and a submitted
+    /// cohort must be a valid feasibility query (`submitting`: the command
+    /// submits the application). One issue per field and problem.
+    async fn database_issues(
         &self,
         case_id: &str,
         current: &CaseState,
         command: &Command,
-        events: &[CaseEvent],
-    ) -> Result<(), CaseError> {
+        submitting: bool,
+    ) -> Result<Vec<FieldIssue>, CaseError> {
         let Some(org) = current.organisation().cloned() else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let mut issues = Vec::new();
-        let submitting = events.iter().any(|e| matches!(e.change, Change::Submitted));
         match command {
             Command::Submit if submitting => {
                 if let Some(c) = &current.content {
@@ -1008,11 +1083,7 @@ impl<'a> CaseService<'a> {
             }
             _ => {}
         }
-        if issues.is_empty() {
-            Ok(())
-        } else {
-            Err(AccessError::Invalid { issues }.into())
-        }
+        Ok(issues)
     }
 
     async fn member_problems(
@@ -1103,6 +1174,36 @@ impl<'a> CaseService<'a> {
         now: DateTime<Utc>,
     ) -> Result<CommandResult, CaseError> {
         let events = decide_with(self.config, &before, &command, actor.principal, now)?;
+        let result = self
+            .persist(
+                actor.user_id,
+                case_id,
+                before,
+                events,
+                attachment,
+                idem,
+                now,
+            )
+            .await?;
+        tracing::info!(case_id, user = %actor.user_id, "case command applied");
+        Ok(result)
+    }
+
+    /// Stores `events` decided on `before` — the events, the projection,
+    /// permit row, attachment, notifications and idempotency record — in
+    /// one transaction that holds only if the case is still at
+    /// `before.version`.
+    #[allow(clippy::too_many_arguments)]
+    async fn persist(
+        &self,
+        user_id: &str,
+        case_id: &str,
+        before: CaseState,
+        events: Vec<CaseEvent>,
+        attachment: Option<NewAttachment>,
+        idem: Option<Idempotency>,
+        now: DateTime<Utc>,
+    ) -> Result<CommandResult, CaseError> {
         let mut after = before.clone();
         for e in &events {
             after.apply(e);
@@ -1136,7 +1237,7 @@ impl<'a> CaseService<'a> {
             .collect::<Result<Vec<_>, StoredError>>()?;
         let idempotency = match idem {
             Some(i) => Some(IdempotencyRecord {
-                user_id: actor.user_id.to_string(),
+                user_id: user_id.to_string(),
                 key: i.key,
                 request_hash: i.request_hash,
                 status: i.status,
@@ -1150,7 +1251,7 @@ impl<'a> CaseService<'a> {
             expected_version: i64::try_from(before.version)
                 .map_err(|_| CaseError::Internal("case version out of range".into()))?,
             organisation_id: organisation,
-            created_by: actor.user_id.to_string(),
+            created_by: user_id.to_string(),
             events: new_events,
             status: result.case.status.as_str().to_string(),
             projection: stored::encode_projection(&result.case)?,
@@ -1160,7 +1261,6 @@ impl<'a> CaseService<'a> {
             idempotency,
         };
         self.db.write_case(write).await?;
-        tracing::info!(case_id, user = %actor.user_id, "case command applied");
         Ok(result)
     }
 }

@@ -9,7 +9,10 @@ use halsohub_access::stored::{decode_projection, encode_projection};
 use halsohub_access::{
     AccessConfig, ApplicationContent, CaseStatus, OrgId, Principal, Role, UserId,
 };
-use halsohub_app::cases::api::{CommandRequest, ListQuery};
+use std::path::Path;
+
+use halsohub_app::cases::api::{CommandRequest, LEAD_TIME_COLUMNS, ListQuery, RegisterRow};
+use halsohub_app::cases::datasets::{DatasetsError, access_config, parse_datasets, read_datasets};
 use halsohub_app::cases::{Actor, CaseError, CaseService, IfMatch, Reply};
 use halsohub_state::Db;
 use halsohub_state::accounts::NewUser;
@@ -273,5 +276,167 @@ async fn events_are_stored_versioned_and_lists_read_the_projection() {
     // The operator's view and the sweep read the same states.
     let detail = svc.detail(&id).await.unwrap();
     assert_eq!(detail.state, created.case);
-    assert_eq!(svc.sweep_deadlines(now()).await.unwrap(), 0);
+    assert_eq!(
+        svc.sweep_deadlines(now()).await.unwrap(),
+        halsohub_app::cases::SweepReport::default()
+    );
+}
+
+fn parse(text: &str) -> Result<Vec<String>, DatasetsError> {
+    parse_datasets(Path::new("/etc/halsohub/datasets.txt"), text)
+}
+
+#[test]
+fn a_datasets_file_holds_one_name_per_line_with_comments_and_blank_lines() {
+    let names = parse(
+        "# the registers we hold\npatient_register_inpatient\n\n  cancer_register  \r\n#x\nregional_lab\n",
+    )
+    .unwrap();
+    assert_eq!(
+        names,
+        [
+            "patient_register_inpatient",
+            "cancer_register",
+            "regional_lab"
+        ]
+    );
+    let names = parse("[\n  \"cancer_register\",\n  \"regional_lab\"\n]\n").unwrap();
+    assert_eq!(names, ["cancer_register", "regional_lab"]);
+}
+
+#[test]
+fn a_bad_datasets_file_is_refused_naming_the_file_and_the_line() {
+    let err = parse("cancer_register\n\nbad\u{202E}name\n").unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, DatasetsError::Invalid { line: 3, .. }),
+        "{text}"
+    );
+    assert!(
+        text.contains("/etc/halsohub/datasets.txt") && text.contains("line 3"),
+        "{text}"
+    );
+    assert!(text.contains("U+202E"), "{text}");
+
+    let err = parse("a\nb\na\n").unwrap_err().to_string();
+    assert!(
+        err.contains("line 3") && err.contains("twice") && err.contains("line 1"),
+        "{err}"
+    );
+    let err = parse("[\n  \"a\",\n  \" b\"\n]").unwrap_err().to_string();
+    assert!(err.contains("line 3") && err.contains("spaces"), "{err}");
+    let err = parse("[\n  \"a\",\n  7\n]").unwrap_err().to_string();
+    assert!(err.contains("line 3") && err.contains("JSON"), "{err}");
+
+    let err = parse("# nothing\n\n").unwrap_err();
+    assert!(matches!(err, DatasetsError::Empty { .. }), "{err}");
+    assert!(err.to_string().contains("datasets.txt"), "{err}");
+    assert!(matches!(
+        parse("[]").unwrap_err(),
+        DatasetsError::Empty { .. }
+    ));
+
+    let err = read_datasets(Path::new("/no/such/datasets.txt")).unwrap_err();
+    assert!(err.to_string().contains("/no/such/datasets.txt"), "{err}");
+}
+
+#[tokio::test]
+async fn submit_checks_datasets_against_the_configured_list() {
+    assert_eq!(access_config(None).unwrap(), AccessConfig::default());
+    let f = fixture().await;
+    let path = f._dir.path().join("datasets.txt");
+    std::fs::write(&path, "# ours\nregional_lab\n").unwrap();
+    let config = access_config(Some(&path)).unwrap();
+    assert_eq!(config.datasets, ["regional_lab"]);
+    let svc = CaseService::new(&f.db, &config);
+    let p = applicant(&f);
+    let actor = Actor {
+        user_id: &f.applicant,
+        principal: &p,
+    };
+    let submit = |id: String| async move {
+        let cmd: CommandRequest =
+            serde_json::from_value(serde_json::json!({"type": "submit"})).unwrap();
+        svc.run_command(actor, &id, cmd, None, None, now()).await
+    };
+    let with_dataset = |name: &str| {
+        let c: serde_json::Value = serde_json::json!({
+            "title": "Heart failure study",
+            "summary": "A register study.",
+            "purpose": "public_health",
+            "legal_basis": "public_task",
+            "organisation": f.org,
+            "members": [],
+            "datasets": [{"dataset": name, "variables": ["x"]}],
+            "cohort": {"version": 1, "criteria": [{"include": {"event": {"domain": "diagnosis",
+                "codes": [{"system": "icd10se", "codes": ["I21"]}]}}}], "output": {"type": "count"}},
+            "period": {"from": "2015-01-01", "until": "2024-12-31"},
+            "form": "anonymised_statistics",
+            "attachments": []
+        });
+        serde_json::from_value::<ApplicationContent>(c).unwrap()
+    };
+    // A default dataset is not in this hub's list: refused, naming the list.
+    let id = done(
+        svc.create(
+            actor,
+            with_dataset("patient_register_inpatient"),
+            None,
+            now(),
+        )
+        .await
+        .unwrap(),
+    )
+    .case
+    .id
+    .unwrap()
+    .to_string();
+    let err = submit(id).await.unwrap_err();
+    assert!(
+        matches!(&err, CaseError::Access(halsohub_access::AccessError::Invalid { issues })
+            if issues.iter().any(|i| i.field == "datasets[0].dataset" && i.problem.contains("regional_lab"))),
+        "{err}"
+    );
+    // The listed one is accepted.
+    let id = done(
+        svc.create(actor, with_dataset("regional_lab"), None, now())
+            .await
+            .unwrap(),
+    )
+    .case
+    .id
+    .unwrap()
+    .to_string();
+    let submitted = done(submit(id).await.unwrap());
+    assert_eq!(submitted.case.status, CaseStatus::Submitted);
+}
+
+#[test]
+fn the_csv_columns_name_every_field_once_in_the_documented_order() {
+    fn keys<T: serde::Serialize>(v: &T) -> Vec<String> {
+        let mut k: Vec<String> = serde_json::to_value(v)
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        k.sort();
+        k
+    }
+    fn sorted(columns: &[&str]) -> Vec<String> {
+        let mut c: Vec<String> = columns.iter().map(|c| (*c).to_string()).collect();
+        c.sort();
+        c
+    }
+    assert_eq!(keys(&RegisterRow::default()), sorted(&RegisterRow::COLUMNS));
+    let figure = halsohub_access::LeadTimeFigure {
+        month: "2026-03".into(),
+        stage: halsohub_access::Stage::Overall,
+        cases: 1,
+        median_days: 2.0,
+        p90_days: 2,
+        extended_cases: 0,
+    };
+    assert_eq!(keys(&figure), sorted(&LEAD_TIME_COLUMNS));
 }

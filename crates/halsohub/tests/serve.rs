@@ -304,3 +304,32 @@ fn demo_no_serve_stops_after_loading_and_serve_refuses_a_wrong_key() {
     ]);
     assert!(err.contains("profile"), "{err}");
 }
+
+#[test]
+fn serve_refuses_a_bad_datasets_file_naming_the_file_and_line() {
+    let hub = Hub::new();
+    let path = hub.path("datasets.txt");
+    std::fs::write(&path, "# our registers\ncancer_register\nbad\u{7}name\n").unwrap();
+    let err = hub.fails(&[
+        "serve",
+        "--listen",
+        &free_addr().to_string(),
+        "--sweep-interval",
+        "off",
+        "--datasets-file",
+        path.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains(path.to_str().unwrap()) && err.contains("line 3"),
+        "{err}"
+    );
+    let missing = hub.path("no-such-datasets.txt");
+    let err = hub.fails(&[
+        "serve",
+        "--listen",
+        &free_addr().to_string(),
+        "--datasets-file",
+        missing.to_str().unwrap(),
+    ]);
+    assert!(err.contains("no-such-datasets.txt"), "{err}");
+}

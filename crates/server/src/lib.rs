@@ -22,8 +22,9 @@
 //!   service ([`halsohub_app::cases::CaseService`]), which loads, decides,
 //!   persists and notifies; they only translate HTTP.
 //!
-//! * Deadline reminders: the case service's sweep queues "deadline near"
-//!   and "overdue" notifications in the outbox (each once);
+//! * Deadlines: the case service's sweep closes applications whose
+//!   completion deadline has passed and queues "deadline near" and
+//!   "overdue" notifications in the outbox (each once);
 //!   [`sweep_periodically`] runs it on an interval beside the server.
 //!
 //! The router is composed of per-area routers, so another crate can add its
@@ -56,7 +57,8 @@ pub const DEFAULT_MAX_TOKEN_DAYS: i64 = halsohub_app::accounts::DEFAULT_MAX_TOKE
 pub struct ServerConfig {
     /// The access domain's configuration (clocks, attachment policy).
     pub access: AccessConfig,
-    /// Largest JSON request body, bytes.
+    /// Largest request body, bytes (every route but attachment uploads);
+    /// a larger one is refused with a 413 problem stating it.
     pub max_json_bytes: usize,
     /// Largest attachment upload, bytes.
     pub max_attachment_bytes: usize,
@@ -181,10 +183,9 @@ pub fn router(state: AppState) -> Router {
 /// The whole API plus another crate's documented routes (`extra`), all
 /// included in the OpenAPI document.
 pub fn router_with(state: AppState, extra: OpenApiRouter<AppState>) -> Router {
-    let max_body = state
-        .config
-        .max_json_bytes
-        .max(state.config.max_attachment_bytes);
+    // Every request body is read under this limit; attachment uploads
+    // read theirs under their own (`max_attachment_bytes`).
+    let max_body = state.config.max_json_bytes;
     let (router, openapi) = api_routes().merge(extra).split_for_parts();
     let doc = Arc::new(openapi);
     router
@@ -199,7 +200,9 @@ pub fn router_with(state: AppState, extra: OpenApiRouter<AppState>) -> Router {
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(axum::middleware::map_response(problem::ensure_problem))
+        .layer(axum::middleware::map_response(
+            move |resp: axum::response::Response| problem::ensure_problem_within(resp, max_body),
+        ))
         .layer(TraceLayer::new_for_http())
 }
 
@@ -221,14 +224,15 @@ pub async fn serve(
         .await
 }
 
-/// Queues deadline reminders for every case at `now` (each reminder once);
-/// the job is [`CaseService::sweep_deadlines`](halsohub_app::cases::CaseService::sweep_deadlines),
+/// The deadline sweep at `now`: closes applications whose completion
+/// deadline has passed and queues deadline reminders (each once); the job
+/// is [`CaseService::sweep_deadlines`](halsohub_app::cases::CaseService::sweep_deadlines),
 /// kept here for callers of the server crate.
 pub async fn sweep_deadlines(
     db: &Db,
     config: &AccessConfig,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<usize, halsohub_app::cases::CaseError> {
+) -> Result<halsohub_app::cases::SweepReport, halsohub_app::cases::CaseError> {
     halsohub_app::cases::CaseService::new(db, config)
         .sweep_deadlines(now)
         .await
@@ -252,7 +256,7 @@ pub async fn sweep_periodically(
             () = &mut stop => break,
             _ = tick.tick() => {
                 match sweep_deadlines(&state.db, &state.config.access, state.now()).await {
-                    Ok(n) => tracing::info!(queued = n, "deadline sweep done"),
+                    Ok(r) => tracing::info!(closed = r.closed.len(), queued = r.reminders, "deadline sweep done"),
                     Err(e) => tracing::error!(error = %e, "deadline sweep failed; retrying at the next tick"),
                 }
             }

@@ -205,6 +205,34 @@ impl From<CodeSearchError> for Problem {
     }
 }
 
+/// 413: a request body larger than the server-wide limit (`limit` bytes).
+pub fn body_too_large(limit: usize) -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too-large",
+        "Payload too large",
+        format!(
+            "the request body is larger than the limit of {limit} bytes; send at most {limit} bytes"
+        ),
+    )
+}
+
+/// [`ensure_problem`] for a server whose request bodies are limited to
+/// `body_limit` bytes: the framework's 413 (a body over the limit,
+/// whichever route it was sent to) becomes a problem stating the limit.
+pub async fn ensure_problem_within(resp: Response, body_limit: usize) -> Response {
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_problem(&resp) {
+        return body_too_large(body_limit).into_response();
+    }
+    ensure_problem(resp).await
+}
+
+fn is_problem(resp: &Response) -> bool {
+    resp.headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/problem+json")
+}
+
 /// Turns any error response that is not yet a problem (framework
 /// rejections: body too large, bad path or query, wrong method) into
 /// `application/problem+json`, keeping its status and text as the detail.
@@ -213,11 +241,7 @@ pub async fn ensure_problem(resp: Response) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return resp;
     }
-    let is_problem = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes() == b"application/problem+json");
-    if is_problem {
+    if is_problem(&resp) {
         return resp;
     }
     let (_, body) = resp.into_parts();

@@ -452,8 +452,15 @@ async fn submit_validates_the_application() {
         let case = h.draft(c).await;
         let (s, v) = h.cmd(&case, "applicant", json!({"type": "submit"})).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
-        assert_eq!(fields(&v), vec!["datasets[0].dataset"], "{v}");
-        // With the dataset right, the cohort is checked by the feasibility parser.
+        // Both at once: the unknown dataset (the domain's rule) and the
+        // cohort (checked by the feasibility parser).
+        let f = fields(&v);
+        assert_eq!(f[0], "datasets[0].dataset", "{v}");
+        assert!(
+            f.len() > 1 && f[1..].iter().all(|f| f.starts_with("cohort")),
+            "{v}"
+        );
+        // With the dataset right, the cohort alone is refused.
         let mut c = h.content(&["applicant"]);
         c["cohort"] = json!({"hello": "world"});
         h.ok(
@@ -498,6 +505,61 @@ async fn submit_validates_the_application() {
             .await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
         assert_eq!(fields(&v), vec!["title"]);
+    }
+}
+
+#[tokio::test]
+async fn one_submit_reports_every_problem_at_once() {
+    for (db, dir) in databases().await {
+        let h = hub(db, dir).await;
+        // Four kinds of problem in one draft: a required field missing and
+        // a dataset the hub does not have (the domain's rules), a member of
+        // another organisation and a cohort that is no query (checks that
+        // need the database and the query parser).
+        let mut c = h.content(&["applicant", "stranger"]);
+        c["ethics_reference"] = Value::Null;
+        c["datasets"] = json!([
+            {"dataset": "patient_register_inpatient", "variables": ["admission_date"]},
+            {"dataset": "no_such_register", "variables": ["x"]}
+        ]);
+        c["cohort"] = json!({"version": 1, "criteria": "everyone"});
+        let case = h.draft(c).await;
+        let (s, v) = h.cmd(&case, "applicant", json!({"type": "submit"})).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        let f = fields(&v);
+        for expected in ["ethics_reference", "datasets[1].dataset", "members[1]"] {
+            assert!(f.iter().any(|x| x == expected), "{expected} missing: {v}");
+        }
+        assert!(f.iter().any(|x| x.starts_with("cohort")), "{v}");
+        // One entry per field and problem, no repeats.
+        let mut unique: Vec<(String, String)> = v["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["field"].to_string(), e["problem"].to_string()))
+            .collect();
+        let n = unique.len();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), n, "{v}");
+        // Nothing was submitted.
+        let (_, view) = h
+            .call(
+                "GET",
+                &format!("/api/v1/applications/{case}"),
+                "applicant",
+                None,
+            )
+            .await;
+        assert_eq!(view["case"]["status"], "draft", "{view}");
+
+        // A refusal of another kind comes alone: a case officer may not
+        // submit (403), whatever the content holds.
+        let (s, v) = h
+            .cmd(&case, "case_officer", json!({"type": "submit"}))
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+        assert!(v["errors"].is_null(), "{v}");
     }
 }
 
@@ -795,8 +857,13 @@ async fn public_figures_come_from_published_decisions_only() {
         let csv = csv.as_str().unwrap().to_string();
         let mut lines = csv.lines();
         let header = lines.next().unwrap();
-        assert!(
-            header.contains("organisation") && header.contains("project_title"),
+        // The columns in the order docs/access.md lists them.
+        assert_eq!(
+            header.split(',').collect::<Vec<_>>(),
+            documented_columns(
+                "`register.csv` has one plain value per column",
+                "many were decided)"
+            ),
             "{header}"
         );
         let row = lines.next().unwrap();
@@ -806,5 +873,128 @@ async fn public_figures_come_from_published_decisions_only() {
             !row.contains('{') && !row.contains('['),
             "no JSON in a column: {row}"
         );
+        let (s, _, csv) = h
+            .raw(
+                "GET",
+                "/api/v1/public/lead-times.csv",
+                None,
+                None,
+                vec![],
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let csv = csv.as_str().unwrap().to_string();
+        assert_eq!(
+            csv.lines().next().unwrap().split(',').collect::<Vec<_>>(),
+            documented_columns("Each figure gives", "overall stages)"),
+            "{csv}"
+        );
     }
+}
+
+#[tokio::test]
+async fn an_empty_register_csv_still_has_its_header() {
+    let (db, dir) = databases().await.swap_remove(0);
+    let h = hub(db, dir).await;
+    let (s, _, csv) = h
+        .raw(
+            "GET",
+            "/api/v1/public/register.csv",
+            None,
+            None,
+            vec![],
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let csv = csv.as_str().unwrap().to_string();
+    assert_eq!(csv.lines().count(), 1, "{csv}");
+    assert!(
+        csv.starts_with("case_id,organisation,project_title,"),
+        "{csv}"
+    );
+}
+
+/// The column names (`snake_case` in backticks) docs/access.md lists in
+/// the passage from `start` to `end`, in order.
+fn documented_columns(start: &str, end: &str) -> Vec<String> {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/access.md"))
+        .unwrap();
+    let from = doc
+        .find(start)
+        .unwrap_or_else(|| panic!("{start:?} not in docs/access.md"));
+    let passage = &doc[from..];
+    let passage = &passage[..passage
+        .find(end)
+        .unwrap_or_else(|| panic!("{end:?} not in docs/access.md"))];
+    passage
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|w| {
+            !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn every_body_over_the_limit_gets_a_413_stating_the_limit() {
+    let (db, dir) = databases().await.swap_remove(0);
+    let h = hub(db, dir).await;
+    let case = h.draft(h.content(&["applicant"])).await;
+    let limit = halsohub_server::ServerConfig::default().max_json_bytes;
+    // Valid JSON, one byte over the limit.
+    let mut big = br#"{"type": "withdraw", "reason": ""#.to_vec();
+    big.resize(limit - 1, b'x');
+    big.extend_from_slice(br#""}"#);
+    assert_eq!(big.len(), limit + 1);
+    for (path, who) in [
+        (format!("/api/v1/applications/{case}/commands"), "applicant"),
+        ("/api/v1/applications".to_string(), "applicant"),
+        ("/api/v1/feasibility".to_string(), "applicant"),
+    ] {
+        let (s, headers, v) = h
+            .raw(
+                "POST",
+                &path,
+                Some(who),
+                Some("application/json"),
+                big.clone(),
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{path}: {v}");
+        assert_eq!(
+            headers["content-type"], "application/problem+json",
+            "{path}"
+        );
+        assert_eq!(v["status"], 413, "{path}: {v}");
+        assert!(v["type"].as_str().unwrap().ends_with("/too-large"), "{v}");
+        assert!(
+            v["detail"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("{limit} bytes")),
+            "{path}: the limit is stated: {v}"
+        );
+    }
+    // At the limit the body is read (and judged on its content).
+    let mut fits = br#"{"type": "withdraw", "reason": ""#.to_vec();
+    fits.resize(limit - 2, b'x');
+    fits.extend_from_slice(br#""}"#);
+    let (s, _, v) = h
+        .raw(
+            "POST",
+            &format!("/api/v1/applications/{case}/commands"),
+            Some("applicant"),
+            Some("application/json"),
+            fits,
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
 }

@@ -82,3 +82,154 @@ fn every_case_operation_names_its_request_and_response_schemas() {
         assert!(schemas.contains_key(name), "{name} missing");
     }
 }
+
+/// Whether `schema` is an object that says nothing of its content: `type:
+/// object` (or no type) with no properties, no additional-properties
+/// schema and no composition or reference.
+fn is_bare_object(schema: &Value) -> bool {
+    let Some(o) = schema.as_object() else {
+        return false;
+    };
+    let says_object = match o.get("type") {
+        Some(Value::String(t)) => t == "object",
+        Some(Value::Array(ts)) => ts.iter().any(|t| t == "object"),
+        _ => false,
+    };
+    says_object
+        && ![
+            "properties",
+            "additionalProperties",
+            "allOf",
+            "oneOf",
+            "anyOf",
+            "$ref",
+        ]
+        .iter()
+        .any(|k| o.contains_key(*k))
+}
+
+/// Walks `v`, following `$ref`s into the components once each, and calls
+/// `f` with the path and every schema met.
+fn walk<'a>(
+    v: &'a Value,
+    path: String,
+    schemas: &'a serde_json::Map<String, Value>,
+    seen: &mut std::collections::BTreeSet<String>,
+    f: &mut dyn FnMut(&str, &'a Value),
+) {
+    match v {
+        Value::Object(o) => {
+            f(&path, v);
+            if let Some(r) = o.get("$ref").and_then(Value::as_str) {
+                let name = r.trim_start_matches("#/components/schemas/").to_string();
+                if seen.insert(name.clone()) {
+                    let target = schemas
+                        .get(&name)
+                        .unwrap_or_else(|| panic!("{path}: {r} is not defined"));
+                    walk(target, name, schemas, seen, f);
+                }
+            }
+            for (k, child) in o {
+                walk(child, format!("{path}/{k}"), schemas, seen, f);
+            }
+        }
+        Value::Array(a) => {
+            for (i, child) in a.iter().enumerate() {
+                walk(child, format!("{path}/{i}"), schemas, seen, f);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn the_case_bodies_have_real_schemas_down_to_the_domain_objects() {
+    let doc = document();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut bare = Vec::new();
+    let mut visited = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        if !is_case_area(path) {
+            continue;
+        }
+        for (method, op) in ops.as_object().unwrap() {
+            let mut check = |p: &str, s: &Value| {
+                visited += 1;
+                if is_bare_object(s) {
+                    bare.push(format!("{p}: {s}"));
+                }
+            };
+            walk(
+                &op["requestBody"],
+                format!("{method} {path} request"),
+                schemas,
+                &mut seen,
+                &mut check,
+            );
+            walk(
+                &op["responses"],
+                format!("{method} {path} responses"),
+                schemas,
+                &mut seen,
+                &mut check,
+            );
+        }
+    }
+    assert!(visited > 100, "only {visited} schemas walked");
+    assert!(bare.is_empty(), "bare objects:\n{}", bare.join("\n"));
+    // The domain objects inside the bodies are named schemas with their
+    // fields, reached from the case operations.
+    for name in [
+        "CaseState",
+        "CaseEvent",
+        "Change",
+        "CaseStatus",
+        "ApplicationContent",
+        "ClockStatus",
+        "ClockKind",
+        "Review",
+        "Decision",
+        "Permit",
+        "PermitTerms",
+        "PermitStatus",
+        "Attachment",
+        "AttachmentMeta",
+        "CaseSummary",
+        "RegisterEntry",
+        "LeadTimeFigure",
+        "QueueFigure",
+        "CaseId",
+        "UserId",
+    ] {
+        assert!(
+            seen.contains(name),
+            "{name} is not reached from a case body"
+        );
+        assert!(schemas.contains_key(name), "{name} is not a component");
+    }
+    for name in [
+        "CaseState",
+        "ClockStatus",
+        "Permit",
+        "Review",
+        "AttachmentMeta",
+    ] {
+        assert!(
+            schemas[name]["properties"]
+                .as_object()
+                .is_some_and(|p| !p.is_empty()),
+            "{name}: {}",
+            schemas[name]
+        );
+    }
+    // The events name every change by its `type`.
+    let change = schemas["Change"].to_string();
+    for t in ["closed_incomplete", "permit_issued", "decided", "assigned"] {
+        assert!(
+            change.contains(&format!("\"{t}\"")),
+            "{t} missing in Change: {change}"
+        );
+    }
+    assert_eq!(schemas["CaseId"]["type"], "string", "{}", schemas["CaseId"]);
+}

@@ -398,6 +398,7 @@ impl Case {
         sweep_deadlines(&self.db, &AccessConfig::default(), self.now())
             .await
             .unwrap()
+            .reminders
     }
 
     async fn outbox_kinds(&self) -> Vec<String> {
@@ -412,6 +413,13 @@ impl Case {
 }
 
 async fn complete_case(db: Db) -> Case {
+    let case = case_in_completeness_check(db).await;
+    case.cmd("case_officer", json!({"type": "accept_complete"}))
+        .await;
+    case
+}
+
+async fn case_in_completeness_check(db: Db) -> Case {
     let uni = db.create_organisation("Lunds universitet").await.unwrap();
     let hub = db.create_organisation("Hälsohubben").await.unwrap();
     let mut tokens = BTreeMap::new();
@@ -477,9 +485,89 @@ async fn complete_case(db: Db) -> Case {
     case.cmd("applicant", json!({"type": "submit"})).await;
     case.cmd("case_officer", json!({"type": "start_completeness_check"}))
         .await;
-    case.cmd("case_officer", json!({"type": "accept_complete"}))
-        .await;
     case
+}
+
+#[tokio::test]
+async fn the_sweep_closes_an_application_left_incomplete_past_its_deadline_once() {
+    for (db, _dir) in databases().await {
+        let case = case_in_completeness_check(db).await;
+        case.cmd(
+            "case_officer",
+            json!({"type": "return_incomplete", "missing": [{"field": "ethics_reference", "problem": "for another study"}]}),
+        )
+        .await;
+        let sweep = || async {
+            sweep_deadlines(&case.db, &AccessConfig::default(), case.now())
+                .await
+                .unwrap()
+        };
+        // Returned on Monday 2 March 2026: the last day is 30 March. On
+        // that day nothing is closed.
+        *case.clock.lock().unwrap() = DateTime::parse_from_rfc3339("2026-03-30T20:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert!(sweep().await.closed.is_empty());
+        // The day after, the sweep closes it as incomplete, once.
+        *case.clock.lock().unwrap() = DateTime::parse_from_rfc3339("2026-03-31T06:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let first = sweep().await;
+        assert_eq!(first.closed, vec![case.id.clone()]);
+        assert!(sweep().await.closed.is_empty());
+        case.advance(Duration::days(30));
+        assert!(sweep().await.closed.is_empty());
+
+        let path = format!("/api/v1/applications/{}", case.id);
+        let (_, view) = call(
+            &case.app,
+            "GET",
+            &path,
+            Some(&case.tokens["applicant"]),
+            None,
+        )
+        .await;
+        assert_eq!(view["case"]["status"], "closed", "{view}");
+        assert_eq!(view["clocks"], json!([]), "{view}");
+        let (_, history) = call(
+            &case.app,
+            "GET",
+            &format!("{path}/history"),
+            Some(&case.tokens["applicant"]),
+            None,
+        )
+        .await;
+        let events = history["events"].as_array().unwrap();
+        let closed: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["event"]["change"]["type"] == "closed_incomplete")
+            .collect();
+        assert_eq!(closed.len(), 1, "{history}");
+        let closed = closed[0];
+        assert_eq!(closed["event"]["actor"], "halsohub:deadline-sweep");
+        assert_eq!(closed["event"]["change"]["deadline"], "2026-03-30");
+        assert!(
+            closed["why"].as_str().unwrap().contains("2026-03-30"),
+            "{closed}"
+        );
+        // The applicants hear of it; a submission now is refused (final).
+        let notes = case.db.case_notifications(&case.id).await.unwrap();
+        assert!(
+            notes.iter().any(|n| n.kind == "status_changed"
+                && n.recipient.starts_with("user:")
+                && n.body.contains("closed")),
+            "{notes:?}"
+        );
+        let (s, v) = call(
+            &case.app,
+            "POST",
+            &format!("{path}/commands"),
+            Some(&case.tokens["applicant"]),
+            Some(json!({"type": "submit"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    }
 }
 
 #[tokio::test]

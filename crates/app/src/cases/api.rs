@@ -1,9 +1,9 @@
 //! The case area's request and response bodies, as the HTTP API sends them
 //! (and as idempotent replays store them). Each has a utoipa schema, so the
-//! OpenAPI document names every field of every case request and response;
-//! values owned by the access domain (a case's state, events, permits,
-//! clocks, register entries) are described as objects there and in
-//! `docs/access.md`.
+//! OpenAPI document names every field of every case request and response,
+//! down to the values owned by the access domain (a case's state, events,
+//! permits, clocks, reviews, register entries), whose schemas the access
+//! crate derives.
 //!
 //! This JSON is the API's, not the database's: stored events go through
 //! [`halsohub_access::stored`], which is versioned on its own.
@@ -24,7 +24,7 @@ use utoipa::ToSchema;
 /// see `docs/access.md`). It may be incomplete.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(transparent)]
-#[schema(value_type = Object)]
+#[schema(value_type = ApplicationContent)]
 pub struct NewApplication(pub ApplicationContent);
 
 /// `POST /api/v1/applications/{id}/commands`: one workflow command, tagged
@@ -51,10 +51,8 @@ pub struct CommandRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CaseView {
     /// The case's current state (folded from its events).
-    #[schema(value_type = Object)]
     pub case: CaseState,
     /// The clocks running on it, most urgent first.
-    #[schema(value_type = Vec<Object>)]
     pub clocks: Vec<ClockStatus>,
     /// Names for the people and organisations the case names by id
     /// (creator, members, reviewers, decision maker, assignee,
@@ -91,7 +89,6 @@ pub struct ListQuery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CaseList {
     /// One summary per case on this page, oldest first.
-    #[schema(value_type = Vec<Object>)]
     pub applications: Vec<CaseSummary>,
     /// Cases matching the filter, on all pages.
     pub total: usize,
@@ -108,13 +105,10 @@ pub struct CaseList {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CommandResult {
     /// The case after the command.
-    #[schema(value_type = Object)]
     pub case: CaseState,
     /// The events appended, in order.
-    #[schema(value_type = Vec<Object>)]
     pub events: Vec<CaseEvent>,
     /// The clocks running after the command.
-    #[schema(value_type = Vec<Object>)]
     pub clocks: Vec<ClockStatus>,
 }
 
@@ -124,7 +118,6 @@ pub struct HistoryItem {
     /// Position in the history, from 1.
     pub seq: u64,
     /// Who, in which role, when, and what changed.
-    #[schema(value_type = Object)]
     pub event: CaseEvent,
     /// The reason or explanation the event carries, if any.
     pub why: Option<String>,
@@ -146,15 +139,37 @@ pub struct History {
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct AttachmentUploaded {
     /// Id, file name, media type, size, SHA-256, uploader, time.
-    #[schema(value_type = Object)]
+    #[schema(value_type = AttachmentMeta)]
     pub attachment: Attachment,
+}
+
+/// A stored attachment's metadata, as the API sends it (the schema of
+/// the state database's `Attachment`, which this crate serialises).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AttachmentMeta {
+    /// Identifier.
+    pub id: String,
+    /// The case.
+    pub case_id: String,
+    /// File name as uploaded (sanitised).
+    pub filename: String,
+    /// Media type (its essence, without parameters).
+    pub media_type: String,
+    /// Size in bytes.
+    pub size_bytes: u64,
+    /// SHA-256 of the content, lowercase hex.
+    pub sha256: String,
+    /// Who uploaded it (user id).
+    pub uploaded_by: String,
+    /// When.
+    pub uploaded_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A case's attachments (metadata only).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct AttachmentList {
     /// Oldest first.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<AttachmentMeta>)]
     pub attachments: Vec<Attachment>,
 }
 
@@ -163,7 +178,6 @@ pub struct AttachmentList {
 pub struct WorkQueue {
     /// Case summaries on this page, earliest deadline first (cases without
     /// a running clock last).
-    #[schema(value_type = Vec<Object>)]
     pub queue: Vec<CaseSummary>,
     /// Cases matching the filter, on all pages.
     pub total: usize,
@@ -179,10 +193,8 @@ pub struct WorkQueue {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct PermitView {
     /// The permit document.
-    #[schema(value_type = Object)]
     pub permit: Permit,
     /// Pending, active, expired or revoked.
-    #[schema(value_type = String)]
     pub status: PermitStatus,
     /// Whether it allows access now.
     pub active: bool,
@@ -192,7 +204,6 @@ pub struct PermitView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Register {
     /// Published decisions with reasons, and their permits.
-    #[schema(value_type = Vec<Object>)]
     pub entries: Vec<RegisterEntry>,
     /// Organisation names by id.
     #[serde(default)]
@@ -201,8 +212,9 @@ pub struct Register {
 
 /// One line of the register's CSV: one plain value per column (lists
 /// joined with `; `), the organisation by name, control and bidi
-/// characters removed from text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+/// characters removed from text. The columns come in the order of
+/// [`RegisterRow::COLUMNS`] (the order `docs/access.md` lists them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RegisterRow {
     /// Case id.
     pub case_id: String,
@@ -250,11 +262,50 @@ pub struct RegisterRow {
     pub amendments: String,
 }
 
+impl RegisterRow {
+    /// The CSV's columns, in order: the fields' JSON names as
+    /// `docs/access.md` lists them.
+    pub const COLUMNS: [&'static str; 22] = [
+        "case_id",
+        "organisation",
+        "project_title",
+        "purpose",
+        "form",
+        "status",
+        "submitted_on",
+        "completed_on",
+        "decided_on",
+        "outcome",
+        "reasons",
+        "published_on",
+        "permit_id",
+        "permit_version",
+        "permit_valid_from",
+        "permit_valid_until",
+        "data_categories",
+        "sources",
+        "pseudonymisation",
+        "environment",
+        "revoked_on",
+        "amendments",
+    ];
+}
+
+/// The lead-time CSV's columns, in order: a figure's JSON names as
+/// `docs/access.md` lists them.
+pub const LEAD_TIME_COLUMNS: [&str; 6] = [
+    "month",
+    "stage",
+    "cases",
+    "median_days",
+    "p90_days",
+    "extended_cases",
+];
+
 /// Public lead-time figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct LeadTimes {
     /// Median and 90th percentile per stage and month.
-    #[schema(value_type = Vec<Object>)]
     pub figures: Vec<LeadTimeFigure>,
 }
 
@@ -262,6 +313,5 @@ pub struct LeadTimes {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct PublicQueue {
     /// "Now handling applications completed on date D".
-    #[schema(value_type = Object)]
     pub queue: QueueFigure,
 }

@@ -4,8 +4,10 @@
 //! * `queue`: the work queue (cases with a running clock) ordered by
 //!   deadline, with working days used and left and whether overdue.
 //! * `show ID`: one case's state, clocks, permit and full history.
-//! * `sweep`: queue deadline reminders in the outbox (for cron; `serve`
-//!   also sweeps on an interval). Each reminder is queued once.
+//! * `sweep`: close applications whose completion deadline has passed
+//!   (as incomplete, the deadline in the reason) and queue deadline
+//!   reminders in the outbox (for cron; `serve` also sweeps on an
+//!   interval). Each case is closed once, each reminder queued once.
 //!
 //! Each subcommand calls one function of the case service
 //! ([`halsohub_app::cases::CaseService`]), the same one the API uses, and
@@ -35,8 +37,9 @@ pub enum CasesCmd {
         #[command(flatten)]
         out: OutputArgs,
     },
-    /// Queue deadline reminders ("deadline near", "overdue") in the outbox;
-    /// each reminder is queued once however often this runs.
+    /// Close applications whose completion deadline has passed and queue
+    /// deadline reminders ("deadline near", "overdue") in the outbox; each
+    /// case is closed and each reminder queued once however often this runs.
     Sweep {
         #[command(flatten)]
         db: DatabaseArgs,
@@ -88,11 +91,18 @@ pub async fn run(cmd: CasesCmd, home: &Path) -> Result<()> {
         }
         CasesCmd::Sweep { db } => {
             let db = open(&db, home).await?;
-            let n = CaseService::new(&db, &config)
+            let report = CaseService::new(&db, &config)
                 .sweep_deadlines(now)
                 .await
                 .context("the deadline sweep failed")?;
-            println!("queued {n} new deadline reminder(s)");
+            println!(
+                "queued {} new deadline reminder(s); closed {} case(s) as incomplete",
+                report.reminders,
+                report.closed.len()
+            );
+            for id in &report.closed {
+                println!("closed {id} as incomplete: its completion deadline has passed");
+            }
         }
     }
     Ok(())

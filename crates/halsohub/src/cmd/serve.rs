@@ -73,6 +73,11 @@ pub struct ServeArgs {
     pub privacy: crate::cmd::privacy::PrivacyArgs,
     #[command(flatten)]
     pub lists: crate::cmd::lists::CodeListArgs,
+    /// The datasets applications may name (until the hub has a catalogue):
+    /// one name per line (`#` comments and blank lines skipped) or a JSON
+    /// array of names. Without it, the built-in list of national registers.
+    #[arg(long, value_name = "FILE")]
+    pub datasets_file: Option<PathBuf>,
 }
 
 /// A sweep interval; `None` when sweeping is off.
@@ -118,6 +123,7 @@ impl ServeArgs {
             sweep_interval: Interval(Some(Duration::from_secs(15 * 60))),
             privacy: Default::default(),
             lists: crate::cmd::lists::CodeListArgs::default(),
+            datasets_file: None,
         }
     }
 }
@@ -156,9 +162,13 @@ async fn feasibility(args: &ServeArgs, store: PathBuf, home: &Path) -> Result<Fe
 
 /// Runs `halsohub serve` until Ctrl-C.
 pub async fn run(args: ServeArgs, home: &Path) -> Result<()> {
+    // The access configuration first: a bad datasets file stops here,
+    // before anything is opened.
+    let access = halsohub_app::cases::datasets::access_config(args.datasets_file.as_deref())?;
     let db = open(&args.db, home).await?;
     let mut state = AppState::new(db);
     state.config = Arc::new(halsohub_server::ServerConfig {
+        access,
         max_token_lifetime: args.token_lifetime.max(),
         ..halsohub_server::ServerConfig::default()
     });

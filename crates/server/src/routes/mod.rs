@@ -51,25 +51,21 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// JSON values as CSV: one column per top-level field (in the first row's
-/// order); nested values are written as JSON text.
-pub(crate) fn csv_response(rows: &[serde_json::Value]) -> Result<Response, Problem> {
-    let mut columns: Vec<String> = Vec::new();
-    for r in rows {
-        if let Some(obj) = r.as_object() {
-            for k in obj.keys() {
-                if !columns.contains(k) {
-                    columns.push(k.clone());
-                }
-            }
-        }
-    }
+/// Rows as CSV under a header of `columns`, in that order (the order the
+/// docs list them, not the JSON's): each row's value of each column, a
+/// string as it is, any other value as its JSON text, a missing one empty.
+/// The header is written also when there are no rows.
+pub(crate) fn csv_response<T: serde::Serialize>(
+    columns: &[&str],
+    rows: &[T],
+) -> Result<Response, Problem> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(&columns).map_err(|_| Problem::internal())?;
-    for r in rows {
+    w.write_record(columns).map_err(|_| Problem::internal())?;
+    for row in rows {
+        let r = serde_json::to_value(row).map_err(|_| Problem::internal())?;
         let rec: Vec<String> = columns
             .iter()
-            .map(|c| match r.get(c) {
+            .map(|c| match r.get(*c) {
                 None | Some(serde_json::Value::Null) => String::new(),
                 Some(serde_json::Value::String(s)) => s.clone(),
                 Some(v) => v.to_string(),

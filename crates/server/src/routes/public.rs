@@ -5,8 +5,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use halsohub_app::cases::api::{LeadTimes, PublicQueue, Register};
-use serde_json::Value;
+use halsohub_app::cases::api::{LEAD_TIME_COLUMNS, LeadTimes, PublicQueue, Register, RegisterRow};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -23,13 +22,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(public_queue))
 }
 
-fn rows<T: serde::Serialize>(items: &[T]) -> Vec<Value> {
-    items
-        .iter()
-        .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
-        .collect()
-}
-
 /// Published applications, decisions with reasons, and permits.
 #[utoipa::path(get, path = "/api/v1/public/register", tag = "public",
     responses((status = 200, description = "register entries", body = Register)))]
@@ -37,11 +29,14 @@ async fn public_register(State(state): State<AppState>) -> Result<Json<Register>
     Ok(Json(service(&state).register().await?))
 }
 
-/// The public register as CSV.
+/// The public register as CSV, its columns in the documented order.
 #[utoipa::path(get, path = "/api/v1/public/register.csv", tag = "public",
     responses((status = 200, description = "CSV", content_type = "text/csv")))]
 async fn public_register_csv(State(state): State<AppState>) -> Result<Response, Problem> {
-    super::csv_response(&rows(&service(&state).register_rows().await?))
+    super::csv_response(
+        &RegisterRow::COLUMNS,
+        &service(&state).register_rows().await?,
+    )
 }
 
 /// Lead times per stage and month: median and 90th percentile.
@@ -55,7 +50,10 @@ async fn public_lead_times(State(state): State<AppState>) -> Result<Json<LeadTim
 #[utoipa::path(get, path = "/api/v1/public/lead-times.csv", tag = "public",
     responses((status = 200, description = "CSV", content_type = "text/csv")))]
 async fn public_lead_times_csv(State(state): State<AppState>) -> Result<Response, Problem> {
-    super::csv_response(&rows(&service(&state).lead_times().await?.figures))
+    super::csv_response(
+        &LEAD_TIME_COLUMNS,
+        &service(&state).lead_times().await?.figures,
+    )
 }
 
 /// The current queue: "now handling applications completed on date D".
