@@ -129,6 +129,11 @@ fn rows_for<'a>(
     }
 }
 
+/// Finds a named list that covers every code of its first argument (system
+/// and normalised code, each with its descendants), trying the names of its
+/// second first.
+pub type CoveringList<'a> = dyn Fn(&[(System, String)], &[&str]) -> Option<String> + 'a;
+
 /// Warnings for a query whose criteria name diagnoses (`criteria`: per
 /// criterion, the ICD-10 patterns it names in any edition, lists expanded)
 /// when the snapshot holds codes of `held` systems: each ICD-10-SE pattern
@@ -145,7 +150,7 @@ fn rows_for<'a>(
 pub fn diagnosis_warnings(
     criteria: &[Vec<(System, Pattern)>],
     held: &BTreeSet<System>,
-    list_for: &dyn Fn(&[(System, String)], &[&str]) -> Option<String>,
+    list_for: &CoveringList<'_>,
 ) -> Vec<String> {
     let rows = icd10_crosswalk();
     let targets: Vec<&System> = TARGETS.iter().filter(|t| held.contains(*t)).collect();
