@@ -388,8 +388,10 @@ pub struct FeasibilityAnswer {
     /// This query's entry in the query log.
     pub log_id: i64,
     /// Qualitative warnings about the query (a lab analyte named in one
-    /// code system where the snapshot also holds another; see
-    /// `docs/query-language.md`). They hold no numbers.
+    /// code system where the snapshot also holds another, an ICD-10-SE
+    /// diagnosis whose ICD-10-CM/GM counterparts the snapshot holds but the
+    /// query does not name; see `docs/query-language.md`). They hold no
+    /// numbers.
     pub warnings: Vec<String>,
 }
 

@@ -2,7 +2,9 @@
 //! halsohub knows (`data/crosswalk_npu_loinc.tsv`, sources in
 //! `data/crosswalk_npu_loinc.md`), and the qualitative warning for a query
 //! that names an analyte in one code system (or part of its codes) where
-//! the store holds the other system too.
+//! the store holds the other system too; [`icd10`], the ICD-10-SE ↔
+//! ICD-10-CM / ICD-10-GM crosswalk of the diagnoses the built-in lists
+//! cover, with the same kind of warning for diagnoses.
 //!
 //! The warning is computed from the query's codes and the code systems a
 //! store holds (static metadata of the snapshot), never from a count, so
@@ -14,8 +16,11 @@ use std::sync::LazyLock;
 use crate::system::System;
 use crate::units::{self, Analyte};
 
-/// How a LOINC code relates to an NPU code (FHIR R4
-/// `ConceptMapEquivalence`, read from NPU to LOINC).
+pub mod icd10;
+
+/// How a target code relates to a source code (FHIR R4
+/// `ConceptMapEquivalence`, read from source to target: NPU to LOINC,
+/// ICD-10-SE to ICD-10-CM or ICD-10-GM).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Equivalence {
     /// Same analyte, specimen and kind of quantity.
@@ -27,16 +32,28 @@ pub enum Equivalence {
     Narrower,
     /// The LOINC code is more general.
     Wider,
+    /// The target system has no counterpart (ICD-10 crosswalk only).
+    Unmatched,
 }
 
 impl Equivalence {
-    /// The ConceptMap code: `equivalent`, `relatedto`, `narrower`, `wider`.
+    /// The ConceptMap code: `equivalent`, `relatedto`, `narrower`, `wider`,
+    /// `unmatched`.
     pub fn id(self) -> &'static str {
         match self {
             Equivalence::Equivalent => "equivalent",
             Equivalence::RelatedTo => "relatedto",
             Equivalence::Narrower => "narrower",
             Equivalence::Wider => "wider",
+            Equivalence::Unmatched => "unmatched",
+        }
+    }
+
+    /// The word a warning puts in brackets after a code.
+    fn label(self) -> &'static str {
+        match self {
+            Equivalence::RelatedTo => "related",
+            other => other.id(),
         }
     }
 
@@ -46,6 +63,7 @@ impl Equivalence {
             "relatedto" => Some(Equivalence::RelatedTo),
             "narrower" => Some(Equivalence::Narrower),
             "wider" => Some(Equivalence::Wider),
+            "unmatched" => Some(Equivalence::Unmatched),
             _ => None,
         }
     }
@@ -187,10 +205,7 @@ fn warning(
     let missing_text = missing
         .iter()
         .map(|(s, c, e)| match e {
-            Some(Equivalence::Equivalent) => format!("{} (equivalent)", label(s, c)),
-            Some(Equivalence::RelatedTo) => format!("{} (related)", label(s, c)),
-            Some(Equivalence::Narrower) => format!("{} (narrower)", label(s, c)),
-            Some(Equivalence::Wider) => format!("{} (wider)", label(s, c)),
+            Some(e) => format!("{} ({})", label(s, c), e.label()),
             None => label(s, c),
         })
         .collect::<Vec<_>>()

@@ -17,7 +17,9 @@
 //!   not in a list are reported as such ([`Lookup`]), never dropped.
 //! * [`crosswalk`] — the NPU ↔ LOINC crosswalk of the lab analytes (cited
 //!   data, equivalence per row) and the qualitative warning for a query
-//!   that names an analyte in one system where the store holds both.
+//!   that names an analyte in one system where the store holds both;
+//!   [`crosswalk::icd10`], the ICD-10-SE ↔ ICD-10-CM / ICD-10-GM crosswalk
+//!   where the editions coincide, with the same warning for diagnoses.
 //! * [`units`] — written units to UCUM and the one conversion rule
 //!   ([`units::convert`]): powers of ten as exact decimal scaling, other
 //!   factors per analyte, converted then rounded to its reporting precision.

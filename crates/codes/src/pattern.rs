@@ -123,6 +123,20 @@ impl Pattern {
     }
 }
 
+impl Pattern {
+    /// Does this pattern match the normalised `code` and every code below
+    /// it? A prefix covers the codes it starts, a block the codes of its
+    /// categories, an exact code only itself (a leaf, or a code named
+    /// without its descendants).
+    pub fn covers(&self, code: &str) -> bool {
+        match self {
+            Pattern::Exact(c) => code == c,
+            Pattern::Prefix(p) => code.starts_with(p.as_str()),
+            Pattern::Block(..) => self.matches(code),
+        }
+    }
+}
+
 impl fmt::Display for Pattern {
     /// The canonical text: the code, the prefix, or `first-last`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -139,6 +153,17 @@ mod tests {
 
     fn p(s: &System, c: &str, d: bool) -> Result<Pattern, PatternError> {
         Pattern::parse(s, c, d)
+    }
+
+    #[test]
+    fn covers_means_the_code_and_all_below_it() {
+        let se = System::Icd10Se;
+        let e11 = p(&se, "E11", true).unwrap();
+        assert!(e11.covers("E11") && e11.covers("E119") && !e11.covers("E1"));
+        let e119 = p(&se, "E11.9", false).unwrap();
+        assert!(e119.covers("E119") && !e119.covers("E11"));
+        let block = p(&System::Icd10Cm, "E08-E13", true).unwrap();
+        assert!(block.covers("E11") && block.covers("E119") && !block.covers("E14"));
     }
 
     #[test]

@@ -20,6 +20,7 @@ fn cm_path() -> Option<PathBuf> {
 
 struct Row {
     code: String,
+    title: String,
     parent: String,
     kind: String,
 }
@@ -35,6 +36,7 @@ fn rows(path: &Path) -> Vec<Row> {
             let r = r.unwrap();
             Row {
                 code: r[0].to_owned(),
+                title: r[1].to_owned(),
                 parent: r[2].to_owned(),
                 kind: r[3].to_owned(),
             }
@@ -139,4 +141,77 @@ fn hierarchy_agrees_with_the_file() {
         .collect();
     // CM adds a few categories outside WHO's blocks; keep the gap small.
     assert!(missing.len() < 60, "{} missing: {missing:?}", missing.len());
+}
+
+/// Every ICD-10-CM row of the ICD-10 crosswalk names a code of the CDC
+/// file with the file's title, under the category the row states; a row
+/// that maps an ICD-10-SE code elsewhere (or nowhere) does so because the
+/// CDC file has no such code.
+#[test]
+fn the_icd10_crosswalk_agrees_with_the_cdc_file() {
+    use halsohub_codes::crosswalk::Equivalence;
+    use halsohub_codes::crosswalk::icd10::icd10_crosswalk;
+    let Some(path) = cm_path() else {
+        eprintln!("ICD-10-CM file not found; skipping");
+        return;
+    };
+    let rows = rows(&path);
+    // normalised code -> (title, kind, parent), categories and subcategories.
+    let mut by_code: HashMap<String, (&str, &str, &str)> = HashMap::new();
+    for r in rows
+        .iter()
+        .filter(|r| r.kind == "category" || r.kind == "subcategory")
+    {
+        let code = normalise(&System::Icd10Cm, &r.code).unwrap();
+        by_code.insert(code, (&r.title, &r.kind, &r.parent));
+    }
+    let mut checked = 0;
+    for m in icd10_crosswalk()
+        .iter()
+        .filter(|m| m.system == System::Icd10Cm)
+    {
+        let se_category = &m.se[..3];
+        match &m.target {
+            Some(t) => {
+                let (title, kind, _) = by_code
+                    .get(t)
+                    .unwrap_or_else(|| panic!("{t} not in the CDC file ({m:?})"));
+                assert_eq!(Some(*title), m.target_title, "{m:?}");
+                assert_eq!(
+                    *kind,
+                    if t.len() == 3 {
+                        "category"
+                    } else {
+                        "subcategory"
+                    }
+                );
+                // Its category is in the file, as a category.
+                let (_, cat_kind, _) = by_code[&t[..3]];
+                assert_eq!(cat_kind, "category", "{m:?}");
+                if t[..3] == *se_category {
+                    assert!(by_code.contains_key(se_category), "{m:?}");
+                } else {
+                    // Mapped to another category: ICD-10-CM has no such
+                    // category (E14, I64, J46).
+                    assert!(!by_code.contains_key(se_category), "{m:?}");
+                    assert_ne!(m.equivalence, Equivalence::Equivalent, "{m:?}");
+                }
+                // A code mapped to something other than itself is absent
+                // from the CDC file, or stands for something else there.
+                if *t != m.se {
+                    assert!(!by_code.contains_key(&m.se) || m.se.len() > 3, "{m:?}");
+                }
+            }
+            None => {
+                assert_eq!(m.equivalence, Equivalence::Unmatched);
+                assert!(
+                    !by_code.contains_key(&m.se),
+                    "{} is in the CDC file: {m:?}",
+                    m.se
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 40, "{checked}");
 }

@@ -126,6 +126,38 @@ impl CodeLists {
             .map(|(name, _)| name.clone())
     }
 
+    /// The name of a list that covers every code of `codes` (system and
+    /// normalised code, each with its descendants: a list's pattern covers
+    /// it by [`Pattern::covers`]), trying the `preferred` names first, then
+    /// every list by name.
+    pub fn covering_codes(&self, codes: &[(System, String)], preferred: &[&str]) -> Option<String> {
+        let covers = |l: &NamedList| {
+            let mut patterns: Vec<(System, Pattern)> = Vec::new();
+            each_written_code(&l.sets, self, |sys, code, descendants| {
+                if let Ok(p) = Pattern::parse(sys, code, descendants) {
+                    patterns.push((sys.clone(), p));
+                }
+            });
+            codes
+                .iter()
+                .all(|(s, c)| patterns.iter().any(|(ps, p)| ps == s && p.covers(c)))
+        };
+        if codes.is_empty() {
+            return None;
+        }
+        preferred
+            .iter()
+            .copied()
+            .find(|name| self.lists.get(*name).is_some_and(covers))
+            .map(str::to_owned)
+            .or_else(|| {
+                self.lists
+                    .iter()
+                    .find(|&(_, l)| covers(l))
+                    .map(|(name, _)| name.clone())
+            })
+    }
+
     /// Adds, for every lab analyte of the NPU ↔ LOINC crosswalk that no
     /// list covers yet, a list named as the analyte (`crp`, `egfr`, ...)
     /// with its codes in both systems, titled like the built-in lists.
@@ -277,46 +309,38 @@ fn exact_codes(sets: &[CodeSet], lists: &CodeLists, out: &mut Vec<(System, Strin
     });
 }
 
-fn criterion_codes(c: &Criterion, lists: &CodeLists, out: &mut Vec<Vec<(System, String)>>) {
+/// The ICD-10 patterns (any edition) `sets` name, lists expanded, each
+/// once.
+fn icd10_patterns(sets: &[CodeSet], lists: &CodeLists, out: &mut Vec<(System, Pattern)>) {
+    each_written_code(sets, lists, |sys, code, descendants| {
+        if sys.is_icd10()
+            && let Ok(p) = Pattern::parse(sys, code, descendants)
+            && !out.iter().any(|(s, x)| s == sys && *x == p)
+        {
+            out.push((sys.clone(), p));
+        }
+    });
+}
+
+fn criterion_events<'q>(c: &'q Criterion, out: &mut Vec<&'q EventCriterion>) {
     match c {
-        Criterion::Event(e) => event_codes(e, lists, out),
+        Criterion::Event(e) => out.push(e),
         Criterion::Person(_) => {}
         Criterion::And(cs) | Criterion::Or(cs) => {
             for c in cs {
-                criterion_codes(c, lists, out);
+                criterion_events(c, out);
             }
         }
-        Criterion::Not(c) => criterion_codes(c, lists, out),
+        Criterion::Not(c) => criterion_events(c, out),
     }
 }
 
-fn event_codes(e: &EventCriterion, lists: &CodeLists, out: &mut Vec<Vec<(System, String)>>) {
-    if let Some(sets) = &e.codes {
-        let mut codes = Vec::new();
-        exact_codes(sets, lists, &mut codes);
-        if !codes.is_empty() {
-            out.push(codes);
-        }
-    }
-}
-
-/// Concept-harmonisation warnings for `query` over a snapshot whose
-/// events carry codes of `held_systems` (the snapshot's static code-system
-/// metadata, e.g. `Engine::systems`): per criterion naming a lab analyte in
-/// one system (or only part of its codes) where the snapshot also holds
-/// the other, halsohub-codes' qualitative warning
-/// ([`halsohub_codes::crosswalk::harmonisation_warnings`]), recommending a
-/// named list that covers the analyte in both systems. No count is
-/// involved, so nothing here passes disclosure control.
-pub fn harmonisation_warnings<'a>(
-    query: &Query,
-    lists: &CodeLists,
-    held_systems: impl IntoIterator<Item = &'a str>,
-) -> Vec<String> {
-    let held: BTreeSet<System> = held_systems.into_iter().filter_map(System::parse).collect();
-    let mut criteria: Vec<Vec<(System, String)>> = Vec::new();
+/// Every event criterion of `query`: the index event, each step's include
+/// and exclude, a proportion's numerator and a time series' event.
+fn event_criteria(query: &Query) -> Vec<&EventCriterion> {
+    let mut out = Vec::new();
     if let Some(index) = &query.index {
-        event_codes(&index.event, lists, &mut criteria);
+        out.push(&index.event);
     }
     let steps = query.criteria.iter().chain(match &query.output {
         Output::Proportion { numerator } => numerator.as_slice(),
@@ -324,13 +348,62 @@ pub fn harmonisation_warnings<'a>(
     });
     for step in steps {
         for c in [&step.include, &step.exclude].into_iter().flatten() {
-            criterion_codes(c, lists, &mut criteria);
+            criterion_events(c, &mut out);
         }
     }
     if let Output::TimeSeries { event, .. } = &query.output {
-        event_codes(event, lists, &mut criteria);
+        out.push(event);
     }
-    crosswalk::harmonisation_warnings(&criteria, &held, &|analyte: &str| lists.covering(analyte))
+    out
+}
+
+/// Concept-harmonisation warnings for `query` over a snapshot whose
+/// events carry codes of `held_systems` (the snapshot's static code-system
+/// metadata, e.g. `Engine::systems`), per criterion (index, step,
+/// proportion numerator or time-series event):
+///
+/// * naming a lab analyte in one system (or only part of its codes) where
+///   the snapshot also holds the other, halsohub-codes' NPU ↔ LOINC warning
+///   ([`halsohub_codes::crosswalk::harmonisation_warnings`]), recommending
+///   a named list that covers the analyte in both systems;
+/// * naming an ICD-10-SE diagnosis of the ICD-10 crosswalk where the
+///   snapshot also holds ICD-10-CM or ICD-10-GM codes and the criterion
+///   leaves out their counterparts, its ICD-10 warning
+///   ([`halsohub_codes::crosswalk::icd10::diagnosis_warnings`]),
+///   recommending a named list that covers both editions.
+///
+/// No count is involved, so nothing here passes disclosure control.
+pub fn harmonisation_warnings<'a>(
+    query: &Query,
+    lists: &CodeLists,
+    held_systems: impl IntoIterator<Item = &'a str>,
+) -> Vec<String> {
+    let held: BTreeSet<System> = held_systems.into_iter().filter_map(System::parse).collect();
+    let mut lab: Vec<Vec<(System, String)>> = Vec::new();
+    let mut diagnoses: Vec<Vec<(System, Pattern)>> = Vec::new();
+    for e in event_criteria(query) {
+        let Some(sets) = &e.codes else {
+            continue;
+        };
+        let mut codes = Vec::new();
+        exact_codes(sets, lists, &mut codes);
+        if !codes.is_empty() {
+            lab.push(codes);
+        }
+        let mut patterns = Vec::new();
+        icd10_patterns(sets, lists, &mut patterns);
+        if !patterns.is_empty() {
+            diagnoses.push(patterns);
+        }
+    }
+    let mut out =
+        crosswalk::harmonisation_warnings(&lab, &held, &|analyte: &str| lists.covering(analyte));
+    out.extend(crosswalk::icd10::diagnosis_warnings(
+        &diagnoses,
+        &held,
+        &|codes, preferred| lists.covering_codes(codes, preferred),
+    ));
+    out
 }
 
 // ---------------------------------------------------------------------------
@@ -490,6 +563,57 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn diagnosis_warnings_follow_the_query_and_the_held_systems() {
+        let lists = CodeLists::builtin();
+        let q = |codes: &str| {
+            let v: serde_json::Value = serde_json::from_str(&format!(
+                r#"{{"version": 1, "criteria": [{{"include": {{"event": {{"domain": "diagnosis", "codes": {codes}}}}}}}], "output": {{"type": "count"}}}}"#
+            ))
+            .unwrap();
+            crate::parse_value(&v, &lists).unwrap()
+        };
+        let se_only = q(r#"[{"system": "icd10se", "codes": ["E11"], "descendants": true}]"#);
+        let w = harmonisation_warnings(&se_only, &lists, ["icd10se", "icd10gm", "atc"]);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("ICD-10-GM E11 (equivalent)"), "{}", w[0]);
+        assert!(w[0].contains("`type2_diabetes`"), "{}", w[0]);
+        assert!(harmonisation_warnings(&se_only, &lists, ["icd10se", "atc"]).is_empty());
+        // A list covering every edition, or the counterparts named: none.
+        let list = q(r#"[{"list": "type2_diabetes"}]"#);
+        assert!(
+            harmonisation_warnings(&list, &lists, ["icd10se", "icd10cm", "icd10gm"]).is_empty()
+        );
+        let both = q(
+            r#"[{"system": "icd10se", "codes": ["E11"], "descendants": true}, {"system": "icd10cm", "codes": ["E11"], "descendants": true}]"#,
+        );
+        assert!(harmonisation_warnings(&both, &lists, ["icd10se", "icd10cm"]).is_empty());
+        // A user's list of ICD-10-SE codes only is warned like the codes.
+        let mut mine = CodeLists::builtin();
+        mine.insert_titled(
+            "my_af",
+            "",
+            vec![CodeSet {
+                list: None,
+                system: Some("icd10se".into()),
+                codes: Some(vec!["I48.0".into(), "I48.1".into()]),
+                descendants: false,
+            }],
+        );
+        let v: serde_json::Value = serde_json::from_str(
+            r#"{"version": 1, "criteria": [{"include": {"event": {"domain": "diagnosis", "codes": [{"list": "my_af"}]}}}], "output": {"type": "count"}}"#,
+        )
+        .unwrap();
+        let query = crate::parse_value(&v, &mine).unwrap();
+        let w = harmonisation_warnings(&query, &mine, ["icd10se", "icd10cm"]);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].contains("ICD-10-SE I48.0:") && w[0].contains("ICD-10-CM I48.0 (equivalent)"),
+            "{w:?}"
+        );
+        assert!(w[1].contains("`atrial_fibrillation`"), "{w:?}");
     }
 
     #[test]

@@ -203,6 +203,40 @@ mod tests {
         assert!(b.iter().all(|(_, l)| !l.title.is_empty()));
     }
 
+    /// Every row of the ICD-10 crosswalk is covered by the built-in list
+    /// its `concept` names: the ICD-10-SE code and its counterpart, each
+    /// with its descendants.
+    #[test]
+    fn builtin_lists_cover_the_icd10_crosswalk() {
+        use halsohub_codes::System;
+        use halsohub_codes::crosswalk::icd10::icd10_crosswalk;
+        let b = CodeLists::builtin();
+        for r in icd10_crosswalk() {
+            let mut codes = vec![(System::Icd10Se, r.se.clone())];
+            if let Some(t) = &r.target {
+                codes.push((r.system.clone(), t.clone()));
+            }
+            assert_eq!(
+                b.covering_codes(&codes, &[r.concept]).as_deref(),
+                Some(r.concept),
+                "{r:?}"
+            );
+        }
+        // ICD-10-CM's own categories of the concepts are in the lists too.
+        for (list, code) in [
+            ("diabetes", "E08"),
+            ("diabetes", "E09"),
+            ("hypertension", "I16"),
+            ("hypertension", "I1A"),
+        ] {
+            assert_eq!(
+                b.covering_codes(&[(System::Icd10Cm, code.into())], &[list])
+                    .as_deref(),
+                Some(list)
+            );
+        }
+    }
+
     #[test]
     fn a_list_file_adds_and_replaces() {
         let mut lists = CodeLists::builtin();

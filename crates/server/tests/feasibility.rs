@@ -1025,3 +1025,110 @@ proptest::proptest! {
         });
     }
 }
+
+/// The concept-harmonisation warnings reach the API's answer: a query that
+/// names a diagnosis in ICD-10-SE only, or a lab analyte in NPU only, on a
+/// snapshot that also holds ICD-10-CM and LOINC codes from other sources,
+/// is told which codes it leaves out and which list covers both; the list
+/// itself gets no warning, and no warning holds a number.
+#[tokio::test]
+async fn harmonisation_warnings_reach_the_answer() {
+    let mut p = generate(300);
+    // A second source delivering ICD-10-CM diagnoses and LOINC labs.
+    let mut other: Vec<Event> = Vec::new();
+    for (i, e) in p.events.iter().enumerate() {
+        if i % 4 == 0 {
+            let mut e2 = e.clone();
+            e2.source = "fhir".into();
+            match e.system.as_str() {
+                "icd10se" => {
+                    e2.system = "icd10cm".into();
+                    e2.code = if e.code == "E119" {
+                        "I4891".into()
+                    } else {
+                        e.code.clone()
+                    };
+                }
+                "npu" => {
+                    e2.system = "loinc".into();
+                    e2.code = "4548-4".into();
+                    e2.unit = Some("%".into());
+                }
+                _ => continue,
+            }
+            other.push(e2);
+        }
+        if i % 5 == 0 && e.system == "icd10se" {
+            let mut af = e.clone();
+            af.code = "I480".into();
+            other.push(af);
+        }
+    }
+    p.events.extend(other);
+    let service = || {
+        let engine = Engine::build("000001", &p.events, &p.persons, &p.residences);
+        assert!(engine.systems().contains("icd10cm") && engine.systems().contains("loinc"));
+        rounded(
+            Feasibility::new(engine, b"test noise secret".to_vec()).with_quota(QuotaPolicy {
+                per_minute: 1000,
+                per_week: 10_000,
+            }),
+        )
+    };
+    let q = |codes: Value| {
+        json!({"version": 1,
+            "criteria": [{"include": {"event": {"domain": "diagnosis", "codes": codes}}}],
+            "output": {"type": "count"}})
+    };
+    for (db, dir) in databases().await {
+        let h = hub(db, dir, Some(service())).await;
+        let (s, v) = h
+            .query(
+                "applicant",
+                &q(json!([{"system": "icd10se", "codes": ["I48"], "descendants": true}])),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let w: Vec<&str> = v["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_str().unwrap())
+            .collect();
+        assert_eq!(w.len(), 1, "{v}");
+        assert!(
+            w[0].starts_with("ICD-10-SE I48 (with descendants)"),
+            "{}",
+            w[0]
+        );
+        assert!(w[0].contains("ICD-10-CM I48 (equivalent)"), "{}", w[0]);
+        assert!(
+            w[0].contains("Use the list `atrial_fibrillation`"),
+            "{}",
+            w[0]
+        );
+        // The snapshot holds no ICD-10-GM: not named.
+        assert!(!w[0].contains("ICD-10-GM"), "{}", w[0]);
+        for w in &w {
+            assert!(
+                !w.split_whitespace()
+                    .any(|t| t.chars().all(|c| c.is_ascii_digit())),
+                "{w}"
+            );
+        }
+        // The named list covers both editions: no warning.
+        let (_, v) = h
+            .query("applicant", &q(json!([{"list": "atrial_fibrillation"}])))
+            .await;
+        assert_eq!(v["warnings"], json!([]), "{v}");
+        // The lab analyte in NPU only, where the snapshot holds LOINC too.
+        let lab = json!({"version": 1,
+            "criteria": [{"include": {"event": {"domain": "lab_result",
+                "codes": [{"system": "npu", "codes": ["NPU27300"]}]}}}],
+            "output": {"type": "count"}});
+        let (s, v) = h.query("applicant", &lab).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let w = v["warnings"][0].as_str().unwrap();
+        assert!(w.contains("LOINC 4548-4") && w.contains("`hba1c`"), "{w}");
+    }
+}
