@@ -52,7 +52,7 @@ fn week_queries() -> Vec<Value> {
     for year in 2012..=2024 {
         for min_age in (20..=90).step_by(10) {
             for (i, code) in codes.iter().enumerate() {
-                let output = if (i + year as usize) % 5 == 0 {
+                let output = if (i + year as usize).is_multiple_of(5) {
                     json!({"type": "strata", "by": ["sex"]})
                 } else {
                     json!({"type": "count"})

@@ -47,7 +47,9 @@ fn main() {
         peak / 1024
     );
 
-    let lists = CodeLists::new();
+    // The lists a served query may name: built-in, plus the snapshot's systems.
+    let mut lists = CodeLists::builtin();
+    lists.add_systems(engine.systems());
     let none = Exclusion::default();
     let mut names: Vec<_> = std::fs::read_dir(&args[2])
         .expect("read queries dir")

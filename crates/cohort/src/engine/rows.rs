@@ -170,8 +170,13 @@ impl Engine {
                 }
             }
         }
+        // Each code's rows are sorted by (patient, date) (the build sorts
+        // every code bucket so), so the keys are one sorted run per code: the
+        // stable sort finds the runs and merges them, O(n log runs), where
+        // an unstable sort would sort from scratch (130 ms against 18 ms for
+        // CRP in two code systems at 1M patients).
         if f.ranges.len() > 1 {
-            keys.sort_unstable();
+            keys.sort();
         }
         keys.dedup();
         let mut pd = PatientDates {
