@@ -63,14 +63,18 @@ fn every_case_operation_names_its_request_and_response_schemas() {
         }
     }
     assert!(checked >= 13, "only {checked} case operations found");
+    // The command body: one object per command, each requiring `type`
+    // (the_command_body_is_one_schema_per_command looks closer).
     let command = &schemas["CommandRequest"];
-    assert!(command["properties"]["type"].is_object(), "{command}");
-    assert!(
-        command["required"]
-            .as_array()
-            .unwrap()
-            .contains(&"type".into())
-    );
+    for variant in command["oneOf"].as_array().unwrap() {
+        assert!(variant["properties"]["type"].is_object(), "{variant}");
+        assert!(
+            variant["required"]
+                .as_array()
+                .unwrap()
+                .contains(&"type".into())
+        );
+    }
     for name in [
         "CommandResult",
         "CaseView",
@@ -232,4 +236,43 @@ fn the_case_bodies_have_real_schemas_down_to_the_domain_objects() {
         );
     }
     assert_eq!(schemas["CaseId"]["type"], "string", "{}", schemas["CaseId"]);
+}
+
+#[test]
+fn the_command_body_is_one_schema_per_command() {
+    let doc = document();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let body = &doc["paths"]["/api/v1/applications/{id}/commands"]["post"]["requestBody"]["content"]
+        ["application/json"]["schema"];
+    let name = body["$ref"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("#/components/schemas/");
+    let variants = schemas[name]["oneOf"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{name} is not one schema per command: {}", schemas[name]));
+    let variant = |ty: &str| {
+        variants
+            .iter()
+            .find(|v| v["properties"]["type"]["enum"][0] == ty)
+            .unwrap_or_else(|| panic!("no `{ty}` command in {name}"))
+    };
+    let required = |ty: &str| -> Vec<String> {
+        variant(ty)["required"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // The hub allocates the permit id: a request may leave it out.
+    assert!(variant("issue_permit")["properties"]["permit_id"].is_object());
+    assert!(!required("issue_permit").contains(&"permit_id".to_string()));
+    assert!(required("issue_permit").contains(&"terms".to_string()));
+    assert!(required("reject").contains(&"reasons".to_string()));
+    for ty in ["submit", "approve", "close", "withdraw", "update_draft"] {
+        variant(ty);
+    }
 }

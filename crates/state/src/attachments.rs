@@ -12,8 +12,11 @@ use sqlx::AssertSqlSafe;
 /// Default largest attachment: 20 MiB.
 pub const DEFAULT_MAX_ATTACHMENT_BYTES: u64 = 20 * 1024 * 1024;
 
-/// An attachment's metadata.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// An attachment's metadata, as stored and as the API sends it (its
+/// OpenAPI schema is `AttachmentMeta`: the access domain's `Attachment` is
+/// the reference an application's content makes to it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = AttachmentMeta)]
 pub struct Attachment {
     /// Identifier.
     pub id: String,

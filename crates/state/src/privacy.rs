@@ -14,6 +14,10 @@ use chrono::{DateTime, Utc};
 use crate::db::to_ms;
 use crate::{Db, StateError};
 
+/// Size ranges read by one statement of [`Db::anchors_in`] (two bound
+/// parameters each, well under SQLite's and PostgreSQL's limits).
+pub const RANGES_PER_STATEMENT: usize = 400;
+
 /// A stored guard anchor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredAnchor {
@@ -143,40 +147,49 @@ impl Db {
     }
 
     /// Anchors whose set size lies within one of the inclusive `ranges`, of
-    /// `scope` (a user) or of every scope when `scope` is `None`.
+    /// `scope` (a user) or of every scope when `scope` is `None`, oldest
+    /// first. One statement per [`RANGES_PER_STATEMENT`] ranges: an answer
+    /// with many numbers (strata, series) asks the database once, not once
+    /// per number.
     pub async fn anchors_in(
         &self,
         scope: Option<&str>,
         ranges: &[(u64, u64)],
     ) -> Result<Vec<StoredAnchor>, StateError> {
         let mut out = Vec::new();
-        for &(lo, hi) in ranges {
-            let lo = i64::try_from(lo).unwrap_or(i64::MAX);
-            let hi = i64::try_from(hi).unwrap_or(i64::MAX);
-            let rows: Vec<(i64, i64, Vec<u8>, i64, i64)> = match scope {
-                Some(s) => {
-                    sqlx::query_as(
-                        "SELECT persons, tag_sum, print, value, suppressed FROM guard_anchors \
-                     WHERE scope = $1 AND persons BETWEEN $2 AND $3 ORDER BY id",
-                    )
-                    .bind(s)
-                    .bind(lo)
-                    .bind(hi)
-                    .fetch_all(&self.pool)
-                    .await
-                }
-                None => {
-                    sqlx::query_as(
-                        "SELECT persons, tag_sum, print, value, suppressed FROM guard_anchors \
-                     WHERE persons BETWEEN $1 AND $2 ORDER BY id",
-                    )
-                    .bind(lo)
-                    .bind(hi)
-                    .fetch_all(&self.pool)
-                    .await
-                }
+        for chunk in ranges.chunks(RANGES_PER_STATEMENT) {
+            let first = usize::from(scope.is_some()) + 1;
+            let between: Vec<String> = (0..chunk.len())
+                .map(|k| {
+                    let lo = first + 2 * k;
+                    format!("persons BETWEEN ${lo} AND ${}", lo + 1)
+                })
+                .collect();
+            let sql = format!(
+                "SELECT persons, tag_sum, print, value, suppressed FROM guard_anchors \
+                 WHERE {}({}) ORDER BY id",
+                if scope.is_some() {
+                    "scope = $1 AND "
+                } else {
+                    ""
+                },
+                between.join(" OR ")
+            );
+            // Only placeholders are formatted into the statement.
+            let mut q =
+                sqlx::query_as::<_, (i64, i64, Vec<u8>, i64, i64)>(sqlx::AssertSqlSafe(sql));
+            if let Some(s) = scope {
+                q = q.bind(s);
             }
-            .map_err(StateError::db("reading guard anchors"))?;
+            for &(lo, hi) in chunk {
+                q = q
+                    .bind(i64::try_from(lo).unwrap_or(i64::MAX))
+                    .bind(i64::try_from(hi).unwrap_or(i64::MAX));
+            }
+            let rows = q
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StateError::db("reading guard anchors"))?;
             out.extend(
                 rows.into_iter().map(
                     |(persons, tag_sum, print, value, suppressed)| StoredAnchor {

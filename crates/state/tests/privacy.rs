@@ -98,5 +98,20 @@ async fn anchors_persist_by_size_and_only_turn_suppressed() {
             .unwrap();
         assert_eq!(all.len(), 3);
         assert_eq!(db.anchor_count("anna").await.unwrap(), 3);
+
+        // More ranges than one statement reads: every anchor in any of
+        // them, once, and nothing between them.
+        let many: Vec<(u64, u64)> = (0..1000u64).map(|k| (k * 1000, k * 1000 + 20)).collect();
+        assert!(many.len() > halsohub_state::privacy::RANGES_PER_STATEMENT);
+        let found = db.anchors_in(None, &many).await.unwrap();
+        let mut sizes: Vec<u64> = found.iter().map(|a| a.persons).collect();
+        sizes.sort_unstable();
+        assert_eq!(sizes, vec![10, 12, 20], "{}", t.label);
+        db.store_anchors("bo", &[anchor(999_010, 3, false)], at(4))
+            .await
+            .unwrap();
+        let found = db.anchors_in(Some("bo"), &many).await.unwrap();
+        let sizes: Vec<u64> = found.iter().map(|a| a.persons).collect();
+        assert_eq!(sizes, vec![12, 999_010], "{}", t.label);
     }
 }

@@ -9,8 +9,8 @@
 //! [`halsohub_access::stored`], which is versioned on its own.
 
 use halsohub_access::{
-    ApplicationContent, CaseEvent, CaseState, CaseSummary, ClockStatus, LeadTimeFigure, Permit,
-    PermitStatus, QueueFigure, RegisterEntry,
+    ApplicationContent, CaseEvent, CaseState, CaseSummary, ClockStatus, Command, LeadTimeFigure,
+    Permit, PermitStatus, QueueFigure, RegisterEntry,
 };
 use halsohub_state::attachments::Attachment;
 use serde::{Deserialize, Serialize};
@@ -30,8 +30,10 @@ pub struct NewApplication(pub ApplicationContent);
 /// `POST /api/v1/applications/{id}/commands`: one workflow command, tagged
 /// by `type`, with that command's fields beside it, e.g.
 /// `{"type": "reject", "reasons": "…"}`. `issue_permit` may leave out
-/// `permit_id`: the hub allocates it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+/// `permit_id`: the hub allocates it. Its OpenAPI schema is the access
+/// domain's `Command` (one object per command) with exactly that
+/// difference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CommandRequest {
     /// The command: `submit`, `start_completeness_check`,
     /// `return_incomplete`, `accept_complete`, `request_information`,
@@ -44,6 +46,38 @@ pub struct CommandRequest {
     /// The command's own fields (`reasons`, `missing`, `terms`, …).
     #[serde(flatten)]
     pub fields: BTreeMap<String, Value>,
+}
+
+impl utoipa::PartialSchema for CommandRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::Schema;
+        let mut schema = <Command as utoipa::PartialSchema>::schema();
+        if let RefOr::T(Schema::OneOf(one)) = &mut schema {
+            for item in &mut one.items {
+                if let RefOr::T(Schema::Object(o)) = item
+                    && o.properties.get("type").is_some_and(|t| {
+                        matches!(t, RefOr::T(Schema::Object(t))
+                            if t.enum_values.as_deref() == Some(&[Value::from("issue_permit")][..]))
+                    })
+                {
+                    o.required.retain(|r| r != "permit_id");
+                }
+            }
+        }
+        schema
+    }
+}
+
+impl ToSchema for CommandRequest {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        <Command as ToSchema>::schemas(schemas);
+    }
 }
 
 /// A case with its running clocks (`GET /api/v1/applications/{id}`, and
@@ -139,37 +173,13 @@ pub struct History {
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct AttachmentUploaded {
     /// Id, file name, media type, size, SHA-256, uploader, time.
-    #[schema(value_type = AttachmentMeta)]
     pub attachment: Attachment,
-}
-
-/// A stored attachment's metadata, as the API sends it (the schema of
-/// the state database's `Attachment`, which this crate serialises).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct AttachmentMeta {
-    /// Identifier.
-    pub id: String,
-    /// The case.
-    pub case_id: String,
-    /// File name as uploaded (sanitised).
-    pub filename: String,
-    /// Media type (its essence, without parameters).
-    pub media_type: String,
-    /// Size in bytes.
-    pub size_bytes: u64,
-    /// SHA-256 of the content, lowercase hex.
-    pub sha256: String,
-    /// Who uploaded it (user id).
-    pub uploaded_by: String,
-    /// When.
-    pub uploaded_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A case's attachments (metadata only).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct AttachmentList {
     /// Oldest first.
-    #[schema(value_type = Vec<AttachmentMeta>)]
     pub attachments: Vec<Attachment>,
 }
 
