@@ -114,6 +114,13 @@ impl Hub {
         })
     }
 
+    /// A public CSV, fetched without a token: its text (the status must be 200).
+    async fn public_csv(&self, path: &str) -> String {
+        let (s, _, csv) = self.raw("GET", path, None, None, vec![], &[]).await;
+        assert_eq!(s, StatusCode::OK, "{path}");
+        csv.as_str().unwrap().to_string()
+    }
+
     async fn raw(
         &self,
         method: &str,
@@ -843,18 +850,7 @@ async fn public_figures_come_from_published_decisions_only() {
             .await;
         assert!(!lt["figures"].as_array().unwrap().is_empty());
 
-        let (s, _, csv) = h
-            .raw(
-                "GET",
-                "/api/v1/public/register.csv",
-                None,
-                None,
-                vec![],
-                &[],
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK);
-        let csv = csv.as_str().unwrap().to_string();
+        let csv = h.public_csv("/api/v1/public/register.csv").await;
         let mut lines = csv.lines();
         let header = lines.next().unwrap();
         // The columns in the order docs/access.md lists them.
@@ -873,18 +869,7 @@ async fn public_figures_come_from_published_decisions_only() {
             !row.contains('{') && !row.contains('['),
             "no JSON in a column: {row}"
         );
-        let (s, _, csv) = h
-            .raw(
-                "GET",
-                "/api/v1/public/lead-times.csv",
-                None,
-                None,
-                vec![],
-                &[],
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK);
-        let csv = csv.as_str().unwrap().to_string();
+        let csv = h.public_csv("/api/v1/public/lead-times.csv").await;
         assert_eq!(
             csv.lines().next().unwrap().split(',').collect::<Vec<_>>(),
             documented_columns("Each figure gives", "overall stages)"),
@@ -897,18 +882,7 @@ async fn public_figures_come_from_published_decisions_only() {
 async fn an_empty_register_csv_still_has_its_header() {
     let (db, dir) = databases().await.swap_remove(0);
     let h = hub(db, dir).await;
-    let (s, _, csv) = h
-        .raw(
-            "GET",
-            "/api/v1/public/register.csv",
-            None,
-            None,
-            vec![],
-            &[],
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK);
-    let csv = csv.as_str().unwrap().to_string();
+    let csv = h.public_csv("/api/v1/public/register.csv").await;
     assert_eq!(csv.lines().count(), 1, "{csv}");
     assert!(
         csv.starts_with("case_id,organisation,project_title,"),
