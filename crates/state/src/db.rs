@@ -203,5 +203,52 @@ pub(crate) fn from_ms_opt(ms: Option<i64>) -> Result<Option<DateTime<Utc>>, Stat
 
 /// A new random identifier.
 pub(crate) fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    // A random UUID can hold a run of ten or more digits across one hyphen
+    // (`19121212-1212…`), which the access domain refuses in identifiers as
+    // looking like an identity number: such an account would be unusable.
+    // Draw again (rare: well under 1 in 1,000).
+    loop {
+        let id = uuid::Uuid::new_v4().to_string();
+        if !has_long_digit_run(&id) {
+            return id;
+        }
+    }
+}
+
+/// Whether `s` has ten or more digits in a row, counting across single
+/// hyphens.
+fn has_long_digit_run(s: &str) -> bool {
+    let mut run = 0usize;
+    let mut prev_hyphen = false;
+    for b in s.bytes() {
+        if b.is_ascii_digit() {
+            run += 1;
+            prev_hyphen = false;
+            if run >= 10 {
+                return true;
+            }
+        } else if b == b'-' && !prev_hyphen && run > 0 {
+            prev_hyphen = true;
+        } else {
+            run = 0;
+            prev_hyphen = false;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod id_tests {
+    use super::{has_long_digit_run, new_id};
+
+    #[test]
+    fn ids_never_hold_a_run_that_looks_like_an_identity_number() {
+        assert!(has_long_digit_run("19121212-1212-4abc"));
+        assert!(has_long_digit_run("a-1234567890"));
+        assert!(!has_long_digit_run("1912121a-1212-4abc-8def-012345678abc"));
+        assert!(!has_long_digit_run("12345-6789a"));
+        for _ in 0..2000 {
+            assert!(!has_long_digit_run(&new_id()));
+        }
+    }
 }
