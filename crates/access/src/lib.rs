@@ -104,6 +104,7 @@ mod error;
 mod ids;
 mod leadtime;
 mod notify;
+pub mod optout;
 mod permit;
 mod policy;
 mod register;
