@@ -29,6 +29,9 @@
 //!   ([`Db::admit_query`]);
 //! * the password log-in throttle, likewise shared by every process
 //!   ([`login_throttle`]);
+//! * the citizens' opt-out register (append-only records, delivery files
+//!   recorded once by content hash) and the extracts made, with the
+//!   persons each held ([`optouts`]);
 //! * privacy-budget charges per user and period, and the differencing
 //!   guard's anchors (fingerprints of released person sets) ([`privacy`]).
 //!
@@ -44,6 +47,7 @@ mod db;
 mod error;
 pub mod login_throttle;
 pub mod oidc;
+pub mod optouts;
 pub mod outbox;
 pub mod permits;
 pub mod privacy;
