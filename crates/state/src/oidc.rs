@@ -69,6 +69,10 @@ pub struct OidcConfig {
     pub roles_claim: String,
     /// Claim naming the organisation for bare role entries.
     pub organisation_claim: String,
+    /// Claim holding a citizen's Swedish identity number (e.g.
+    /// `personal_identity_number`), read for the citizens' endpoints;
+    /// `None`: tokens carry no citizen identity.
+    pub identity_number_claim: Option<String>,
     /// A PEM file of CA certificates: when set, an `https` JWKS URL is
     /// trusted only if its certificate chains to one of these (instead of
     /// the system's roots).
@@ -87,6 +91,7 @@ impl OidcConfig {
             jwks,
             roles_claim: "roles".into(),
             organisation_claim: "org".into(),
+            identity_number_claim: None,
             ca_bundle: None,
             refresh: RefreshPolicy::default(),
         }
@@ -104,6 +109,32 @@ pub struct OidcIdentity {
     pub email: Option<String>,
     /// `(organisation, role)` pairs from the roles claim, as written.
     pub roles: Vec<(String, String)>,
+    /// The citizen's identity number from the configured claim, if any:
+    /// to be pseudonymised at once, never stored or logged.
+    pub identity_number: Option<IdentityClaim>,
+}
+
+/// An identity number as a token's claim carries it. Its `Debug` withholds
+/// it; read it with [`IdentityClaim::expose`] only to pseudonymise it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IdentityClaim(String);
+
+impl IdentityClaim {
+    /// Wraps a claim's text.
+    pub fn new(text: impl Into<String>) -> IdentityClaim {
+        IdentityClaim(text.into())
+    }
+
+    /// The number as written in the token.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for IdentityClaim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdentityClaim(<withheld>)")
+    }
 }
 
 /// Why a bearer JWT was not accepted. Messages never include the token.
@@ -410,6 +441,13 @@ impl OidcVerifier {
             name: text("name").or_else(|| text("preferred_username")),
             email: text("email"),
             roles,
+            identity_number: self
+                .config
+                .identity_number_claim
+                .as_deref()
+                .and_then(text)
+                .filter(|n| !n.trim().is_empty())
+                .map(IdentityClaim),
         })
     }
 }

@@ -51,6 +51,7 @@ fn config(jwks: JwksSource) -> OidcConfig {
         jwks,
         roles_claim: "realm_access.roles".into(),
         organisation_claim: "org".into(),
+        identity_number_claim: Some("personal_identity_number".into()),
         ca_bundle: None,
         refresh: RefreshPolicy::default(),
     }
