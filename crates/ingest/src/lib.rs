@@ -41,6 +41,7 @@ mod coding;
 mod error;
 mod format;
 mod input;
+pub mod optout;
 mod parquet_input;
 mod pseudo;
 mod readers;
@@ -246,6 +247,23 @@ fn load_files(
     let started = Instant::now();
     let (files, mut notes) = input::collect_files(paths)?;
     let files = readers::omop::skip_unread(files, &mut notes, options.format);
+    // Opt-out deliveries belong in the state database, not the store: the
+    // caller records them (`optout::read_optout_delivery`).
+    let (deliveries, files): (Vec<PathBuf>, Vec<PathBuf>) = files
+        .into_iter()
+        .partition(|f| optout::is_optout_delivery(f));
+    let only_deliveries = !deliveries.is_empty() && files.is_empty();
+    for d in deliveries {
+        notes.push(format!(
+            "{}: an opt-out delivery; recorded in the opt-out register, not the store",
+            display(&d)
+        ));
+    }
+    if only_deliveries {
+        return Err(IngestError::NoInput {
+            reason: "the given paths hold only opt-out deliveries".to_owned(),
+        });
+    }
     let total: u64 = files
         .iter()
         .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
