@@ -26,6 +26,9 @@ pub struct Authenticated {
     /// When the credential stops working (API token or web session), if
     /// it does: tokens created with it end no later.
     pub credential_expires: Option<DateTime<Utc>>,
+    /// A citizen's identity number from an OIDC token's configured claim
+    /// (for the citizens' endpoints only; withheld from `Debug`).
+    pub identity_number: Option<halsohub_state::oidc::IdentityClaim>,
 }
 
 /// Why a bearer token was not accepted.
@@ -139,6 +142,7 @@ pub async fn authenticate(
             principal,
             token_id: None,
             credential_expires: None,
+            identity_number: id.identity_number,
         });
     }
     Err(AuthError::Unauthorized(
@@ -157,6 +161,7 @@ async fn with_memberships(db: &Db, user: User) -> Result<Authenticated, AuthErro
         principal,
         token_id: None,
         credential_expires: None,
+        identity_number: None,
     })
 }
 

@@ -51,6 +51,38 @@ pub struct ExportJob {
     pub events_per_pass: usize,
     /// Code list files beside the built-in lists (for the cohort query).
     pub code_lists: Vec<PathBuf>,
+    /// Persons the opt-out register leaves out (filled by
+    /// [`run_for_permit`]; [`run`] alone leaves out only `exclude`).
+    pub register_exclusions: HashSet<Pseudonym>,
+}
+
+/// Whose extract an export is, for the opt-out register and the record of
+/// extracts ([`run_for_permit`]).
+#[derive(Debug, Clone)]
+pub struct ExtractFor {
+    /// The permit it is made under; `None` for a project export without
+    /// one (the data steward's), which leaves out everyone opted out of
+    /// anything now.
+    pub permit: Option<String>,
+    /// Read the register now (the extract's refresh) instead of as it
+    /// stood at the permit's decision.
+    pub refresh_opt_outs: bool,
+    /// Who makes it.
+    pub actor: String,
+}
+
+/// What [`run_for_permit`] did.
+#[derive(Debug, Clone)]
+pub struct Extracted {
+    /// The export's summary.
+    pub summary: ExportSummary,
+    /// The register instant its opt-outs were read at.
+    pub frozen_at: chrono::DateTime<chrono::Utc>,
+    /// Persons the register left out (of those known to the snapshot or
+    /// not).
+    pub opted_out: usize,
+    /// The extract's id in the record of extracts.
+    pub extract_id: i64,
 }
 
 /// Why an export did not happen (nothing is left behind).
@@ -88,6 +120,10 @@ pub enum ExportJobError {
     /// The hub cannot be opened (key, store, snapshot, code lists).
     #[error(transparent)]
     Hub(#[from] HubError),
+    /// The state database (opt-out register, permits, record of
+    /// extracts) failed.
+    #[error("state database: {0}")]
+    State(String),
     /// The export itself failed.
     #[error("exporting to {}: {error}", out.display())]
     Export {
@@ -111,10 +147,11 @@ pub fn run(
         what: "--from/--to",
         message: e.to_string(),
     })?;
-    let exclude = match &job.exclude {
+    let mut exclude = match &job.exclude {
         None => HashSet::new(),
         Some(p) => read_pseudonyms(p)?,
     };
+    exclude.extend(job.register_exclusions.iter().copied());
     let query = match &job.cohort {
         None => None,
         Some(p) => Some((p, read_query_file(p)?)),
@@ -165,6 +202,114 @@ pub fn run(
         events_per_pass: job.events_per_pass,
     };
     halsohub_export::export(&req, &hub.pseudonymiser(), progress).map_err(out_err)
+}
+
+/// An export that keeps the opt-out register and is recorded: under a
+/// permit (which must be active at `now`), everyone opted out of the
+/// permit's purpose, or of all, as the register stood at the permit's
+/// decision (or now, with `refresh_opt_outs`) is left out; without one,
+/// everyone opted out of anything now. The persons written are recorded
+/// as one extract (with the permit), so a citizen can see which permits
+/// used their data. Blocks while it writes: call it from the command line
+/// or a blocking task.
+///
+/// # Errors
+/// [`ExportJobError`]: an unknown or inactive permit (`--permit`), the
+/// export's own errors; [`ExportJobError::State`] when the register
+/// cannot be read or the extract recorded (the export is then written
+/// but not recorded, and the error says so).
+pub async fn run_for_permit(
+    mut job: ExportJob,
+    whose: &ExtractFor,
+    db: &halsohub_state::Db,
+    now: chrono::DateTime<chrono::Utc>,
+    progress: &dyn ExportProgress,
+) -> Result<Extracted, ExportJobError> {
+    let state = |e: halsohub_state::StateError| ExportJobError::State(e.to_string());
+    let invalid = |message: String| ExportJobError::Invalid {
+        what: "--permit",
+        message,
+    };
+    let (frozen_at, excluded, purpose) = match &whose.permit {
+        None => {
+            let (set, _) = crate::optout::excluded_for_counts(db, now)
+                .await
+                .map_err(state)?;
+            (now, set, None)
+        }
+        Some(id) => {
+            let row = match db.permit(id).await {
+                Ok(r) => r,
+                Err(halsohub_state::StateError::NotFound { .. }) => {
+                    return Err(invalid(format!("no permit {id}")));
+                }
+                Err(e) => return Err(state(e)),
+            };
+            let config = halsohub_access::AccessConfig::default();
+            let case = crate::cases::CaseService::new(db, &config)
+                .state(&row.case_id)
+                .await
+                .map_err(|e| ExportJobError::State(e.to_string()))?;
+            let permit = case
+                .permit
+                .as_ref()
+                .filter(|p| p.id.to_string() == *id)
+                .ok_or_else(|| invalid(format!("permit {id} is not in force in its case")))?;
+            if !permit.is_active(now) {
+                return Err(invalid(format!(
+                    "permit {id} is {:?} now; extracts need an active permit",
+                    permit.status(now)
+                )));
+            }
+            let purpose = case
+                .content
+                .as_ref()
+                .and_then(|c| c.purpose)
+                .ok_or_else(|| {
+                    invalid(format!("the application of permit {id} names no purpose"))
+                })?;
+            let frozen = halsohub_access::optout::freeze_instant(
+                permit.issued_at,
+                whose.refresh_opt_outs.then_some(now),
+            );
+            let set = crate::optout::excluded_for_purpose(db, purpose, frozen)
+                .await
+                .map_err(state)?;
+            (frozen, set, Some(purpose))
+        }
+    };
+    let opted_out = excluded.len();
+    job.register_exclusions = excluded;
+    let summary = run(&job, progress)?;
+    let extract = halsohub_state::optouts::NewExtract {
+        permit_id: whose.permit.clone(),
+        project: job.project.clone(),
+        purpose: purpose.map(|p| p.as_str().to_string()),
+        snapshot: summary.snapshot.0.clone(),
+        frozen_at,
+        at: now,
+        actor: whose.actor.clone(),
+        members: summary.members.iter().map(|p| *p.as_bytes()).collect(),
+    };
+    let extract_id = db.record_extract(&extract).await.map_err(|e| {
+        ExportJobError::State(format!(
+            "the export in {} was written, but recording it failed: {e}",
+            summary.dir.display()
+        ))
+    })?;
+    tracing::info!(
+        extract_id,
+        persons = summary.persons,
+        opted_out,
+        permit = whose.permit.as_deref().unwrap_or("-"),
+        "extract recorded"
+    );
+    Ok(Extracted {
+        summary,
+        frozen_at,
+        opted_out,
+        extract_id,
+    })
 }
 
 /// Domain names → domains; unknown names are refused with the known ones.

@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use halsohub_access::{Principal, may_query};
-use halsohub_cohort::{CodeLists, Engine, EvalError, Exclusion, OutputResult, Query, QueryError};
+use halsohub_cohort::{CodeLists, Engine, EvalError, OutputResult, Query, QueryError};
 use halsohub_disclosure::{
     Anchor, BudgetExceeded, DisclosureError, GuardSession, PersonTagger, Profile, Protector,
     QuotaExceeded, QuotaWindow, Release, SetPrint,
@@ -44,6 +44,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::hub::{Hub, HubError};
+use crate::optout::CountExclusions;
 use crate::query::{QueryFileError, read_query_file};
 
 /// The per-user quota, privacy-budget and differencing-guard policies the
@@ -142,6 +143,7 @@ pub struct Feasibility {
     budget: Option<BudgetPolicy>,
     guard: Option<GuardPolicy>,
     snapshots: Vec<SnapshotInfo>,
+    optouts: CountExclusions,
 }
 
 impl std::fmt::Debug for Feasibility {
@@ -193,6 +195,7 @@ impl Feasibility {
                 domains: Vec::new(),
                 serving: true,
             }],
+            optouts: CountExclusions::default(),
         }
     }
 
@@ -288,6 +291,11 @@ impl Feasibility {
     /// The named code lists and code systems queries may use.
     pub fn code_lists(&self) -> &CodeLists {
         &self.lists
+    }
+
+    /// The opt-out exclusion every count removes (kept between queries).
+    pub fn opt_outs(&self) -> &CountExclusions {
+        &self.optouts
     }
 
     /// The cohort engine queries run on.
@@ -595,11 +603,14 @@ pub async fn ask(
         _ => None,
     };
 
+    // Everyone opted out of anything is left out of every count, from the
+    // moment the register records it.
+    let excluded = f.optouts.at(db, &f.engine, now).await?;
     // The engine is CPU-bound: evaluate off the async workers.
     let engine = f.engine.clone();
     let lists = f.lists.clone();
     let q = query.clone();
-    let result = tokio::task::spawn_blocking(move || engine.run(&q, &lists, &Exclusion::default()))
+    let result = tokio::task::spawn_blocking(move || engine.run(&q, &lists, &excluded))
         .await
         .map_err(|e| FeasibilityError::Internal(format!("evaluation task failed: {e}")))?;
     let result = match result {

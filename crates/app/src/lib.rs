@@ -14,6 +14,9 @@
 //!   older unit rule), for `halsohub quarantine retry`;
 //! * the case service (load, fold, decide, persist, notify, ids from the
 //!   database, deadline sweep), for the case routes and `halsohub cases`;
+//! * the opt-out register (`optout`): delivery files and citizens'
+//!   changes recorded, a citizen's standing, history and the permits that
+//!   used their data, and the exclusion sets counts and extracts remove;
 //! * the state database (`db`), accounts, roles, tokens and sessions
 //!   (`accounts`), authentication of API callers (`auth`), the query log
 //!   (`query_log`) and code search (`codes`);
@@ -37,6 +40,7 @@ pub mod hub;
 pub mod idempotency;
 pub mod keys;
 pub mod load;
+pub mod optout;
 pub mod quarantine;
 pub mod query;
 pub mod query_log;

@@ -54,6 +54,9 @@ pub(crate) struct PersonOut {
     pub store_id: u32,
     /// The project pseudonym: the only identity written.
     pub project: Pseudonym,
+    /// The hub pseudonym (never written; the hub records who an extract
+    /// held).
+    pub hub: Pseudonym,
     pub sex: Option<char>,
     pub birth: Option<NaiveDate>,
     /// Death date (only when death is in scope and in the period).
@@ -128,6 +131,7 @@ impl People {
             persons.push(PersonOut {
                 store_id: sp.person_id,
                 project: pseudonymiser.project_pseudonym(project, &sp.person.patient),
+                hub: sp.person.patient,
                 sex: sp.person.sex,
                 birth: sp.person.birth_date,
                 death,

@@ -36,7 +36,7 @@ mod target;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use halsohub_identity::Pseudonymiser;
+use halsohub_identity::{Pseudonym, Pseudonymiser};
 use halsohub_store::{Domain, Snapshot, SnapshotId, Store};
 use serde::{Deserialize, Serialize};
 
@@ -130,6 +130,10 @@ pub struct Summary {
     pub domains: Option<Vec<Domain>>,
     pub basis: Option<String>,
     pub files: Vec<FileSummary>,
+    /// The hub pseudonyms of the persons exported, for the hub's record of
+    /// who an extract held. Never written into the export.
+    #[serde(skip)]
+    pub members: Vec<Pseudonym>,
 }
 
 /// Name of the summary file in an export.
@@ -281,6 +285,7 @@ pub fn export(
             .map(|d| d.iter().copied().collect()),
         basis: req.scope.basis.clone(),
         files: Vec::new(),
+        members: people.persons.iter().map(|p| p.hub).collect(),
     };
     summary.files = writer.finish(&strings, &summary)?;
     write_manifest(staging.dir(), &summary, snapshot)?;
