@@ -24,6 +24,9 @@ pub struct Caller {
     /// When the credential this request came with stops working (API token
     /// or web session), if it does: tokens created with it end no later.
     pub credential_expires: Option<chrono::DateTime<chrono::Utc>>,
+    /// A citizen's identity number from an OIDC token (withheld from
+    /// `Debug`; the citizens' endpoints pseudonymise it at once).
+    pub identity_number: Option<halsohub_app::optout::IdentityClaim>,
 }
 
 impl Caller {
@@ -41,6 +44,7 @@ impl From<Authenticated> for Caller {
             principal: a.principal,
             token_id: a.token_id,
             credential_expires: a.credential_expires,
+            identity_number: a.identity_number,
         }
     }
 }

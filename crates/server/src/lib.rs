@@ -27,6 +27,11 @@
 //!   "overdue" notifications in the outbox (each once);
 //!   [`sweep_periodically`] runs it on an interval beside the server.
 //!
+//! * Citizens (`/api/v1/me/opt-out`, `/api/v1/me/permits`): their own
+//!   opt-out standing, changes and the permits that used their data,
+//!   through [`halsohub_app::optout`]; an OIDC token's identity-number
+//!   claim is pseudonymised on arrival.
+//!
 //! The router is composed of per-area routers, so another crate can add its
 //! own area with [`router_with`] and have it documented.
 
@@ -44,6 +49,7 @@ use halsohub_app::auth::{AccessConfig, OidcVerifier};
 use halsohub_app::codes::CodeRegistry;
 use halsohub_app::db::Db;
 use halsohub_app::feasibility::Feasibility;
+use halsohub_app::optout::Citizens;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -100,6 +106,9 @@ pub struct AppState {
     pub feasibility: Option<Arc<Feasibility>>,
     /// Code lists for code search (the built-in lists by default).
     pub codes: Arc<CodeRegistry>,
+    /// Recognises citizens (their identity number under the hub key) for
+    /// the `/api/v1/me/…` endpoints; `None` without a key.
+    pub citizens: Option<Arc<Citizens>>,
 }
 
 /// A source of "now".
@@ -115,6 +124,7 @@ impl AppState {
             clock: Arc::new(chrono::Utc::now),
             feasibility: None,
             codes: Arc::new(CodeRegistry::builtin()),
+            citizens: None,
         }
     }
 
@@ -173,6 +183,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(routes::cases::router())
         .merge(routes::public::router())
         .merge(routes::feasibility::router())
+        .merge(routes::optout::router())
 }
 
 /// The whole API over `state`.

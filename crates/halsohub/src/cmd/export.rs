@@ -6,10 +6,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
-use halsohub_app::export::{DEFAULT_EVENTS_PER_PASS, ExportFormat as Format, ExportJob};
+use halsohub_app::export::{
+    DEFAULT_EVENTS_PER_PASS, ExportFormat as Format, ExportJob, ExtractFor,
+};
 
 use crate::cmd::keys::KeyArg;
 use crate::progress::{self, Bar, Unit};
@@ -59,6 +61,20 @@ pub struct ExportArgs {
     /// many passes as it needs).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_EVENTS_PER_PASS)]
     pub events_per_pass: usize,
+    /// The permit the extract is made under (e.g. HH-P-2026-000001): it
+    /// must be active; everyone opted out of its purpose (or of all) as the
+    /// register stood at its decision is left out. Without it, everyone
+    /// opted out of anything now is left out. Either way the extract is
+    /// recorded, so citizens can see which permits used their data.
+    #[arg(long, value_name = "PERMIT_ID")]
+    pub permit: Option<String>,
+    /// Read the opt-out register as it stands now (the extract's refresh)
+    /// instead of as it stood at the permit's decision.
+    #[arg(long, requires = "permit")]
+    pub refresh_opt_outs: bool,
+    /// The state database: opt-out register, permits, record of extracts.
+    #[command(flatten)]
+    pub db: crate::cmd::db::DatabaseArgs,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -96,10 +112,27 @@ pub fn run(args: ExportArgs, home: &Path) -> Result<()> {
         out: args.out.clone(),
         events_per_pass: args.events_per_pass,
         code_lists: args.lists.files.clone(),
+        register_exclusions: Default::default(),
     };
+    let whose = ExtractFor {
+        permit: args.permit.clone(),
+        refresh_opt_outs: args.refresh_opt_outs,
+        actor: crate::cmd::count::os_user(),
+    };
+    let rt = crate::runtime()?;
+    let db = rt
+        .block_on(crate::cmd::db::open(&args.db, home))
+        .context("the opt-out register and the record of extracts are in the state database")?;
     let bar = Bar(progress::bar(0, "export", Unit::Items));
-    let summary = halsohub_app::export::run(&job, &bar)?;
+    let extracted = rt.block_on(halsohub_app::export::run_for_permit(
+        job,
+        &whose,
+        &db,
+        chrono::Utc::now(),
+        &bar,
+    ))?;
     bar.0.finish_and_clear();
+    let summary = extracted.summary;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
         return Ok(());
@@ -114,6 +147,12 @@ pub fn run(args: ExportArgs, home: &Path) -> Result<()> {
     println!(
         "  {} persons, {} events ({} left out by period or categories; {} persons excluded)",
         summary.persons, summary.events, summary.events_out_of_scope, summary.excluded_persons
+    );
+    println!(
+        "  opt-out register read as of {} ({} persons opted out); recorded as extract {}",
+        extracted.frozen_at.format("%Y-%m-%d %H:%M UTC"),
+        extracted.opted_out,
+        extracted.extract_id
     );
     for f in &summary.files {
         println!("  {:<32} {:>12}", f.file, f.rows);

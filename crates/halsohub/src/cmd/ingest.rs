@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use clap::Args;
 use halsohub_app::load::{LoadJob, LoadReport};
@@ -31,9 +31,15 @@ pub struct IngestArgs {
     /// Print the load report as JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// The state database opt-out delivery files are recorded in (only
+    /// opened when the paths hold one).
+    #[command(flatten)]
+    pub db: crate::cmd::db::DatabaseArgs,
     /// Source files or directories (searched recursively; .gz is read):
     /// register extracts, FHIR R4 Bundles or bulk NDJSON, OMOP CDM 5.3/5.4
-    /// folders of table files (PERSON.csv.gz, concept.csv, ...).
+    /// folders of table files (PERSON.csv.gz, concept.csv, ...), and opt-out
+    /// delivery files from the national e-service (recorded in the state
+    /// database's opt-out register).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 }
@@ -48,13 +54,70 @@ pub fn run(args: IngestArgs, home: &Path) -> Result<()> {
             .unwrap_or_else(|| chrono::Utc::now().date_naive()),
         format: args.format.clone(),
     };
-    let report = load(&job)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    let plan = halsohub_app::load::plan(&job)?;
+    if plan.deliveries.is_empty() {
+        let report = load(&job)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            print!("{report}");
+        }
+        return Ok(());
+    }
+    // The sources first: a first load creates the store, whose key the
+    // deliveries are pseudonymised with.
+    let report = if plan.has_sources {
+        Some(load(&job)?)
     } else {
-        print!("{report}");
+        None
+    };
+    let rt = crate::runtime()?;
+    let db = rt
+        .block_on(crate::cmd::db::open(&args.db, home))
+        .context("opt-out deliveries are recorded in the state database")?;
+    let deliveries = rt.block_on(halsohub_app::load::record_deliveries(
+        &job,
+        &plan,
+        &db,
+        &crate::cmd::count::os_user(),
+        chrono::Utc::now(),
+    ))?;
+    if args.json {
+        let out = serde_json::json!({ "load": report, "opt_out_deliveries": deliveries });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        for d in &deliveries {
+            print!("{}", render_delivery(d));
+        }
+        if let Some(report) = report {
+            print!("{report}");
+        }
     }
     Ok(())
+}
+
+/// One delivery's lines of the report.
+fn render_delivery(d: &halsohub_app::optout::DeliveryReport) -> String {
+    let mut out = format!(
+        "opt-out delivery {}
+",
+        d.path.display()
+    );
+    match d.already_recorded_at {
+        Some(at) => out.push_str(&format!(
+            "  already recorded at {} (same content); nothing recorded now\n",
+            at.format("%Y-%m-%d %H:%M UTC")
+        )),
+        None => out.push_str(&format!(
+            "  {} records recorded, {} lines rejected\n",
+            d.recorded,
+            d.rejected.len()
+        )),
+    }
+    for (line, reason) in &d.rejected {
+        out.push_str(&format!("  line {line}: {reason}\n"));
+    }
+    out
 }
 
 /// Runs the load ([`halsohub_app::load::load`]: the store opened or

@@ -41,6 +41,11 @@ pub struct ServeArgs {
     /// Claim naming the organisation for bare roles.
     #[arg(long, default_value = "org")]
     pub oidc_org_claim: String,
+    /// Claim holding a citizen's Swedish identity number (for the
+    /// citizens' opt-out endpoints); pseudonymised on arrival, never
+    /// stored.
+    #[arg(long, default_value = "personal_identity_number")]
+    pub oidc_identity_number_claim: String,
     #[command(flatten)]
     pub oidc_tls: crate::cmd::auth::OidcTlsArgs,
     #[command(flatten)]
@@ -113,6 +118,7 @@ impl ServeArgs {
             oidc_audience: None,
             oidc_roles_claim: "roles".into(),
             oidc_org_claim: "org".into(),
+            oidc_identity_number_claim: "personal_identity_number".into(),
             oidc_tls: Default::default(),
             token_lifetime: Default::default(),
             store: Some(store),
@@ -174,6 +180,9 @@ pub async fn run(args: ServeArgs, home: &Path) -> Result<()> {
     });
     if let Some(store) = args.store.clone() {
         state = state.with_feasibility(feasibility(&args, store, home).await?);
+        state.citizens = Some(Arc::new(halsohub_app::optout::Citizens::open(
+            &args.key.path(home),
+        )?));
     } else {
         eprintln!("no --store given: the feasibility endpoints will answer 503");
     }
@@ -184,6 +193,7 @@ pub async fn run(args: ServeArgs, home: &Path) -> Result<()> {
             jwks: jwks_source(&jwks),
             roles_claim: args.oidc_roles_claim,
             organisation_claim: args.oidc_org_claim,
+            identity_number_claim: Some(args.oidc_identity_number_claim),
             ca_bundle: args.oidc_tls.oidc_ca_bundle.clone(),
             refresh: args.oidc_tls.refresh(),
         })

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod cases;
 pub mod feasibility;
+pub mod optout;
 pub mod public;
 
 use axum::http::{HeaderMap, StatusCode, header};
