@@ -122,6 +122,9 @@ pub struct CaseWrite {
     pub notifications: Vec<NewNotification>,
     /// Idempotency record, when the command carried a key.
     pub idempotency: Option<IdempotencyRecord>,
+    /// The audit entries recording these events (stored in the same
+    /// transaction).
+    pub audit: Vec<crate::audit::NewAuditEntry>,
 }
 
 /// The hash that identifies a request for idempotency: SHA-256 over the
@@ -454,6 +457,7 @@ async fn write_in_tx(tx: &mut Transaction<'static, Any>, w: &CaseWrite) -> Resul
     for n in &w.notifications {
         crate::outbox::insert(tx, n).await?;
     }
+    crate::audit::insert(tx, &w.audit).await?;
     if let Some(idem) = &w.idempotency {
         let res = sqlx::query(
             "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, status, response, created_at) \

@@ -32,6 +32,9 @@
 //! * the citizens' opt-out register (append-only records, delivery files
 //!   recorded once by content hash) and the extracts made, with the
 //!   persons each held ([`optouts`]);
+//! * the verifiable audit log's entries with their salts and commitments,
+//!   one row per leaf index taken in the writing transaction, written with
+//!   what they record ([`audit`]);
 //! * privacy-budget charges per user and period, and the differencing
 //!   guard's anchors (fingerprints of released person sets) ([`privacy`]).
 //!
@@ -42,6 +45,7 @@
 
 pub mod accounts;
 pub mod attachments;
+pub mod audit;
 pub mod cases;
 mod db;
 mod error;

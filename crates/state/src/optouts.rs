@@ -8,11 +8,14 @@
 //! records with it in one transaction, or none. Extracts keep the sorted
 //! 16-byte pseudonyms of the persons they held, so that a citizen can be
 //! told which permits used their data without anything about anyone else.
+//! Each write takes the audit entries that record it and stores them in
+//! the same transaction.
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::audit::NewAuditEntry;
 use crate::db::{from_ms, to_ms};
 use crate::{Db, StateError};
 
@@ -244,6 +247,7 @@ impl Db {
         channel: &str,
         actor: &str,
         at: DateTime<Utc>,
+        audit: &[NewAuditEntry],
     ) -> Result<Vec<i64>, StateError> {
         for r in records {
             check(r)?;
@@ -255,6 +259,7 @@ impl Db {
             .await
             .map_err(err("starting an opt-out transaction"))?;
         let ids = insert_records(&mut tx, records, channel, actor, at).await?;
+        crate::audit::insert(&mut tx, audit).await?;
         tx.commit()
             .await
             .map_err(err("committing an opt-out transaction"))?;
@@ -272,6 +277,7 @@ impl Db {
         delivery: &NewDelivery,
         records: &[NewOptOut],
         at: DateTime<Utc>,
+        audit: &[NewAuditEntry],
     ) -> Result<DeliveryOutcome, StateError> {
         for r in records {
             check(r)?;
@@ -322,6 +328,7 @@ impl Db {
             .map_err(err("recording a rejected opt-out line"))?;
         }
         insert_records(&mut tx, records, "file", &delivery.actor, at).await?;
+        crate::audit::insert(&mut tx, audit).await?;
         tx.commit()
             .await
             .map_err(err("committing an opt-out delivery"))?;
@@ -425,7 +432,11 @@ impl Db {
     ///
     /// # Errors
     /// [`StateError::Invalid`] for an empty project; [`StateError::Db`].
-    pub async fn record_extract(&self, e: &NewExtract) -> Result<i64, StateError> {
+    pub async fn record_extract(
+        &self,
+        e: &NewExtract,
+        audit: &[NewAuditEntry],
+    ) -> Result<i64, StateError> {
         if e.project.trim().is_empty() {
             return Err(StateError::invalid("project", "must not be empty"));
         }
@@ -433,6 +444,11 @@ impl Db {
         members.sort_unstable();
         members.dedup();
         let blob: Vec<u8> = members.iter().flatten().copied().collect();
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StateError::db("starting an extract transaction"))?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO extracts (permit_id, project, purpose, snapshot, frozen_at, at, actor, \
              persons, members) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
@@ -446,9 +462,13 @@ impl Db {
         .bind(&e.actor)
         .bind(i64::try_from(members.len()).unwrap_or(i64::MAX))
         .bind(blob)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(StateError::db("recording an extract"))?;
+        crate::audit::insert(&mut tx, audit).await?;
+        tx.commit()
+            .await
+            .map_err(StateError::db("committing an extract"))?;
         Ok(id)
     }
 

@@ -29,7 +29,8 @@ pub enum QueryOutcome {
 }
 
 impl QueryOutcome {
-    fn parts(&self) -> (&'static str, Option<&str>) {
+    /// The stored outcome (`ok`, `refused`) and reason.
+    pub fn parts(&self) -> (&'static str, Option<&str>) {
         match self {
             QueryOutcome::Ok => ("ok", None),
             QueryOutcome::Refused { reason } => ("refused", Some(reason)),
@@ -158,36 +159,16 @@ impl Db {
     /// Appends one query to the log and returns its id. The log is never
     /// changed afterwards.
     pub async fn append_query_log(&self, entry: &NewQueryLogEntry) -> Result<i64, StateError> {
-        if entry.user_id.is_empty() {
-            return Err(StateError::invalid("user_id", "must not be empty"));
-        }
-        if !matches!(entry.channel.as_str(), "api" | "cli") {
-            return Err(StateError::invalid("channel", "must be \"api\" or \"cli\""));
-        }
-        let (outcome, reason) = entry.outcome.parts();
-        let protections = serde_json::to_string(&entry.protections).map_err(|err| {
-            StateError::invalid("protections", format!("cannot be stored: {err}"))
-        })?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO query_log (at, user_id, token_id, channel, query_hash, snapshot, \
-             output_kind, profile, protections, exact, outcome, reason) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-        )
-        .bind(to_ms(entry.at))
-        .bind(&entry.user_id)
-        .bind(&entry.token_id)
-        .bind(&entry.channel)
-        .bind(&entry.query_hash)
-        .bind(&entry.snapshot)
-        .bind(&entry.output_kind)
-        .bind(&entry.profile)
-        .bind(protections)
-        .bind(i64::from(entry.exact))
-        .bind(outcome)
-        .bind(reason)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(StateError::db("appending to the query log"))?;
+        let err = StateError::db;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(err("starting a query-log transaction"))?;
+        let id = insert(&mut tx, entry).await?;
+        tx.commit()
+            .await
+            .map_err(err("committing a query-log transaction"))?;
         Ok(id)
     }
 
@@ -269,6 +250,43 @@ impl Db {
             .map_err(StateError::db("reading the query log"))?;
         rows.iter().map(from_row).collect()
     }
+}
+
+/// Inserts a query-log row in `tx`; returns its id.
+pub(crate) async fn insert(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    entry: &NewQueryLogEntry,
+) -> Result<i64, StateError> {
+    if entry.user_id.is_empty() {
+        return Err(StateError::invalid("user_id", "must not be empty"));
+    }
+    if !matches!(entry.channel.as_str(), "api" | "cli") {
+        return Err(StateError::invalid("channel", "must be \"api\" or \"cli\""));
+    }
+    let (outcome, reason) = entry.outcome.parts();
+    let protections = serde_json::to_string(&entry.protections)
+        .map_err(|err| StateError::invalid("protections", format!("cannot be stored: {err}")))?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO query_log (at, user_id, token_id, channel, query_hash, snapshot, \
+             output_kind, profile, protections, exact, outcome, reason) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+    )
+    .bind(to_ms(entry.at))
+    .bind(&entry.user_id)
+    .bind(&entry.token_id)
+    .bind(&entry.channel)
+    .bind(&entry.query_hash)
+    .bind(&entry.snapshot)
+    .bind(&entry.output_kind)
+    .bind(&entry.profile)
+    .bind(protections)
+    .bind(i64::from(entry.exact))
+    .bind(outcome)
+    .bind(reason)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(StateError::db("appending to the query log"))?;
+    Ok(id)
 }
 
 #[cfg(test)]

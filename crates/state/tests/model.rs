@@ -60,6 +60,7 @@ async fn run(ops: Vec<Op>) {
             permits: vec![],
             notifications: vec![],
             idempotency: None,
+            audit: vec![],
         };
         let current = model.get(&case).map_or(0, Vec::len) as i64;
         match db.write_case(w).await {

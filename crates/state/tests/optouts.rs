@@ -38,6 +38,7 @@ async fn records_keep_their_order_and_bad_ones_store_nothing() {
                 "api",
                 "citizen",
                 at(1),
+                &[],
             )
             .await
             .unwrap();
@@ -51,6 +52,7 @@ async fn records_keep_their_order_and_bad_ones_store_nothing() {
                 "api",
                 "citizen",
                 at(2),
+                &[],
             )
             .await
             .unwrap_err()
@@ -59,7 +61,7 @@ async fn records_keep_their_order_and_bad_ones_store_nothing() {
         let mut short = rec(5, "all", "opt_out", 0);
         short.pseudonym = "19121212-1212".into();
         assert!(
-            db.record_optouts(&[short], "api", "c", at(2))
+            db.record_optouts(&[short], "api", "c", at(2), &[])
                 .await
                 .is_err()
         );
@@ -91,7 +93,7 @@ async fn a_delivery_is_recorded_once_with_its_rejections() {
         };
         let records = [rec(1, "all", "opt_out", 0), rec(1, "all", "withdrawal", 10)];
         let first = db
-            .record_optout_delivery(&delivery, &records, at(20))
+            .record_optout_delivery(&delivery, &records, at(20), &[])
             .await
             .unwrap();
         let DeliveryOutcome::Recorded { id, records: n } = first else {
@@ -99,7 +101,7 @@ async fn a_delivery_is_recorded_once_with_its_rejections() {
         };
         assert_eq!(n, 2);
         let again = db
-            .record_optout_delivery(&delivery, &records, at(30))
+            .record_optout_delivery(&delivery, &records, at(30), &[])
             .await
             .unwrap();
         assert_eq!(again, DeliveryOutcome::AlreadyRecorded { id, at: at(20) });
@@ -119,7 +121,7 @@ async fn a_delivery_is_recorded_once_with_its_rejections() {
         let mut bad = rec(2, "all", "opt_out", 0);
         bad.pseudonym = "xyz".into();
         assert!(
-            db.record_optout_delivery(&other, &[rec(2, "all", "opt_out", 0), bad], at(40))
+            db.record_optout_delivery(&other, &[rec(2, "all", "opt_out", 0), bad], at(40), &[])
                 .await
                 .is_err()
         );
@@ -134,28 +136,34 @@ async fn extracts_answer_only_for_the_person_asked_about() {
         let db = &t.db;
         let members: Vec<[u8; 16]> = (0u8..200).rev().map(|i| [i; 16]).collect();
         let id = db
-            .record_extract(&NewExtract {
-                permit_id: Some("HH-P-2026-000001".into()),
-                project: "heart".into(),
-                purpose: Some("scientific_research".into()),
-                snapshot: "s000001".into(),
-                frozen_at: at(0),
-                at: at(5),
-                actor: "os:steward".into(),
-                members,
-            })
+            .record_extract(
+                &NewExtract {
+                    permit_id: Some("HH-P-2026-000001".into()),
+                    project: "heart".into(),
+                    purpose: Some("scientific_research".into()),
+                    snapshot: "s000001".into(),
+                    frozen_at: at(0),
+                    at: at(5),
+                    actor: "os:steward".into(),
+                    members,
+                },
+                &[],
+            )
             .await
             .unwrap();
-        db.record_extract(&NewExtract {
-            permit_id: None,
-            project: "other".into(),
-            purpose: None,
-            snapshot: "s000001".into(),
-            frozen_at: at(6),
-            at: at(6),
-            actor: "os:steward".into(),
-            members: vec![[7; 16]],
-        })
+        db.record_extract(
+            &NewExtract {
+                permit_id: None,
+                project: "other".into(),
+                purpose: None,
+                snapshot: "s000001".into(),
+                frozen_at: at(6),
+                at: at(6),
+                actor: "os:steward".into(),
+                members: vec![[7; 16]],
+            },
+            &[],
+        )
         .await
         .unwrap();
         let seven = db.extracts_with([7; 16]).await.unwrap();
@@ -167,19 +175,22 @@ async fn extracts_answer_only_for_the_person_asked_about() {
         assert_eq!(last.len(), 1);
         assert!(db.extracts_with([200; 16]).await.unwrap().is_empty());
         assert!(
-            db.record_extract(&NewExtract {
-                project: " ".into(),
-                ..NewExtract {
-                    permit_id: None,
-                    project: String::new(),
-                    purpose: None,
-                    snapshot: "s".into(),
-                    frozen_at: at(0),
-                    at: at(0),
-                    actor: "a".into(),
-                    members: vec![],
-                }
-            })
+            db.record_extract(
+                &NewExtract {
+                    project: " ".into(),
+                    ..NewExtract {
+                        permit_id: None,
+                        project: String::new(),
+                        purpose: None,
+                        snapshot: "s".into(),
+                        frozen_at: at(0),
+                        at: at(0),
+                        actor: "a".into(),
+                        members: vec![],
+                    }
+                },
+                &[]
+            )
             .await
             .is_err()
         );
@@ -189,7 +200,7 @@ async fn extracts_answer_only_for_the_person_asked_about() {
 #[tokio::test]
 async fn the_register_refuses_update_and_delete_in_sqlite() {
     let t = common::backends().await.remove(0);
-    t.db.record_optouts(&[rec(1, "all", "opt_out", 0)], "api", "c", at(0))
+    t.db.record_optouts(&[rec(1, "all", "opt_out", 0)], "api", "c", at(0), &[])
         .await
         .unwrap();
     sqlx::any::install_default_drivers();

@@ -42,6 +42,7 @@ fn write(case: &str, org: &str, expected: i64, kind: &str) -> CaseWrite {
         permits: vec![],
         notifications: vec![],
         idempotency: None,
+        audit: vec![],
     }
 }
 
