@@ -1246,6 +1246,7 @@ impl<'a> CaseService<'a> {
             }),
             None => None,
         };
+        let audit = crate::audit::case_entries(case_id, before.version, &new_events);
         let write = CaseWrite {
             case_id: case_id.to_string(),
             expected_version: i64::try_from(before.version)
@@ -1259,6 +1260,7 @@ impl<'a> CaseService<'a> {
             permits,
             notifications,
             idempotency,
+            audit,
         };
         self.db.write_case(write).await?;
         Ok(result)

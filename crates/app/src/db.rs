@@ -22,6 +22,9 @@ pub enum DbError {
     /// The database cannot be opened or migrated.
     #[error("cannot open the state database: {0}")]
     Open(#[from] StateError),
+    /// The earlier logs could not be brought into the audit log.
+    #[error("cannot bring the earlier logs into the audit log: {0}")]
+    Audit(String),
 }
 
 /// The database URL: `explicit` when given, else the SQLite file
@@ -44,13 +47,20 @@ pub fn database_url(explicit: Option<&str>, home: &Path) -> Result<String, DbErr
 }
 
 /// Opens the state database at `explicit` (else the default under
-/// `home`) and brings its schema up to date.
+/// `home`), brings its schema up to date, and brings the rows of the
+/// query log and case events written before the audit log existed into
+/// it (once; [`crate::audit::backfill`]).
 ///
 /// # Errors
 /// [`DbError`] saying which step failed.
 pub async fn open(explicit: Option<&str>, home: &Path) -> Result<Db, DbError> {
     let url = database_url(explicit, home)?;
-    Ok(Db::connect(&url).await?)
+    let db = Db::connect(&url).await?;
+    crate::audit::backfill(&db).await.map_err(|e| match e {
+        crate::audit::AuditError::State(s) => DbError::Open(s),
+        other => DbError::Audit(other.to_string()),
+    })?;
+    Ok(db)
 }
 
 #[cfg(test)]

@@ -291,7 +291,26 @@ pub async fn run_for_permit(
         actor: whose.actor.clone(),
         members: summary.members.iter().map(|p| *p.as_bytes()).collect(),
     };
-    let extract_id = db.record_extract(&extract).await.map_err(|e| {
+    let audit = crate::audit::entry(
+        halsohub_audit::EntryKind::Extraction,
+        now,
+        &whose.actor,
+        &whose
+            .permit
+            .clone()
+            .unwrap_or_else(|| format!("project/{}", job.project)),
+        serde_json::json!({
+            "project": job.project,
+            "purpose": extract.purpose,
+            "snapshot": extract.snapshot,
+            "frozen_at": frozen_at,
+            "persons": summary.persons,
+            "events": summary.events,
+            "format": summary.format.as_str(),
+            "opted_out": opted_out,
+        }),
+    );
+    let extract_id = db.record_extract(&extract, &[audit]).await.map_err(|e| {
         ExportJobError::State(format!(
             "the export in {} was written, but recording it failed: {e}",
             summary.dir.display()

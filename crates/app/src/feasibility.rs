@@ -395,6 +395,9 @@ pub struct FeasibilityAnswer {
     pub budget: Option<BudgetInfo>,
     /// This query's entry in the query log.
     pub log_id: i64,
+    /// This answer's entry in the verifiable audit log (its leaf index;
+    /// `GET /api/v1/audit/entries/{index}` proves it, for auditors).
+    pub audit_index: u64,
     /// Qualitative warnings about the query (a lab analyte named in one
     /// code system where the snapshot also holds another, an ICD-10-SE
     /// diagnosis whose ICD-10-CM/GM counterparts the snapshot holds but the
@@ -503,14 +506,22 @@ fn log_entry(
     }
 }
 
+/// Appends `log` to the query log and its entry to the audit log, in one
+/// transaction: the row's id and the entry's index.
+async fn append_log(db: &Db, log: &NewQueryLogEntry) -> Result<(i64, u64), StateError> {
+    let salt = crate::audit::fresh_salt();
+    db.append_query_log_audited(log, |id| crate::audit::query_log_entry(log, id, &salt))
+        .await
+}
+
 /// Appends `log` as refused with `reason`.
 async fn log_refusal(
     db: &Db,
     mut log: NewQueryLogEntry,
     reason: String,
-) -> Result<i64, StateError> {
+) -> Result<(i64, u64), StateError> {
     log.outcome = QueryOutcome::Refused { reason };
-    db.append_query_log(&log).await
+    append_log(db, &log).await
 }
 
 /// Answers one feasibility query from `who` at `now`: role check (API),
@@ -645,7 +656,7 @@ pub async fn ask(
         }
     };
     log.protections = protections(profile, &output);
-    let log_id = db.append_query_log(&log).await?;
+    let (log_id, audit_index) = append_log(db, &log).await?;
     Ok(Answered {
         answer: FeasibilityAnswer {
             snapshot: result.snapshot,
@@ -654,6 +665,7 @@ pub async fn ask(
             output,
             budget,
             log_id,
+            audit_index,
             warnings,
         },
         exact: who.exact().then_some(result.output),

@@ -55,6 +55,37 @@ pub fn fingerprint(path: &Path) -> Result<String, HubError> {
     Ok(load_key(path)?.fingerprint())
 }
 
+/// Writes `bytes` to a new file at `path` readable by its owner only
+/// (mode 0600), durably; never overwrites, and leaves nothing behind on
+/// failure. For every secret key file of the hub.
+///
+/// # Errors
+/// Why, naming the file.
+pub fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut file = opts.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            format!(
+                "{} exists already; a key is never overwritten",
+                path.display()
+            )
+        } else {
+            format!("creating {}: {e}", path.display())
+        }
+    })?;
+    let written = file.write_all(bytes).and_then(|()| file.sync_all());
+    if let Err(e) = written {
+        drop(file);
+        let _ = std::fs::remove_file(path);
+        return Err(format!("writing {}: {e}", path.display()));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

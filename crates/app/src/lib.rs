@@ -14,6 +14,9 @@
 //!   older unit rule), for `halsohub quarantine retry`;
 //! * the case service (load, fold, decide, persist, notify, ids from the
 //!   database, deadline sweep), for the case routes and `halsohub cases`;
+//! * the verifiable audit log (`audit`): entries made with what they
+//!   record, the tree sequenced from the database into tiles and signed
+//!   checkpoints, proofs, the backfill of the earlier logs, key files;
 //! * the opt-out register (`optout`): delivery files and citizens'
 //!   changes recorded, a citizen's standing, history and the permits that
 //!   used their data, and the exclusion sets counts and extracts remove;
@@ -29,6 +32,7 @@
 //! name are re-exported by the service that hands them out.
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod cases;
 pub mod clocks;

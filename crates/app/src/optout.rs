@@ -235,6 +235,28 @@ fn by_person(records: &[StoredOptOut]) -> HashMap<Pseudonym, Vec<OptOutRecord>> 
     out
 }
 
+/// The audit entry recording one opt-out change.
+fn change_entry(
+    r: &NewOptOut,
+    channel: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> halsohub_state::audit::NewAuditEntry {
+    crate::audit::entry(
+        halsohub_audit::EntryKind::OptOutChange,
+        now,
+        actor,
+        &r.pseudonym,
+        serde_json::json!({
+            "scope": r.scope,
+            "action": r.action,
+            "effective_at": r.effective_at,
+            "channel": channel,
+            "reference": r.reference,
+        }),
+    )
+}
+
 /// Everyone opted out of any purpose at `at`, and the next instant at
 /// which an already recorded record takes effect.
 ///
@@ -391,7 +413,9 @@ pub async fn record(
         effective_at: now,
         reference: "api".to_string(),
     };
-    db.record_optouts(&[record], "api", "citizen", now).await?;
+    let audit = change_entry(&record, "api", "citizen", now);
+    db.record_optouts(&[record], "api", "citizen", now, &[audit])
+        .await?;
     tracing::info!(
         action = request.action.as_str(),
         scope = request.scope.as_str(),
@@ -457,7 +481,13 @@ pub async fn record_delivery(
         actor: actor.to_string(),
         rejections: rejected.clone(),
     };
-    let outcome = db.record_optout_delivery(&delivery, &records, now).await?;
+    let audit: Vec<_> = records
+        .iter()
+        .map(|r| change_entry(r, "file", actor, now))
+        .collect();
+    let outcome = db
+        .record_optout_delivery(&delivery, &records, now, &audit)
+        .await?;
     let (recorded, already) = match outcome {
         DeliveryOutcome::Recorded { records, .. } => (records, None),
         DeliveryOutcome::AlreadyRecorded { at, .. } => (0, Some(at)),
