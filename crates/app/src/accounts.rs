@@ -4,6 +4,7 @@
 //! administrator's right to revoke anyone's token is
 //! `access::authorize(ManageUsers)`); the edges parse and render.
 
+use crate::audit::EntryKind;
 use chrono::{DateTime, Duration, Utc};
 use halsohub_access::{Action, Target, authorize};
 use halsohub_state::accounts::NewUser;
@@ -108,7 +109,7 @@ impl std::fmt::Debug for LoginOutcome {
 ///
 /// # Errors
 /// [`AccountError`]: an unknown role, a taken or malformed username.
-pub async fn add_user(db: &Db, new: NewAccount) -> Result<User, AccountError> {
+pub async fn add_user(db: &Db, new: NewAccount, actor: &str) -> Result<User, AccountError> {
     let roles: Vec<Role> = new
         .roles
         .iter()
@@ -123,10 +124,26 @@ pub async fn add_user(db: &Db, new: NewAccount) -> Result<User, AccountError> {
             oidc_subject: new.oidc_subject,
         })
         .await?;
+    record(
+        db,
+        EntryKind::AccountChange,
+        actor,
+        &user.id,
+        serde_json::json!({"change": "created", "username": user.username}),
+    )
+    .await?;
     if let Some(org) = new.organisation {
         let o = db.ensure_organisation(&org).await?;
         for r in roles {
             db.grant_role(&user.id, &o.id, r.as_str()).await?;
+            record(
+                db,
+                EntryKind::RoleChange,
+                actor,
+                &user.id,
+                serde_json::json!({"change": "granted", "role": r.as_str(), "organisation": o.id}),
+            )
+            .await?;
         }
     }
     Ok(user)
@@ -169,11 +186,20 @@ pub async fn grant(
     username: &str,
     organisation: &str,
     role: &str,
+    actor: &str,
 ) -> Result<(Role, String), AccountError> {
     let r = parse_role(role)?;
     let u = db.user_by_username(username).await?;
     let o = db.ensure_organisation(organisation).await?;
     db.grant_role(&u.id, &o.id, r.as_str()).await?;
+    record(
+        db,
+        EntryKind::RoleChange,
+        actor,
+        &u.id,
+        serde_json::json!({"change": "granted", "role": r.as_str(), "organisation": o.id}),
+    )
+    .await?;
     Ok((r, o.name))
 }
 
@@ -188,11 +214,20 @@ pub async fn revoke(
     username: &str,
     organisation: &str,
     role: &str,
+    actor: &str,
 ) -> Result<(Role, String), AccountError> {
     let r = parse_role(role)?;
     let u = db.user_by_username(username).await?;
     let o = db.organisation_by_name(organisation).await?;
     if db.revoke_role(&u.id, &o.id, r.as_str()).await? {
+        record(
+            db,
+            EntryKind::RoleChange,
+            actor,
+            &u.id,
+            serde_json::json!({"change": "revoked", "role": r.as_str(), "organisation": o.id}),
+        )
+        .await?;
         Ok((r, o.name))
     } else {
         Err(AccountError::NotHeld {
@@ -228,6 +263,31 @@ pub async fn issue_token(
     max_lifetime: Option<Duration>,
     now: DateTime<Utc>,
 ) -> Result<IssuedToken, AccountError> {
+    issue(
+        db,
+        user_id,
+        name,
+        expires_in_days,
+        creator_expires,
+        max_lifetime,
+        now,
+        None,
+    )
+    .await
+}
+
+/// [`issue_token`], recorded as done by `actor` (default: the user).
+#[allow(clippy::too_many_arguments)]
+async fn issue(
+    db: &Db,
+    user_id: &str,
+    name: &str,
+    expires_in_days: Option<u32>,
+    creator_expires: Option<DateTime<Utc>>,
+    max_lifetime: Option<Duration>,
+    now: DateTime<Utc>,
+    actor: Option<&str>,
+) -> Result<IssuedToken, AccountError> {
     if user_id.starts_with("oidc:") {
         return Err(AccountError::Forbidden(
             "callers from the identity provider without a local account cannot create API tokens",
@@ -241,6 +301,14 @@ pub async fn issue_token(
     let expires =
         halsohub_state::tokens::clamp_token_expiry(requested, creator_expires, max_lifetime, now);
     let (token, secret) = db.create_api_token(user_id, name, expires).await?;
+    record(
+        db,
+        EntryKind::TokenChange,
+        actor.unwrap_or(user_id),
+        user_id,
+        serde_json::json!({"change": "issued", "token_id": token.id, "name": token.name, "expires_at": token.expires_at}),
+    )
+    .await?;
     Ok(IssuedToken { token, secret })
 }
 
@@ -256,9 +324,20 @@ pub async fn issue_token_for(
     expires_in_days: Option<u32>,
     max_lifetime: Option<Duration>,
     now: DateTime<Utc>,
+    actor: &str,
 ) -> Result<IssuedToken, AccountError> {
     let u = db.user_by_username(username).await?;
-    issue_token(db, &u.id, name, expires_in_days, None, max_lifetime, now).await
+    issue(
+        db,
+        &u.id,
+        name,
+        expires_in_days,
+        None,
+        max_lifetime,
+        now,
+        Some(actor),
+    )
+    .await
 }
 
 /// The API tokens of `user_id` (never their secrets).
@@ -273,8 +352,41 @@ pub async fn tokens_of(db: &Db, user_id: &str) -> Result<Vec<ApiToken>, AccountE
 ///
 /// # Errors
 /// [`AccountError::State`] (not found included).
-pub async fn revoke_token(db: &Db, id: &str) -> Result<ApiToken, AccountError> {
-    Ok(db.revoke_api_token(id).await?)
+pub async fn revoke_token(db: &Db, id: &str, actor: &str) -> Result<ApiToken, AccountError> {
+    let t = db.revoke_api_token(id).await?;
+    record_revocation(db, &t, actor).await?;
+    Ok(t)
+}
+
+async fn record_revocation(db: &Db, t: &ApiToken, actor: &str) -> Result<(), AccountError> {
+    record(
+        db,
+        EntryKind::TokenChange,
+        actor,
+        &t.user_id,
+        serde_json::json!({"change": "revoked", "token_id": t.id}),
+    )
+    .await
+}
+
+/// Records an account, role or token change in the audit log, right after
+/// the change (its own transaction).
+async fn record(
+    db: &Db,
+    kind: EntryKind,
+    actor: &str,
+    subject: &str,
+    payload: serde_json::Value,
+) -> Result<(), AccountError> {
+    db.append_audit(&[crate::audit::entry(
+        kind,
+        Utc::now(),
+        actor,
+        subject,
+        payload,
+    )])
+    .await?;
+    Ok(())
 }
 
 /// Revokes token `id` for an API caller: their own, or anyone's for an
@@ -298,7 +410,9 @@ pub async fn revoke_token_as(
         // Do not reveal that someone else's token exists.
         return Err(AccountError::NoSuchToken(id.to_string()));
     }
-    Ok(db.revoke_api_token(id).await?)
+    let t = db.revoke_api_token(id).await?;
+    record_revocation(db, &t, user_id).await?;
+    Ok(t)
 }
 
 /// A web session just started.
@@ -393,6 +507,9 @@ pub struct DemoLogin {
     pub token: String,
 }
 
+/// Who the demo's account changes are recorded as made by.
+const DEMO_ACTOR: &str = "halsohub:demo";
+
 /// Creates (or reuses) one demo user per role — the applicant in "Demo
 /// University", staff in "Hälsohubben" — and gives each a fresh API token.
 ///
@@ -407,18 +524,36 @@ pub async fn demo_accounts(db: &Db) -> Result<Vec<DemoLogin>, AccountError> {
         let user = match db.user_by_username(&username).await {
             Ok(u) => u,
             Err(StateError::NotFound { .. }) => {
-                db.create_user(NewUser {
-                    username: username.clone(),
-                    display_name: format!("Demo {}", r.as_str().replace('_', " ")),
-                    ..NewUser::default()
-                })
-                .await?
+                let u = db
+                    .create_user(NewUser {
+                        username: username.clone(),
+                        display_name: format!("Demo {}", r.as_str().replace('_', " ")),
+                        ..NewUser::default()
+                    })
+                    .await?;
+                record(
+                    db,
+                    EntryKind::AccountChange,
+                    DEMO_ACTOR,
+                    &u.id,
+                    serde_json::json!({"change": "created", "username": u.username}),
+                )
+                .await?;
+                u
             }
             Err(e) => return Err(e.into()),
         };
         let org = if r == Role::Applicant { &uni } else { &hub };
         db.grant_role(&user.id, &org.id, r.as_str()).await?;
-        let (_, secret) = db.create_api_token(&user.id, "demo", None).await?;
+        let (token, secret) = db.create_api_token(&user.id, "demo", None).await?;
+        record(
+            db,
+            EntryKind::TokenChange,
+            DEMO_ACTOR,
+            &user.id,
+            serde_json::json!({"change": "issued", "token_id": token.id, "name": "demo", "role": r.as_str(), "organisation": org.id}),
+        )
+        .await?;
         out.push(DemoLogin {
             role: r,
             username,
@@ -456,6 +591,7 @@ mod tests {
                 roles: vec!["boss".into()],
                 ..NewAccount::default()
             },
+            "os:test",
         )
         .await;
         assert!(matches!(bad, Err(AccountError::UnknownRole { .. })));
@@ -468,22 +604,37 @@ mod tests {
                 roles: vec!["applicant".into()],
                 ..NewAccount::default()
             },
+            "os:test",
         )
         .await
         .unwrap();
-        grant(&db, "anna", "KI", "auditor").await.unwrap();
+        grant(&db, "anna", "KI", "auditor", "os:test")
+            .await
+            .unwrap();
         let lines = list_users(&db).await.unwrap();
         assert_eq!(lines[0].roles, ["applicant@KI", "auditor@KI"]);
-        revoke(&db, "anna", "KI", "auditor").await.unwrap();
-        let again = revoke(&db, "anna", "KI", "auditor").await.unwrap_err();
+        revoke(&db, "anna", "KI", "auditor", "os:test")
+            .await
+            .unwrap();
+        let again = revoke(&db, "anna", "KI", "auditor", "os:test")
+            .await
+            .unwrap_err();
         assert!(again.to_string().contains("does not hold"), "{again}");
 
         let now = Utc::now();
-        let zero = issue_token_for(&db, "anna", "t", Some(0), None, now).await;
+        let zero = issue_token_for(&db, "anna", "t", Some(0), None, now, "os:test").await;
         assert!(matches!(zero, Err(AccountError::Invalid(_))));
-        let t = issue_token_for(&db, "anna", "t", Some(400), Some(Duration::days(30)), now)
-            .await
-            .unwrap();
+        let t = issue_token_for(
+            &db,
+            "anna",
+            "t",
+            Some(400),
+            Some(Duration::days(30)),
+            now,
+            "os:test",
+        )
+        .await
+        .unwrap();
         assert_eq!(t.token.expires_at, Some(now + Duration::days(30)));
         let other = Principal::user(halsohub_access::UserId::new("someone".to_string()).unwrap());
         let hidden = revoke_token_as(&db, &other, "someone", &t.token.id).await;
@@ -493,6 +644,26 @@ mod tests {
             .await
             .unwrap();
         assert!(revoked.revoked_at.is_some());
+        // Every change is in the audit log, by whom it was made.
+        let kinds: Vec<(String, String)> = db
+            .audit_entries(0, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.kind, e.actor))
+            .collect();
+        let expected: Vec<(String, String)> = [
+            ("account_change", "os:test"),
+            ("role_change", "os:test"),
+            ("role_change", "os:test"),
+            ("role_change", "os:test"),
+            ("token_change", "os:test"),
+            ("token_change", owner.as_str()),
+        ]
+        .iter()
+        .map(|(k, a)| (k.to_string(), a.to_string()))
+        .collect();
+        assert_eq!(kinds, expected);
     }
 
     #[tokio::test]
@@ -521,6 +692,7 @@ mod tests {
                 password: Some("rätt lösenord".into()),
                 ..NewAccount::default()
             },
+            "os:test",
         )
         .await
         .unwrap();

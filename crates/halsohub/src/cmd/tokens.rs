@@ -54,6 +54,7 @@ pub async fn run(cmd: TokenCmd, home: &Path) -> Result<()> {
                 expires_in_days,
                 lifetime.max(),
                 chrono::Utc::now(),
+                &crate::cmd::count::os_user(),
             )
             .await?;
             eprintln!(
@@ -64,7 +65,7 @@ pub async fn run(cmd: TokenCmd, home: &Path) -> Result<()> {
         }
         TokenCmd::Revoke { token_id, db } => {
             let db = open(&db, home).await?;
-            let t = accounts::revoke_token(&db, &token_id).await?;
+            let t = accounts::revoke_token(&db, &token_id, &crate::cmd::count::os_user()).await?;
             println!("revoked token {} ({})", t.id, t.name);
         }
     }

@@ -129,7 +129,7 @@ pub async fn run(cmd: UserCmd, home: &Path) -> Result<()> {
                 organisation: org,
                 roles,
             };
-            let user = accounts::add_user(&db, new).await?;
+            let user = accounts::add_user(&db, new, &crate::cmd::count::os_user()).await?;
             println!("created user {} (id {})", user.username, user.id);
         }
         UserCmd::List { db } => {
@@ -152,12 +152,26 @@ pub async fn run(cmd: UserCmd, home: &Path) -> Result<()> {
         }
         UserCmd::Grant(a) => {
             let db = open(&a.db, home).await?;
-            let (r, org) = accounts::grant(&db, &a.username, &a.org, &a.role).await?;
+            let (r, org) = accounts::grant(
+                &db,
+                &a.username,
+                &a.org,
+                &a.role,
+                &crate::cmd::count::os_user(),
+            )
+            .await?;
             println!("granted {r} in {org} to {}", a.username);
         }
         UserCmd::Revoke(a) => {
             let db = open(&a.db, home).await?;
-            let (r, org) = accounts::revoke(&db, &a.username, &a.org, &a.role).await?;
+            let (r, org) = accounts::revoke(
+                &db,
+                &a.username,
+                &a.org,
+                &a.role,
+                &crate::cmd::count::os_user(),
+            )
+            .await?;
             println!("revoked {r} in {org} from {}", a.username);
         }
     }
