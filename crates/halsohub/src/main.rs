@@ -63,6 +63,10 @@ enum Command {
     /// deadline-reminder sweep.
     #[command(subcommand)]
     Cases(cmd::cases::CasesCmd),
+    /// The verifiable audit log: sequence, checkpoint, entries, verify,
+    /// witness.
+    #[command(subcommand)]
+    Audit(cmd::audit::AuditCmd),
     /// Run the HTTP API (access process, public register, lead times).
     Serve(cmd::serve::ServeArgs),
     /// Run the whole pipeline on a synthetic population: key, data, store,
@@ -84,6 +88,7 @@ fn main() -> ExitCode {
         Command::User(c) => runtime()?.block_on(cmd::users::run(c, &home)),
         Command::Token(c) => runtime()?.block_on(cmd::tokens::run(c, &home)),
         Command::Cases(c) => runtime()?.block_on(cmd::cases::run(c, &home)),
+        Command::Audit(c) => runtime()?.block_on(cmd::audit::run(c, &home)),
         Command::Serve(a) => runtime()?.block_on(cmd::serve::run(a, &home)),
         Command::Demo(a) => cmd::demo::run(a, &home),
     });

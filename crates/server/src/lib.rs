@@ -32,6 +32,10 @@
 //!   through [`halsohub_app::optout`]; an OIDC token's identity-number
 //!   claim is pseudonymised on arrival.
 //!
+//! * The audit log (`/api/v1/audit/…`): the signed checkpoint, tiles as
+//!   static files and consistency proofs for anyone; entries with their
+//!   salts and inclusion proofs for auditors ([`halsohub_app::audit`]).
+//!
 //! The router is composed of per-area routers, so another crate can add its
 //! own area with [`router_with`] and have it documented.
 
@@ -45,6 +49,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use halsohub_app::accounts::ThrottlePolicy;
+use halsohub_app::audit::AuditLog;
 use halsohub_app::auth::{AccessConfig, OidcVerifier};
 use halsohub_app::codes::CodeRegistry;
 use halsohub_app::db::Db;
@@ -109,6 +114,9 @@ pub struct AppState {
     /// Recognises citizens (their identity number under the hub key) for
     /// the `/api/v1/me/…` endpoints; `None` without a key.
     pub citizens: Option<Arc<Citizens>>,
+    /// The audit log's tree (checkpoint, tiles, proofs); `None` without a
+    /// signing key.
+    pub audit: Option<Arc<AuditLog>>,
 }
 
 /// A source of "now".
@@ -125,6 +133,7 @@ impl AppState {
             feasibility: None,
             codes: Arc::new(CodeRegistry::builtin()),
             citizens: None,
+            audit: None,
         }
     }
 
@@ -184,6 +193,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(routes::public::router())
         .merge(routes::feasibility::router())
         .merge(routes::optout::router())
+        .merge(routes::audit::router())
 }
 
 /// The whole API over `state`.

@@ -63,6 +63,15 @@ pub fn run(args: DemoArgs, home: &Path) -> Result<()> {
     } else {
         println!("1. hub key: {} (existing)", key_path.display());
     }
+    // The audit log's checkpoint signing key, beside it.
+    let audit_key = crate::cmd::keys::default_audit_key(home);
+    if !audit_key.exists() {
+        let public = halsohub_app::audit::create_key(&audit_key, "halsohub-demo/audit", false)?;
+        println!(
+            "   audit signing key: created {} (public key {public})",
+            audit_key.display()
+        );
+    }
 
     // 2. Synthetic register files, generated once per size and seed.
     let config = SynthConfig {

@@ -1,5 +1,6 @@
 //! One module per command group.
 
+pub mod audit;
 pub mod auth;
 pub mod cases;
 pub mod count;

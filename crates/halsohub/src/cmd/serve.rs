@@ -83,6 +83,20 @@ pub struct ServeArgs {
     /// array of names. Without it, the built-in list of national registers.
     #[arg(long, value_name = "FILE")]
     pub datasets_file: Option<PathBuf>,
+    /// The audit log directory (tiles and signed checkpoints, servable as
+    /// static files). Default: audit/ under the hub home.
+    #[arg(long, value_name = "DIR")]
+    pub audit_log: Option<PathBuf>,
+    /// The checkpoint signing key (`halsohub keys audit`). Default:
+    /// audit.key under the hub home. Without it the entries are still
+    /// recorded in the database, but not put into the tree.
+    #[arg(long, value_name = "FILE")]
+    pub audit_key: Option<PathBuf>,
+    /// How often new audit entries are appended to the tree and a new
+    /// checkpoint is signed (group commit); `off` to leave it to `halsohub
+    /// audit sequence`.
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_interval)]
+    pub audit_interval: Interval,
 }
 
 /// A sweep interval; `None` when sweeping is off.
@@ -130,6 +144,9 @@ impl ServeArgs {
             privacy: Default::default(),
             lists: crate::cmd::lists::CodeListArgs::default(),
             datasets_file: None,
+            audit_log: None,
+            audit_key: None,
+            audit_interval: Interval(Some(Duration::from_secs(1))),
         }
     }
 }
@@ -200,6 +217,27 @@ pub async fn run(args: ServeArgs, home: &Path) -> Result<()> {
         .await?;
         state.oidc = Some(Arc::new(verifier));
     }
+    let audit_key = args
+        .audit_key
+        .clone()
+        .unwrap_or_else(|| crate::cmd::keys::default_audit_key(home));
+    if audit_key.exists() {
+        let dir = args.audit_log.clone().unwrap_or_else(|| home.join("audit"));
+        let log = halsohub_app::audit::AuditLog::open(state.db.clone(), &dir, &audit_key)?;
+        let s = log.sequence().await?;
+        eprintln!(
+            "audit log {}: {} entries, public key {}",
+            dir.display(),
+            s.size,
+            log.public_key()
+        );
+        state.audit = Some(Arc::new(log));
+    } else {
+        eprintln!(
+            "no audit signing key at {}: audit entries are recorded in the database but not put into the tree (create one with `halsohub keys audit`)",
+            audit_key.display()
+        );
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -220,6 +258,17 @@ pub async fn run(args: ServeArgs, home: &Path) -> Result<()> {
             },
         ))
     });
+    let audit_log_for_exit = state.audit.clone();
+    let sequencer = match (&state.audit, args.audit_interval.0) {
+        (Some(log), Some(every)) => {
+            let mut rx = stop_rx.clone();
+            let log = log.as_ref().clone();
+            Some(tokio::spawn(log.run_sequencer(every, async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            })))
+        }
+        _ => None,
+    };
     let mut rx = stop_rx;
     let server = halsohub_server::serve(listener, router(state), async move {
         let _ = rx.wait_for(|stop| *stop).await;
@@ -232,6 +281,15 @@ pub async fn run(args: ServeArgs, home: &Path) -> Result<()> {
     server.await.context("the API server failed")?;
     if let Some(task) = sweeper {
         let _ = task.await;
+    }
+    if let Some(task) = sequencer {
+        let _ = task.await;
+    }
+    // Whatever the last interval left: into the tree before exiting.
+    if let Some(log) = &audit_log_for_exit
+        && let Err(e) = log.sequence().await
+    {
+        eprintln!("sequencing the audit log at exit failed: {e}");
     }
     Ok(())
 }

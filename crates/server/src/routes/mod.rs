@@ -1,6 +1,7 @@
 //! The API's areas.
 
 pub mod accounts;
+pub mod audit;
 pub mod cases;
 pub mod feasibility;
 pub mod optout;
