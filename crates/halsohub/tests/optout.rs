@@ -18,6 +18,13 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `halsohub ingest` into `store` at the extract date, then `rest`.
+fn ingest<'a>(store: &'a Path, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["ingest", "--store", s(store), "--reference-date", EXTRACT];
+    args.extend_from_slice(rest);
+    args
+}
+
 /// Valid personnummer of the synthetic population register, in order.
 fn numbers(hub: &Hub, n: usize) -> Vec<String> {
     let bytes = std::fs::read(hub.path("data/population/folkbokforing.txt")).unwrap();
@@ -109,15 +116,7 @@ fn a_delivery_file_takes_persons_out_of_counts_and_exports_until_withdrawn() {
         ),
     )
     .unwrap();
-    let out = hub.json(&[
-        "ingest",
-        "--store",
-        s(&store),
-        "--reference-date",
-        EXTRACT,
-        "--json",
-        s(&data),
-    ]);
+    let out = hub.json(&ingest(&store, &["--json", s(&data)]));
     let d = &out["opt_out_deliveries"][0];
     assert_eq!(d["recorded"], 2, "{out}");
     assert_eq!(
@@ -143,14 +142,7 @@ fn a_delivery_file_takes_persons_out_of_counts_and_exports_until_withdrawn() {
         ),
     )
     .unwrap();
-    let text = hub.ok(&[
-        "ingest",
-        "--store",
-        s(&store),
-        "--reference-date",
-        EXTRACT,
-        s(&opt),
-    ]);
+    let text = hub.ok(&ingest(&store, &[s(&opt)]));
     let text = String::from_utf8_lossy(&text.stdout).into_owned();
     assert!(
         text.contains("1 records recorded, 0 lines rejected"),
@@ -158,14 +150,7 @@ fn a_delivery_file_takes_persons_out_of_counts_and_exports_until_withdrawn() {
     );
     assert_eq!(count_everyone(&hub), with_two_out + 1);
     // The same file again records nothing.
-    let again = hub.ok(&[
-        "ingest",
-        "--store",
-        s(&store),
-        "--reference-date",
-        EXTRACT,
-        s(&opt),
-    ]);
+    let again = hub.ok(&ingest(&store, &[s(&opt)]));
     assert!(String::from_utf8_lossy(&again.stdout).contains("already recorded"));
     assert_eq!(count_everyone(&hub), with_two_out + 1);
 

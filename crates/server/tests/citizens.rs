@@ -6,11 +6,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::call;
+
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use halsohub_app::auth::{JwksSource, OidcConfig, OidcVerifier};
 use halsohub_app::optout::Citizens;
 use halsohub_identity::{HubKey, Pseudonymiser};
@@ -18,45 +20,15 @@ use halsohub_server::{AppState, router};
 use halsohub_state::Db;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-use serde_json::{Value, json};
-use tower::ServiceExt;
+use serde_json::json;
 
 const ISSUER: &str = "https://login.example.se";
 const ANNA: &str = "19121212-1212";
 const BERTIL: &str = "190101012383";
 
-async fn call(
-    app: &Router,
-    method: &str,
-    path: &str,
-    bearer: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = Request::builder().method(method).uri(path);
-    if let Some(t) = bearer {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    let req = match body {
-        Some(b) => req
-            .header("content-type", "application/json")
-            .body(Body::from(b.to_string()))
-            .unwrap(),
-        None => req.body(Body::empty()).unwrap(),
-    };
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
 /// An Ed25519 signing key (PKCS#8 DER: a fixed header and the seed) and
 /// its public JWK with id `k1`.
-fn key() -> (EncodingKey, Jwk) {
+fn key_pair() -> (EncodingKey, Jwk) {
     let mut der = vec![
         0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
         0x20,
@@ -81,14 +53,17 @@ fn token(key: &EncodingKey, sub: &str, number: Option<&str>) -> String {
     encode(&header, &claims, key).unwrap()
 }
 
-#[tokio::test]
-async fn citizens_read_and_change_only_their_own_opt_out() {
+/// A server with an OIDC issuer whose tokens carry the identity-number
+/// claim, and (with `key`) a hub key to recognise citizens by.
+async fn setup(key: bool) -> (tempfile::TempDir, Db, EncodingKey, Router) {
     let dir = tempfile::tempdir().unwrap();
-    let db_path = dir.path().join("state.db");
-    let db = Db::connect(&format!("sqlite://{}?mode=rwc", db_path.display()))
-        .await
-        .unwrap();
-    let (signing, jwk) = key();
+    let db = Db::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("state.db").display()
+    ))
+    .await
+    .unwrap();
+    let (signing, jwk) = key_pair();
     let jwks = dir.path().join("jwks.json");
     std::fs::write(
         &jwks,
@@ -99,10 +74,18 @@ async fn citizens_read_and_change_only_their_own_opt_out() {
     config.identity_number_claim = Some("personal_identity_number".into());
     let mut state = AppState::new(db.clone());
     state.oidc = Some(Arc::new(OidcVerifier::load(config).await.unwrap()));
-    state.citizens = Some(Arc::new(Citizens::new(Pseudonymiser::new(
-        &HubKey::from_bytes([9; 32]),
-    ))));
-    let app = router(state);
+    if key {
+        state.citizens = Some(Arc::new(Citizens::new(Pseudonymiser::new(
+            &HubKey::from_bytes([9; 32]),
+        ))));
+    }
+    (dir, db, signing, router(state))
+}
+
+#[tokio::test]
+async fn citizens_read_and_change_only_their_own_opt_out() {
+    let (dir, db, signing, app) = setup(true).await;
+    let db_path = dir.path().join("state.db");
     let anna = token(&signing, "anna-sub", Some(ANNA));
     let bertil = token(&signing, "bertil-sub", Some(BERTIL));
     let staff = token(&signing, "staff-sub", None);
@@ -195,25 +178,7 @@ async fn citizens_read_and_change_only_their_own_opt_out() {
 
 #[tokio::test]
 async fn without_a_key_the_citizens_endpoints_say_so() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("state.db").display()
-    ))
-    .await
-    .unwrap();
-    let (signing, jwk) = key();
-    let jwks = dir.path().join("jwks.json");
-    std::fs::write(
-        &jwks,
-        serde_json::to_string(&JwkSet { keys: vec![jwk] }).unwrap(),
-    )
-    .unwrap();
-    let mut config = OidcConfig::new(ISSUER, JwksSource::File(jwks));
-    config.identity_number_claim = Some("personal_identity_number".into());
-    let mut state = AppState::new(db);
-    state.oidc = Some(Arc::new(OidcVerifier::load(config).await.unwrap()));
-    let app = router(state);
+    let (_dir, _db, signing, app) = setup(false).await;
     let anna = token(&signing, "anna-sub", Some(ANNA));
     let (s, v) = call(&app, "GET", "/api/v1/me/opt-out", Some(&anna), None).await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-use common::databases;
+use common::{call, databases};
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -20,33 +20,6 @@ use halsohub_state::accounts::NewUser;
 use halsohub_state::{ConnectOptions, Db};
 use serde_json::{Value, json};
 use tower::ServiceExt;
-
-async fn call(
-    app: &Router,
-    method: &str,
-    path: &str,
-    bearer: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = Request::builder().method(method).uri(path);
-    if let Some(t) = bearer {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    let req = match body {
-        Some(b) => req
-            .header("content-type", "application/json")
-            .body(Body::from(b.to_string()))
-            .unwrap(),
-        None => req.body(Body::empty()).unwrap(),
-    };
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, v)
-}
 
 #[tokio::test]
 async fn password_login_gives_a_session_that_works_until_logout_or_expiry() {

@@ -1,8 +1,44 @@
 //! Shared by the server's integration tests.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, dead_code)]
 
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
 use halsohub_state::{ConnectOptions, Db};
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// One request to `app`: `method path`, with a bearer token and a JSON body
+/// when given; the status and the JSON answer (`Null` when not JSON).
+pub async fn call(
+    app: &Router,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(t) = bearer {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let req = match body {
+        Some(b) => req
+            .header("content-type", "application/json")
+            .body(Body::from(b.to_string()))
+            .unwrap(),
+        None => req.body(Body::empty()).unwrap(),
+    };
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
 
 /// The state databases every test runs against: a fresh SQLite file, and
 /// (when `HALSOHUB_TEST_DATABASE_URL` is set) PostgreSQL in a fresh schema;
