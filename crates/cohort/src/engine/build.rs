@@ -488,6 +488,7 @@ impl EngineBuilder {
             lab_unit,
             units,
             tags: Vec::new(),
+            chunk_rows: super::PARALLEL_CHUNK_ROWS,
         }
     }
 }

@@ -7,6 +7,8 @@ use halsohub_disclosure::SetPrint;
 use halsohub_identity::Pseudonym;
 use roaring::RoaringBitmap;
 
+use rayon::prelude::*;
+
 use super::{Engine, Exclusion, NO_YMD, age_years, day_number, ymd, ymd_year};
 use crate::codeset::CodeLists;
 use crate::query::{At, Criterion, EventCriterion, Occurrence, PersonCriterion, Query, Sex, Step};
@@ -258,11 +260,13 @@ impl Eval<'_> {
 
     fn static_event(&self, ec: &EventCriterion) -> RoaringBitmap {
         if ec.occurrence == Occurrence::Any && ec.at_least == 1 {
-            // Fast path: patients of passing rows, range by range (rows in a
-            // code range are sorted by patient).
+            // Fast path: patients of passing rows (rows in a code range are
+            // sorted by patient). Large criteria are split into chunks at
+            // patient boundaries and scanned on every core; the union of
+            // the chunks' patients does not depend on the split.
             let f = self.e.row_filter(ec, self.lists);
-            let mut acc = RoaringBitmap::new();
-            for &(a, b) in &f.ranges {
+            let chunks = self.e.chunks(&f.ranges, self.e.chunk_rows);
+            let part = |&(a, b): &(usize, usize)| {
                 let mut last = u32::MAX;
                 let mut part = RoaringBitmap::new();
                 for i in a..b {
@@ -278,8 +282,19 @@ impl Eval<'_> {
                         last = p;
                     }
                 }
-                acc |= part;
-            }
+                part
+            };
+            let acc = if chunks.len() > 1 {
+                chunks
+                    .par_iter()
+                    .map(part)
+                    .reduce(RoaringBitmap::new, |a, b| a | b)
+            } else {
+                chunks
+                    .iter()
+                    .map(part)
+                    .fold(RoaringBitmap::new(), |a, b| a | b)
+            };
             return acc & &self.universe;
         }
         let pd = self.e.patient_dates(ec, ec.occurrence, self.lists);

@@ -88,6 +88,10 @@ fn cmp_code(c: Option<Comparator>) -> u8 {
     }
 }
 
+/// Rows per piece when an event criterion's rows are scanned on every core
+/// (criteria with fewer rows are scanned on one).
+pub(super) const PARALLEL_CHUNK_ROWS: usize = 1 << 19;
+
 fn cmp_of(c: u8) -> Option<Comparator> {
     match c {
         1 => Some(Comparator::Lt),
@@ -157,6 +161,9 @@ pub struct Engine {
     /// [`Engine::set_person_tags`]: what the set fingerprints of results
     /// ([`crate::QueryResult::prints`]) are made of.
     tags: Vec<u64>,
+    /// Rows per piece when a criterion is scanned on every core
+    /// ([`PARALLEL_CHUNK_ROWS`]; smaller in tests, to exercise the split).
+    chunk_rows: usize,
 }
 
 /// Patients to leave out of every count (opt-outs), as dense ids of one
@@ -229,6 +236,7 @@ impl Engine {
             lab_unit,
             units,
             tags,
+            chunk_rows: _,
         } = self;
         size_of::<Engine>()
             + snapshot.capacity()
@@ -269,6 +277,14 @@ impl Engine {
             .iter()
             .map(|p| tagger.tag(p.as_bytes()).key)
             .collect();
+    }
+
+    /// Scans criteria with more than `rows` rows in pieces of about that
+    /// many rows on every core (default [`PARALLEL_CHUNK_ROWS`]); for tests
+    /// that exercise the split on small data.
+    #[doc(hidden)]
+    pub fn set_parallel_chunk_rows(&mut self, rows: usize) {
+        self.chunk_rows = rows.max(1);
     }
 
     /// The tag of dense patient `p` (only with tags set).

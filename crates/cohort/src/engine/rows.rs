@@ -40,6 +40,35 @@ pub(super) struct RowFilter<'q> {
 }
 
 impl Engine {
+    /// `ranges` cut into pieces of about `rows` rows each, every cut at a
+    /// change of patient (rows of one patient stay in one piece), for
+    /// scanning in parallel. Ranges shorter than `rows` stay whole; when
+    /// the ranges hold fewer than `rows` rows in all they are returned as
+    /// they are.
+    pub(super) fn chunks(&self, ranges: &[(usize, usize)], rows: usize) -> Vec<(usize, usize)> {
+        let total: usize = ranges.iter().map(|(a, b)| b - a).sum();
+        if total < rows || rows == 0 {
+            return ranges.to_vec();
+        }
+        let mut out = Vec::new();
+        for &(a, b) in ranges {
+            let mut start = a;
+            while b - start > rows {
+                let mut cut = start + rows;
+                let patient = |i: usize| self.ev_patient.get(i).copied();
+                while cut < b && patient(cut) == patient(cut - 1) {
+                    cut += 1;
+                }
+                out.push((start, cut));
+                start = cut;
+            }
+            if start < b {
+                out.push((start, b));
+            }
+        }
+        out
+    }
+
     pub(super) fn date_at(&self, i: usize) -> i32 {
         self.ev_date.get(i).copied().unwrap_or(NO_DATE)
     }
