@@ -12,11 +12,12 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 
 use crate::description::{DatasetDescription, DescriptionError, FileFormat, parse_text};
 
 /// Who approved which version of a description, and when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Approval {
     /// The dataset's identifier.
@@ -134,7 +135,7 @@ impl Approval {
 
 /// A description with an approval that covers it: what the catalogue
 /// publishes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Approved {
     description: DatasetDescription,
     approval: Approval,

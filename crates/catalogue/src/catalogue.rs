@@ -6,6 +6,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::approval::Approved;
 use crate::description::{
@@ -21,7 +22,7 @@ pub const EHDS_ELI: &str = "http://data.europa.eu/eli/reg/2025/327/oj";
 pub const MAX_PAGE_SIZE: usize = 500;
 
 /// The health data access body that publishes the catalogue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Hdab {
     /// Its name.
@@ -39,7 +40,7 @@ fn default_page_size() -> usize {
 }
 
 /// How the hub publishes its catalogue (a YAML or JSON file).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CatalogueConfig {
     /// The hub's public base URL (`https://halsohub.example.se`); dataset
@@ -199,7 +200,7 @@ impl CatalogueConfig {
 
 /// One published dataset: the approved description, and what the hub
 /// computed for it (kept apart).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Entry {
     /// The holder's approved description.
     pub approved: Approved,
@@ -219,7 +220,7 @@ impl Entry {
 }
 
 /// The published catalogue: a configuration and its entries by id.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Catalogue {
     config: CatalogueConfig,
     entries: Vec<Entry>,
@@ -227,7 +228,7 @@ pub struct Catalogue {
 }
 
 /// The datasets on one page, and where the others are.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct PageInfo {
     /// This page (1-based).
     pub page: usize,

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use halsohub_codes::System;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::vocab::{AccessRights, DatasetType, Frequency, HealthCategory, Theme};
 
@@ -19,7 +20,7 @@ use crate::vocab::{AccessRights, DatasetType, Frequency, HealthCategory, Theme};
 pub const MAX_ID_LEN: usize = 64;
 
 /// A text in Swedish and English (both required).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Bilingual {
     /// Swedish.
@@ -29,7 +30,7 @@ pub struct Bilingual {
 }
 
 /// Keywords in Swedish and English.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Keywords {
     /// Swedish keywords.
@@ -42,7 +43,7 @@ pub struct Keywords {
 
 /// Who answers questions about the dataset: a name and an e-mail address
 /// or a web page (at least one of the two).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactPoint {
     /// A function or a person, e.g. `Registerservice`.
@@ -56,7 +57,7 @@ pub struct ContactPoint {
 }
 
 /// The organisation that holds and publishes the dataset.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Publisher {
     /// The organisation's name, e.g. `Socialstyrelsen`.
@@ -69,7 +70,7 @@ pub struct Publisher {
 }
 
 /// How long the data are kept: from `start`, until `end` (at least one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Retention {
     /// First day the data are kept from.
@@ -82,7 +83,7 @@ pub struct Retention {
 
 /// The holder's description of one dataset. Field names are the metadata
 /// file's keys (`docs/catalogue.md`); unknown keys are refused.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetDescription {
     /// Stable identifier, part of the dataset's URI: lower-case letters,
@@ -135,7 +136,7 @@ pub struct DatasetDescription {
 }
 
 /// One problem in a description: where (a JSON path) and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Issue {
     /// JSON path of the field, e.g. `$.publisher.contact.email`.
     pub path: String,

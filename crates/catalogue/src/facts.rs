@@ -7,20 +7,22 @@
 //! rules on top: regions, age bands and codes whose count is suppressed are
 //! left out; ages are published as the bounds of the banded range that has
 //! shown counts (never a minimum or maximum age); the time coverage is
-//! widened to whole months; completeness shares are rounded to 0.1 %.
+//! widened to whole months; completeness shares are rounded to 0.1 %; and
+//! an exact (unprotected) value is never kept.
 
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate};
-use halsohub_disclosure::ProtectedValue;
+use halsohub_disclosure::{Precision, ProtectedValue};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// The most frequent codes published per dataset.
 pub const MAX_FREQUENT_CODES: usize = 20;
 
 /// An age band `[from, to]` in whole years; `to: None` is the open top band
 /// (`90+`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
 pub struct AgeBand {
     /// First age in the band.
     pub from: u32,
@@ -30,7 +32,7 @@ pub struct AgeBand {
 
 /// The published age range: from the youngest band with a shown count to
 /// the oldest (`max: None` when that is the open top band).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 pub struct AgeRange {
     /// Lower bound of the youngest band with a shown count.
     pub min: u32,
@@ -39,7 +41,7 @@ pub struct AgeRange {
 }
 
 /// First and last day covered by the dataset's events, in whole months.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 pub struct TimeCoverage {
     /// First day of the month of the earliest event.
     pub start: NaiveDate,
@@ -48,27 +50,29 @@ pub struct TimeCoverage {
 }
 
 /// A region (län code) with its released person count.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Region {
     /// The län code (`01`, `14`, …).
     pub code: String,
     /// Distinct persons with events in the region (released).
+    #[schema(value_type = Object)]
     pub persons: ProtectedValue,
 }
 
 /// A frequent code with its released person count.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FrequentCode {
     /// halsohub code system id (`icd10se`).
     pub system: String,
     /// The code.
     pub code: String,
     /// Distinct persons with the code (released).
+    #[schema(value_type = Object)]
     pub persons: ProtectedValue,
 }
 
 /// The kind of values a variable holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum VariableKind {
     /// A code of a code system.
@@ -96,7 +100,7 @@ impl VariableKind {
 }
 
 /// A variable of the dataset and how complete it is.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Variable {
     /// Column name in the store (`code`, `start_date`, `value`, …).
     pub name: String,
@@ -132,12 +136,14 @@ pub struct FactsInput {
 
 /// The facts published for a dataset: see the module documentation for
 /// the rules applied.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct ComputedFacts {
     snapshot: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     records: Option<ProtectedValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     persons: Option<ProtectedValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     time_coverage: Option<TimeCoverage>,
@@ -149,8 +155,14 @@ pub struct ComputedFacts {
     variables: Vec<Variable>,
 }
 
+/// A value released under a protecting profile: an exact (unprotected)
+/// value never enters the public catalogue.
+fn protected(v: &ProtectedValue) -> bool {
+    v.precision() != Precision::Exact
+}
+
 fn shown(v: &ProtectedValue) -> bool {
-    !v.is_suppressed() && v.value().is_some()
+    protected(v) && !v.is_suppressed() && v.value().is_some()
 }
 
 /// The published age range of banded counts: the bands with a shown
@@ -240,8 +252,8 @@ impl ComputedFacts {
             .collect();
         ComputedFacts {
             snapshot: input.snapshot,
-            records: input.records,
-            persons: input.persons,
+            records: input.records.filter(protected),
+            persons: input.persons.filter(protected),
             time_coverage,
             regions: regions
                 .into_iter()
@@ -365,6 +377,32 @@ pub(crate) mod tests {
             .map(|c| c.code.as_str())
             .collect();
         assert_eq!(codes, vec!["I10", "E11"]);
+    }
+
+    #[test]
+    fn exact_values_are_never_kept() {
+        let exact = {
+            let profile = Profile::exact();
+            Protector::new(&profile, &Release { secret: b"" })
+                .unwrap()
+                .count(1234)
+        };
+        assert_eq!(exact.precision(), Precision::Exact);
+        let facts = ComputedFacts::new(FactsInput {
+            records: Some(exact.clone()),
+            persons: Some(exact.clone()),
+            regions: vec![("01".into(), exact.clone())],
+            codes: vec![FrequentCode {
+                system: "icd10se".into(),
+                code: "I10".into(),
+                persons: exact,
+            }],
+            ..FactsInput::default()
+        });
+        assert!(facts.records().is_none());
+        assert!(facts.persons().is_none());
+        assert!(facts.regions().is_empty());
+        assert!(facts.frequent_codes().is_empty());
     }
 
     #[test]

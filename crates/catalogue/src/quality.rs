@@ -14,9 +14,12 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::description::{DescriptionError, FileFormat, Issue, parse_text};
 
 /// A Kahn data-quality dimension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Dimension {
     /// Values conform to their code system, unit and format rules.
@@ -52,7 +55,7 @@ impl Dimension {
 
 /// Configurable thresholds (YAML / JSON; unknown keys refused). Shares
 /// are 0–1.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Thresholds {
     /// Least share of rows read that must be accepted.
@@ -89,6 +92,27 @@ pub struct ThresholdError {
 }
 
 impl Thresholds {
+    /// Read thresholds from a YAML or JSON file (`*.json`); keys left out
+    /// keep their defaults.
+    ///
+    /// # Errors
+    /// [`DescriptionError`] naming the file, the field and why.
+    pub fn read(path: &std::path::Path) -> Result<Thresholds, DescriptionError> {
+        let text = std::fs::read_to_string(path).map_err(|source| DescriptionError::Io {
+            file: path.to_path_buf(),
+            source,
+        })?;
+        let t: Thresholds = parse_text(&text, FileFormat::from_path(path), path)?;
+        t.validate().map_err(|e| DescriptionError::Invalid {
+            file: path.to_path_buf(),
+            issues: vec![Issue {
+                path: format!("$.{}", e.name),
+                reason: e.reason.to_string(),
+            }],
+        })?;
+        Ok(t)
+    }
+
     /// Check every value is in range.
     ///
     /// # Errors
@@ -119,7 +143,7 @@ impl Thresholds {
 }
 
 /// A variable's filled and total rows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct VariableObservation {
     /// Column name.
     pub name: String,
@@ -130,7 +154,7 @@ pub struct VariableObservation {
 }
 
 /// One plausibility check's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct PlausibilityObservation {
     /// Check id (`event_after_death`, `event_before_birth`, …).
     pub check: String,
@@ -143,7 +167,7 @@ pub struct PlausibilityObservation {
 }
 
 /// What the caller measured for one source in one load.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct LoadObservation {
     /// The source (`par_inpatient`).
     pub source: String,
@@ -166,7 +190,7 @@ pub struct LoadObservation {
 }
 
 /// Which way a threshold bounds a value.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum Threshold {
     /// The value must be at least this.
@@ -194,7 +218,7 @@ impl fmt::Display for Threshold {
 }
 
 /// A defect count behind a metric (for data holders and stewards only).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Finding {
     /// The reason (`quarantine` reason code or check id).
     pub reason: String,
@@ -203,7 +227,7 @@ pub struct Finding {
 }
 
 /// One measured metric.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Metric {
     /// Stable id, e.g. `conformance.rows_accepted`,
     /// `completeness.code`, `plausibility.event_after_death`.
@@ -224,7 +248,7 @@ pub struct Metric {
 }
 
 /// The metrics of one source in one load.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct QualityReport {
     /// The source.
     pub source: String,
@@ -517,6 +541,22 @@ mod tests {
         };
         assert_eq!(bad.validate().unwrap_err().name, "completeness");
         assert!(serde_json::from_str::<Thresholds>(r#"{"conformity": 0.8}"#).is_err());
+    }
+
+    #[test]
+    fn thresholds_read_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("thresholds.yaml");
+        std::fs::write(&path, "conformance: 0.9\ntimeliness_days: 30\n").unwrap();
+        let t = Thresholds::read(&path).unwrap();
+        assert_eq!(t.conformance, 0.9);
+        assert_eq!(t.completeness, Thresholds::default().completeness);
+        std::fs::write(&path, "plausibility: 2\n").unwrap();
+        let e = Thresholds::read(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("thresholds.yaml") && e.contains("$.plausibility"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! EHDS category it stands for.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// The EU authority table of access rights.
 pub const ACCESS_RIGHT: &str = "http://publications.europa.eu/resource/authority/access-right/";
@@ -20,7 +21,7 @@ pub const FREQUENCY: &str = "http://publications.europa.eu/resource/authority/fr
 
 /// Who may access the data (`dct:accessRights`). Health data held by the
 /// hub are personal data: `non_public`, reached through a data permit.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AccessRights {
     /// Only with a permit (the default; HealthDCAT-AP's profile for
@@ -56,7 +57,7 @@ impl AccessRights {
 }
 
 /// An EU data theme (`dcat:theme`), written as its code (`HEAL`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 pub enum Theme {
     /// Agriculture, fisheries, forestry and food.
     #[serde(rename = "AGRI")]
@@ -122,7 +123,7 @@ impl Theme {
 }
 
 /// How often new data arrive (`dct:accrualPeriodicity`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Frequency {
     /// Continuously updated.
@@ -181,7 +182,7 @@ impl Frequency {
 
 /// A category of electronic health data for secondary use, as EHDS
 /// (Regulation (EU) 2025/327) Article 51(1) lists them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HealthCategory {
     /// (a) Data from electronic health records.
@@ -277,7 +278,7 @@ impl HealthCategory {
 }
 
 /// What kind of data collection a dataset is (`dct:type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DatasetType {
     /// A national health-data register (patient, drug, cause-of-death register).
