@@ -100,6 +100,8 @@ pub struct AppState {
     pub feasibility: Option<Arc<Feasibility>>,
     /// Code lists for code search (the built-in lists by default).
     pub codes: Arc<CodeRegistry>,
+    /// The dataset catalogue, when the server was started with one.
+    pub catalogue: Option<Arc<halsohub_app::catalogue::Built>>,
 }
 
 /// A source of "now".
@@ -115,12 +117,19 @@ impl AppState {
             clock: Arc::new(chrono::Utc::now),
             feasibility: None,
             codes: Arc::new(CodeRegistry::builtin()),
+            catalogue: None,
         }
     }
 
     /// The same state with the feasibility service.
     pub fn with_feasibility(mut self, f: Feasibility) -> AppState {
         self.feasibility = Some(Arc::new(f));
+        self
+    }
+
+    /// The same state with the dataset catalogue.
+    pub fn with_catalogue(mut self, built: halsohub_app::catalogue::Built) -> AppState {
+        self.catalogue = Some(Arc::new(built));
         self
     }
 
@@ -173,6 +182,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(routes::cases::router())
         .merge(routes::public::router())
         .merge(routes::feasibility::router())
+        .merge(routes::catalogue::router())
 }
 
 /// The whole API over `state`.

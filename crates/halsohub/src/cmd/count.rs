@@ -115,7 +115,7 @@ fn render(answered: &Answered, as_json: bool) -> Result<String> {
 /// Who runs the command: the OS login name as `os:<name>` (from `USER`,
 /// `LOGNAME` or `USERNAME`; else, on Unix, the process's user id looked up
 /// in `/etc/passwd`, or `os:uid<n>`).
-fn os_user() -> String {
+pub(crate) fn os_user() -> String {
     let from_env = ["USER", "LOGNAME", "USERNAME"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()));

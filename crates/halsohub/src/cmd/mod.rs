@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod cases;
+pub mod catalogue;
 pub mod count;
 pub mod db;
 pub mod demo;

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod cases;
+pub mod catalogue;
 pub mod feasibility;
 pub mod public;
 
