@@ -869,6 +869,38 @@ mod tests {
     }
 
     #[test]
+    fn the_demo_catalogue_is_valid_and_approved() {
+        let dir = tempfile::tempdir().unwrap();
+        let cat = dir.path().join("catalogue");
+        let config = dir.path().join("catalogue.yaml");
+        let now = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 12, 1, 9, 0, 0).unwrap();
+        let n = write_demo(&cat, &config, "http://127.0.0.1:8080", "demo", now).unwrap();
+        assert_eq!(n, DEMO_DESCRIPTIONS.len());
+        let files = read_dir(&cat).unwrap();
+        assert_eq!(files.len(), DEMO_DESCRIPTIONS.len());
+        for (path, f) in files {
+            let f = f.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(
+                matches!(f.state, ApprovalState::Approved(_)),
+                "{}",
+                path.display()
+            );
+        }
+        let c = CatalogueConfig::read(&config).unwrap();
+        assert_eq!(
+            c.dataset_uri("lab"),
+            "http://127.0.0.1:8080/api/v1/catalogue/datasets/lab"
+        );
+        // Run again: kept, not re-approved.
+        let before = std::fs::read_to_string(cat.join("lab.approval.json")).unwrap();
+        write_demo(&cat, &config, "http://127.0.0.1:8080", "someone-else", now).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(cat.join("lab.approval.json")).unwrap(),
+            before
+        );
+    }
+
+    #[test]
     fn content_negotiation() {
         use Representation::{Json, Rdf};
         assert_eq!(negotiate(None), Json);
@@ -1162,4 +1194,84 @@ pub fn dataset_rdf(
     dataset_triples(c, id)?
         .map(|t| serialise(&t, syntax))
         .transpose()
+}
+
+/// The demonstration descriptions of the synthetic sources (one per
+/// source `halsohub synth` writes), as file name and text.
+pub const DEMO_DESCRIPTIONS: [(&str, &str); 8] = [
+    (
+        "population.yaml",
+        include_str!("../data/demo-catalogue/population.yaml"),
+    ),
+    (
+        "par-inpatient.yaml",
+        include_str!("../data/demo-catalogue/par-inpatient.yaml"),
+    ),
+    (
+        "par-outpatient.yaml",
+        include_str!("../data/demo-catalogue/par-outpatient.yaml"),
+    ),
+    (
+        "prescribed-drugs.yaml",
+        include_str!("../data/demo-catalogue/prescribed-drugs.yaml"),
+    ),
+    (
+        "cause-of-death.yaml",
+        include_str!("../data/demo-catalogue/cause-of-death.yaml"),
+    ),
+    (
+        "primary-care.yaml",
+        include_str!("../data/demo-catalogue/primary-care.yaml"),
+    ),
+    (
+        "administered-drugs.yaml",
+        include_str!("../data/demo-catalogue/administered-drugs.yaml"),
+    ),
+    ("lab.yaml", include_str!("../data/demo-catalogue/lab.yaml")),
+];
+
+/// The demo's catalogue: the demonstration descriptions written into
+/// `dir` (a file already there is kept), each approved by `by` unless an
+/// approval covers it already, and a configuration for `base_url` written
+/// to `config`. Returns how many descriptions are published.
+///
+/// # Errors
+/// A file cannot be written or a description is invalid.
+pub fn write_demo(
+    dir: &Path,
+    config: &Path,
+    base_url: &str,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, CatalogueServiceError> {
+    let write = |file: &Path, text: &str| {
+        std::fs::write(file, text).map_err(|source| CatalogueServiceError::Write {
+            file: file.to_path_buf(),
+            source,
+        })
+    };
+    std::fs::create_dir_all(dir).map_err(|source| CatalogueServiceError::Dir {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
+    let mut published = 0;
+    for (name, text) in DEMO_DESCRIPTIONS {
+        let file = dir.join(name);
+        if !file.exists() {
+            write(&file, text)?;
+        }
+        if !matches!(read_description(&file)?.state, ApprovalState::Approved(_)) {
+            approve(&file, by, now)?;
+        }
+        published += 1;
+    }
+    let text = format!(
+        "# The demo's catalogue configuration (docs/catalogue.md).\n\
+         base_url: {base_url}\n\
+         title:\n  sv: Halsohubbens datamängdskatalog (demo)\n  en: The health-data hub's dataset catalogue (demo)\n\
+         description:\n  sv: Syntetiska demonstrationsdata, inga verkliga personer.\n  en: Synthetic demonstration data, no real persons.\n\
+         hdab:\n  name: halsohub demo (health data access body)\n  contact:\n    name: Demo\n    url: {base_url}/api/v1/\n"
+    );
+    write(config, &text)?;
+    Ok(published)
 }

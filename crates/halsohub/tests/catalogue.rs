@@ -231,3 +231,145 @@ fn a_steward_approves_and_exports_and_the_server_publishes() {
     );
     assert_eq!(s, 401, "detailed quality needs a login");
 }
+
+/// The demo publishes a dataset for every source of its store, each with
+/// released facts, and its HealthDCAT-AP passes the SHACL shapes (when
+/// pySHACL and the shapes are there).
+#[test]
+fn every_source_of_the_demo_store_is_a_published_dataset() {
+    let hub = Hub::new();
+    hub.ok(&["demo", "--patients", "1000", "--no-serve"]);
+    let demo = hub.home().join("demo");
+    let (store, dir, config) = (
+        demo.join("store"),
+        demo.join("catalogue"),
+        demo.join("catalogue.yaml"),
+    );
+    let (store, dir, config) = (
+        store.to_str().unwrap(),
+        dir.to_str().unwrap(),
+        config.to_str().unwrap(),
+    );
+
+    // The sources the store's loads read (the id change file is no dataset).
+    let mut sources = std::collections::BTreeSet::new();
+    for file in common::files_below(&demo.join("store")) {
+        if file.file_name().is_some_and(|n| n == "load_report.json") {
+            let report: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+            for f in report["files"].as_array().unwrap() {
+                sources.insert(f["format"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    sources.remove("id_changes");
+    assert!(sources.len() >= 6, "{sources:?}");
+
+    let json = hub.json(&[
+        "catalogue",
+        "export",
+        "--store",
+        store,
+        "--dir",
+        dir,
+        "--config",
+        config,
+        "--format",
+        "json",
+    ]);
+    let entries = json["entries"].as_array().unwrap();
+    let mut covered = std::collections::BTreeSet::new();
+    for e in entries {
+        let d = &e["approved"]["description"];
+        for s in d["sources"].as_array().unwrap() {
+            covered.insert(s.as_str().unwrap().to_string());
+        }
+        let facts = &e["facts"];
+        // No number below the threshold or exact where it is published.
+        for key in ["persons", "records"] {
+            let n = &facts[key];
+            if n.is_null() {
+                continue;
+            }
+            assert_ne!(n["precision"], "exact", "{}: {n}", d["id"]);
+            if let Some(v) = n["value"].as_u64() {
+                assert!(v >= 5, "{}: {key} {n}", d["id"]);
+            }
+        }
+        for r in facts["regions"].as_array().unwrap() {
+            assert!(r["persons"]["value"].as_u64().unwrap() >= 5, "{r}");
+        }
+        assert!(
+            !e["quality"].as_array().unwrap().is_empty(),
+            "{}: quality",
+            d["id"]
+        );
+    }
+    for s in &sources {
+        assert!(
+            covered.contains(s),
+            "source {s} has no dataset: {covered:?}"
+        );
+    }
+    // Sources with events have their persons counted.
+    for e in entries {
+        let id = e["approved"]["description"]["id"].as_str().unwrap();
+        if id != "population" {
+            assert!(
+                e["facts"]["persons"]["value"].as_u64().is_some(),
+                "{id}: {}",
+                e["facts"]
+            );
+        }
+    }
+
+    // SHACL on the demo's real catalogue.
+    let Ok(python) = std::env::var("HALSOHUB_TEST_PYTHON") else {
+        eprintln!("NOTICE: HALSOHUB_TEST_PYTHON not set; SHACL check skipped (run scripts/test)");
+        return;
+    };
+    let Some(shapes) = common::shared_data("dcat-shapes") else {
+        return;
+    };
+    let ttl = hub
+        .ok(&[
+            "catalogue",
+            "export",
+            "--store",
+            store,
+            "--dir",
+            dir,
+            "--config",
+            config,
+        ])
+        .stdout;
+    let file = hub.path("catalogue.ttl");
+    std::fs::write(&file, ttl).unwrap();
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../catalogue/tests/shacl/validate.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(&file)
+        .args(
+            [
+                "dcat-ap-3.0.0-shapes.ttl",
+                "dcat-ap-3.0.0-range.ttl",
+                "healthdcat-ap-r5-shapes.ttl",
+            ]
+            .map(|f| shapes.join(f)),
+        )
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("No module named") {
+        eprintln!("NOTICE: no pyshacl; SHACL check skipped (run scripts/test)");
+        return;
+    }
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(v["conforms"], true, "{v:#}");
+}
