@@ -582,9 +582,11 @@ fn band_of(key: &str) -> Option<AgeBand> {
     })
 }
 
-/// The computed facts of one dataset: persons by region and by age band
-/// (one feasibility query each), records (protected), dates, code systems,
-/// the most frequent codes (one feasibility query each) and the variables.
+/// The computed facts of one dataset: persons with any event of its
+/// sources (one feasibility query), by region and by age band at their
+/// first event of the sources' main domain (one query each), records
+/// (protected), dates, code systems, the most frequent codes (one query
+/// each) and the variables.
 ///
 /// # Errors
 /// The feasibility service refuses, or a number cannot be released.
@@ -642,28 +644,44 @@ pub async fn facts(
     .map_err(|e| CatalogueServiceError::Internal(e.to_string()))?;
     input.records = Some(protector.count(merged.records));
 
-    // Regions and ages as of the end of the data's coverage.
-    let at = merged.dates.map_or(now.date_naive(), |(_, last)| last);
     let population = any_event(&domains, &description.sources);
-    // One query per dimension: a one-way table keeps more cells shown than
-    // the cross of the two, whose margins secondary suppression hides.
-    for (i, dimension) in ["region", "age_band"].into_iter().enumerate() {
+    let count = serde_json::json!({
+        "version": 1,
+        "criteria": [{"label": id, "include": population}],
+        "output": {"type": "count"}
+    });
+    if let ProtectedOutput::Count { count } = ask_output(&f, db, &who, id, &count, now).await? {
+        input.persons = Some(released(&count)?);
+    }
+
+    // Region and age at each person's first event of the sources' main
+    // domain (the one with most records): one query per dimension, since
+    // a one-way table keeps more cells shown than the cross of the two,
+    // whose margins secondary suppression hides.
+    let mut per_domain: BTreeMap<&str, u64> = BTreeMap::new();
+    for ((domain, _, _), n) in &merged.codes {
+        *per_domain.entry(domain.as_str()).or_insert(0) += n;
+    }
+    let main = per_domain
+        .iter()
+        .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+        .map(|(d, _)| (*d).to_string())
+        .unwrap_or_default();
+    for dimension in ["region", "age_band"] {
         let query = serde_json::json!({
             "version": 1,
-            "criteria": [{"label": id, "include": population}],
+            "index": {"event": {"domain": main, "source": description.sources},
+                      "occurrence": "first"},
             "output": {"type": "strata", "by": [dimension], "age_bands": AGE_BANDS,
-                       "at": at.to_string()}
+                       "at": "index"}
         });
-        let ProtectedOutput::Strata { cells, total, .. } =
+        let ProtectedOutput::Strata { cells, .. } =
             ask_output(&f, db, &who, id, &query, now).await?
         else {
             return Err(CatalogueServiceError::Internal(
                 "a strata query answered with another output".into(),
             ));
         };
-        if i == 0 {
-            input.persons = Some(released(&total)?);
-        }
         for c in &cells {
             let Some(key) = c.key.first() else { continue };
             match dimension {
