@@ -425,6 +425,8 @@ pub struct ReportRows {
     pub accepted: u64,
     /// Rows quarantined per reason.
     pub rejected: BTreeMap<String, u64>,
+    /// Accepted rows with a code not in the loaded lists.
+    pub unknown_codes: u64,
 }
 
 /// Rows per source (file format) in a stored load report.
@@ -444,6 +446,7 @@ pub fn report_rows(report: &serde_json::Value) -> BTreeMap<String, ReportRows> {
         let r = out.entry(format.to_string()).or_default();
         r.read += n("rows_read");
         r.accepted += n("rows_accepted");
+        r.unknown_codes += n("rows_with_unknown_codes");
         if let Some(reasons) = f
             .get("rejected_by_reason")
             .and_then(serde_json::Value::as_object)
@@ -502,6 +505,7 @@ pub fn observation(
         rows_read: rows.read,
         rows_accepted: rows.accepted,
         quarantined: rows.rejected.clone(),
+        rows_with_unknown_codes: rows.unknown_codes,
         variables,
         plausibility,
         median_lag_days: median(&stats.lag_days),

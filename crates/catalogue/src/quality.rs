@@ -181,6 +181,9 @@ pub struct LoadObservation {
     pub rows_accepted: u64,
     /// Quarantined rows per reason.
     pub quarantined: BTreeMap<String, u64>,
+    /// Accepted rows holding a code not in the loaded code lists (kept and
+    /// flagged).
+    pub rows_with_unknown_codes: u64,
     /// Per-variable presence.
     pub variables: Vec<VariableObservation>,
     /// Plausibility checks.
@@ -345,6 +348,33 @@ pub fn assess(obs: &LoadObservation, t: &Thresholds) -> QualityReport {
             .collect(),
     });
 
+    // Conformance: accepted rows whose codes are all known to their code
+    // system's lists.
+    if obs.rows_accepted > 0 {
+        let unknown = obs.rows_with_unknown_codes.min(obs.rows_accepted);
+        let v = ratio(obs.rows_accepted - unknown, obs.rows_accepted);
+        let threshold = Threshold::AtLeast(t.conformance);
+        metrics.push(Metric {
+            id: "conformance.codes_known".into(),
+            dimension: Dimension::Conformance,
+            value: v,
+            threshold,
+            passed: threshold.passes(v),
+            explanation: format!(
+                "{} of the accepted rows hold only codes known to their code system's lists; the others were kept and flagged (threshold: {threshold}).",
+                pct(v)
+            ),
+            findings: if unknown > 0 {
+                vec![Finding {
+                    reason: "unknown_code".into(),
+                    rows: unknown,
+                }]
+            } else {
+                Vec::new()
+            },
+        });
+    }
+
     // Completeness: share of rows with a value, per variable.
     let threshold = Threshold::AtLeast(t.completeness);
     for var in &obs.variables {
@@ -439,6 +469,7 @@ mod tests {
                 .iter()
                 .map(|(r, n)| ((*r).to_string(), *n))
                 .collect(),
+            rows_with_unknown_codes: accepted / 100,
             variables: vec![
                 VariableObservation {
                     name: "code".into(),
@@ -511,6 +542,24 @@ mod tests {
     }
 
     #[test]
+    fn unknown_codes_lower_conformance() {
+        let r = assess(&obs(10_000, 10_000, &[]), &Thresholds::default());
+        let m = r
+            .metrics
+            .iter()
+            .find(|m| m.id == "conformance.codes_known")
+            .unwrap();
+        assert_eq!(m.value, 0.99);
+        assert!(m.passed);
+        assert_eq!(m.findings[0].rows, 100);
+        let strict = Thresholds {
+            conformance: 0.995,
+            ..Thresholds::default()
+        };
+        assert!(!assess(&obs(10_000, 10_000, &[]), &strict).metrics[1].passed);
+    }
+
+    #[test]
     fn the_public_view_has_no_counts() {
         let r = assess(
             &obs(100, 90, &[("code_invalid", 10)]),
@@ -563,7 +612,7 @@ mod tests {
     fn summary_counts_passes_per_dimension() {
         let r = assess(&obs(100, 100, &[]), &Thresholds::default());
         let s = r.summary();
-        assert_eq!(s[&Dimension::Conformance], (1, 1));
+        assert_eq!(s[&Dimension::Conformance], (2, 2));
         assert_eq!(s[&Dimension::Completeness], (1, 2));
         assert_eq!(s[&Dimension::Plausibility], (0, 1));
         assert_eq!(s[&Dimension::Timeliness], (1, 1));

@@ -104,6 +104,7 @@ pub fn observation(
         rows_read: read,
         rows_accepted: accepted,
         quarantined: reasons.iter().map(|(r, n)| (r.to_string(), *n)).collect(),
+        rows_with_unknown_codes: 0,
         variables: vec![
             VariableObservation {
                 name: "code".into(),
