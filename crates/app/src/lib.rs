@@ -23,6 +23,10 @@
 //! * the state database (`db`), accounts, roles, tokens and sessions
 //!   (`accounts`), authentication of API callers (`auth`), the query log
 //!   (`query_log`) and code search (`codes`);
+//! * the dataset catalogue (`catalogue`): descriptions and approvals from
+//!   a directory, facts counted through the feasibility service, quality
+//!   from the load reports and the snapshot's events, for `halsohub
+//!   catalogue` and `GET /api/v1/catalogue`;
 //! * the hub key (`keys`), synthetic demo data (`synth`), loading
 //!   (`load`), a store's summary and table copy (`stores`) and the
 //!   project export (`export`).
@@ -35,6 +39,7 @@ pub mod accounts;
 pub mod audit;
 pub mod auth;
 pub mod cases;
+pub mod catalogue;
 pub mod clocks;
 pub mod codes;
 pub mod db;

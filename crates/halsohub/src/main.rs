@@ -67,8 +67,12 @@ enum Command {
     /// witness.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCmd),
+    /// The dataset catalogue: list and approve holders' descriptions, and
+    /// export the catalogue (HealthDCAT-AP Turtle or JSON-LD, or JSON).
+    #[command(subcommand)]
+    Catalogue(cmd::catalogue::CatalogueCmd),
     /// Run the HTTP API (access process, public register, lead times).
-    Serve(cmd::serve::ServeArgs),
+    Serve(Box<cmd::serve::ServeArgs>),
     /// Run the whole pipeline on a synthetic population: key, data, store,
     /// demo accounts.
     Demo(cmd::demo::DemoArgs),
@@ -89,7 +93,8 @@ fn main() -> ExitCode {
         Command::Token(c) => runtime()?.block_on(cmd::tokens::run(c, &home)),
         Command::Cases(c) => runtime()?.block_on(cmd::cases::run(c, &home)),
         Command::Audit(c) => runtime()?.block_on(cmd::audit::run(c, &home)),
-        Command::Serve(a) => runtime()?.block_on(cmd::serve::run(a, &home)),
+        Command::Catalogue(c) => cmd::catalogue::run(c, &home),
+        Command::Serve(a) => runtime()?.block_on(cmd::serve::run(*a, &home)),
         Command::Demo(a) => cmd::demo::run(a, &home),
     });
     match result {

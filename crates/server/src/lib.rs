@@ -117,6 +117,8 @@ pub struct AppState {
     /// The audit log's tree (checkpoint, tiles, proofs); `None` without a
     /// signing key.
     pub audit: Option<Arc<AuditLog>>,
+    /// The dataset catalogue, when the server was started with one.
+    pub catalogue: Option<Arc<halsohub_app::catalogue::Built>>,
 }
 
 /// A source of "now".
@@ -134,12 +136,19 @@ impl AppState {
             codes: Arc::new(CodeRegistry::builtin()),
             citizens: None,
             audit: None,
+            catalogue: None,
         }
     }
 
     /// The same state with the feasibility service.
     pub fn with_feasibility(mut self, f: Feasibility) -> AppState {
         self.feasibility = Some(Arc::new(f));
+        self
+    }
+
+    /// The same state with the dataset catalogue.
+    pub fn with_catalogue(mut self, built: halsohub_app::catalogue::Built) -> AppState {
+        self.catalogue = Some(Arc::new(built));
         self
     }
 
@@ -194,6 +203,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(routes::feasibility::router())
         .merge(routes::optout::router())
         .merge(routes::audit::router())
+        .merge(routes::catalogue::router())
 }
 
 /// The whole API over `state`.

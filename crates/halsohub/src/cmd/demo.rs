@@ -151,6 +151,24 @@ pub fn run(args: DemoArgs, home: &Path) -> Result<()> {
     )?;
     let runtime = crate::runtime()?;
 
+    // The dataset catalogue: a description of every synthetic source,
+    // approved for the demo (docs/catalogue.md).
+    let catalogue_dir = demo.join("catalogue");
+    let catalogue_config = demo.join("catalogue.yaml");
+    let published = halsohub_app::catalogue::write_demo(
+        &catalogue_dir,
+        &catalogue_config,
+        &format!("http://{}", args.listen),
+        "demo",
+        chrono::Utc::now(),
+    )?;
+    println!();
+    println!(
+        "Catalogue: {published} dataset descriptions in {} (approved for the demo), configuration {}",
+        catalogue_dir.display(),
+        catalogue_config.display()
+    );
+
     println!();
     println!(
         "Next: halsohub count --store {} {}",
@@ -161,10 +179,18 @@ pub fn run(args: DemoArgs, home: &Path) -> Result<()> {
         "      halsohub store export --store {} --format parquet --out OUT",
         store.display()
     );
+    println!(
+        "      halsohub catalogue export --store {} --dir {} --config {}",
+        store.display(),
+        catalogue_dir.display(),
+        catalogue_config.display()
+    );
     if args.no_serve {
         println!(
-            "      halsohub serve --store {}   (API on http://{}/api/v1/)",
+            "      halsohub serve --store {} --catalogue-dir {} --catalogue-config {}   (API on http://{}/api/v1/)",
             store.display(),
+            catalogue_dir.display(),
+            catalogue_config.display(),
             args.listen
         );
         return Ok(());
@@ -189,7 +215,13 @@ pub fn run(args: DemoArgs, home: &Path) -> Result<()> {
     );
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
-    let args = serve::ServeArgs::local(args.listen, args.db.clone(), store);
+    println!(
+        "   The dataset catalogue: http://{}/api/v1/catalogue (JSON; Accept: text/turtle for HealthDCAT-AP)",
+        args.listen
+    );
+    let mut args = serve::ServeArgs::local(args.listen, args.db.clone(), store);
+    args.catalogue_dir = Some(catalogue_dir);
+    args.catalogue_config = Some(catalogue_config);
     runtime.block_on(serve::run(args, home))
 }
 

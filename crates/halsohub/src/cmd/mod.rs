@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod auth;
 pub mod cases;
+pub mod catalogue;
 pub mod count;
 pub mod db;
 pub mod demo;

@@ -97,6 +97,17 @@ pub struct ServeArgs {
     /// audit sequence`.
     #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_interval)]
     pub audit_interval: Interval,
+    /// Serve the dataset catalogue from this directory of holders'
+    /// descriptions and approvals (`docs/catalogue.md`); needs `--store`
+    /// and `--catalogue-config`.
+    #[arg(long, value_name = "DIR", requires_all = ["store", "catalogue_config"])]
+    pub catalogue_dir: Option<PathBuf>,
+    /// The catalogue configuration (base URL, HDAB, page size).
+    #[arg(long, value_name = "FILE", requires = "catalogue_dir")]
+    pub catalogue_config: Option<PathBuf>,
+    /// Quality thresholds for the catalogue (YAML or JSON).
+    #[arg(long, value_name = "FILE", requires = "catalogue_dir")]
+    pub catalogue_thresholds: Option<PathBuf>,
 }
 
 /// A sweep interval; `None` when sweeping is off.
@@ -147,6 +158,9 @@ impl ServeArgs {
             audit_log: None,
             audit_key: None,
             audit_interval: Interval(Some(Duration::from_secs(1))),
+            catalogue_dir: None,
+            catalogue_config: None,
+            catalogue_thresholds: None,
         }
     }
 }
@@ -196,10 +210,41 @@ pub async fn run(args: ServeArgs, home: &Path) -> Result<()> {
         ..halsohub_server::ServerConfig::default()
     });
     if let Some(store) = args.store.clone() {
-        state = state.with_feasibility(feasibility(&args, store, home).await?);
+        state = state.with_feasibility(feasibility(&args, store.clone(), home).await?);
         state.citizens = Some(Arc::new(halsohub_app::optout::Citizens::open(
             &args.key.path(home),
         )?));
+        if let (Some(dir), Some(config), Some(service)) = (
+            args.catalogue_dir.clone(),
+            args.catalogue_config.clone(),
+            state.feasibility.clone(),
+        ) {
+            let request = halsohub_app::catalogue::LocalCatalogue {
+                store,
+                key: args.key.path(home),
+                snapshot: None,
+                code_lists: args.lists.files.clone(),
+                dir,
+                config,
+                thresholds: args.catalogue_thresholds.clone(),
+            };
+            let built = halsohub_app::catalogue::build_for_service(
+                &service,
+                &state.db,
+                &request,
+                chrono::Utc::now(),
+            )
+            .await?;
+            eprintln!(
+                "catalogue: {} published dataset(s), {} description(s) not published",
+                built.catalogue.entries().len(),
+                built.unpublished.len()
+            );
+            for (path, why) in &built.unpublished {
+                eprintln!("  not published: {}: {why}", path.display());
+            }
+            state = state.with_catalogue(built);
+        }
     } else {
         eprintln!("no --store given: the feasibility endpoints will answer 503");
     }

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod cases;
+pub mod catalogue;
 pub mod feasibility;
 pub mod optout;
 pub mod public;
