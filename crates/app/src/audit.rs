@@ -345,6 +345,10 @@ pub struct AuditLog {
     db: Db,
     dir: PathBuf,
     appender: Arc<Mutex<Appender>>,
+    /// Held for a whole [`AuditLog::sequence`]: two passes at once would
+    /// both read the entries beyond the same tree size and append them
+    /// twice.
+    sequencing: Arc<tokio::sync::Mutex<()>>,
     verifier: VerifierKey,
 }
 
@@ -381,6 +385,7 @@ impl AuditLog {
             db,
             dir: dir.to_path_buf(),
             appender: Arc::new(Mutex::new(appender)),
+            sequencing: Arc::new(tokio::sync::Mutex::new(())),
             verifier,
         })
     }
@@ -413,6 +418,7 @@ impl AuditLog {
     /// [`AuditError::Tampered`] naming the first entry that does not match
     /// (nothing of its batch is appended); [`AuditError`].
     pub async fn sequence(&self) -> Result<Sequenced, AuditError> {
+        let _one_at_a_time = self.sequencing.lock().await;
         let mut appended = 0u64;
         loop {
             let size = self.size();
