@@ -378,7 +378,9 @@ fn a_case_from_draft_to_permit_through_the_binary() {
         refused(addr, &case, &anna, approve.clone());
         step(addr, &case, &tokens["decision_maker"], approve);
 
-        let today = chrono::Utc::now().date_naive();
+        // The decision's date is the Swedish date (after 23:00 UTC in
+        // winter it is already tomorrow there).
+        let today = halsohub_access::calendar::swedish_date(chrono::Utc::now());
         let permit_cmd = json!({"type": "issue_permit", "terms": {
             "data_categories": ["diagnoses"], "sources": ["patient_register"],
             "pseudonymisation": "project_pseudonyms", "authorised_users": [anna_id],
