@@ -363,7 +363,8 @@ async fn entries_left_out_of_the_tree_by_a_stop_are_appended_on_the_next_start()
     assert_eq!(reopened.size(), 1);
     // Two passes at once (the interval task and an exit, say) append each
     // entry once.
-    let (a, b) = tokio::join!(reopened.sequence(), reopened.clone().sequence());
+    let other = reopened.clone();
+    let (a, b) = tokio::join!(reopened.sequence(), other.sequence());
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.appended + b.appended, 3);
     assert_eq!(reopened.size(), 4);
