@@ -129,6 +129,49 @@ impl SnapshotInfo {
     }
 }
 
+/// The feasibility side of a [`Hub`]: kept here so that `hub` needs
+/// nothing of this module (no import loop).
+impl Hub {
+    /// The store's snapshots as listed by the API, `serving` marked.
+    ///
+    /// # Errors
+    /// [`HubError::Store`] when a manifest cannot be read.
+    pub fn snapshot_list(&self, serving: &str) -> Result<Vec<SnapshotInfo>, HubError> {
+        Ok(self
+            .store()
+            .snapshots()
+            .map_err(|error| HubError::Store {
+                path: self.store().root().to_path_buf(),
+                error,
+            })?
+            .iter()
+            .map(|m| SnapshotInfo::from_manifest(m, serving))
+            .collect())
+    }
+
+    /// The feasibility service over snapshot `id` (default: the current
+    /// one): the engine built from it, the code lists (built-in, the
+    /// snapshot's systems, then `list_files`), the store's snapshots, and
+    /// the noise secret from this hub's key; default profile and quota.
+    /// Building reads the whole snapshot: call it off async workers.
+    ///
+    /// # Errors
+    /// [`HubError`] when the snapshot, the engine or a list file fails.
+    pub fn feasibility(
+        &self,
+        id: Option<&str>,
+        list_files: &[PathBuf],
+    ) -> Result<Feasibility, HubError> {
+        let snapshot = self.snapshot(id)?;
+        let engine = crate::hub::engine(&snapshot)?;
+        let lists = crate::hub::code_lists(&engine, list_files)?;
+        let snapshots = self.snapshot_list(engine.snapshot())?;
+        Ok(Feasibility::new(engine, self.noise_secret())
+            .with_code_lists(lists)
+            .with_snapshots(snapshots))
+    }
+}
+
 /// The feasibility service over one snapshot: the engine, the code lists
 /// queries may name, the disclosure profile, the hub's noise secret and the
 /// quota policy. Shared by all requests; a clone shares the engine and

@@ -19,8 +19,6 @@ use halsohub_identity::{HubKey, KeyError, Pseudonymiser};
 use halsohub_ingest::{IngestError, IngestOptions, LoadReport, Progress};
 use halsohub_store::{Snapshot, SnapshotId, Store, StoreError};
 
-use crate::feasibility::{Feasibility, SetupError, SnapshotInfo};
-
 /// Why a hub could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
@@ -71,9 +69,6 @@ pub enum HubError {
         /// What is wrong.
         error: ListError,
     },
-    /// The feasibility service cannot use the profile.
-    #[error(transparent)]
-    Setup(#[from] SetupError),
     /// A load failed (the store is unchanged).
     #[error("loading into store {}: {error}", path.display())]
     Ingest {
@@ -173,20 +168,6 @@ impl Hub {
             .map_err(store_error(self.store.root()))
     }
 
-    /// The store's snapshots as listed by the API, `serving` marked.
-    ///
-    /// # Errors
-    /// [`HubError::Store`] when a manifest cannot be read.
-    pub fn snapshot_list(&self, serving: &str) -> Result<Vec<SnapshotInfo>, HubError> {
-        Ok(self
-            .store
-            .snapshots()
-            .map_err(store_error(self.store.root()))?
-            .iter()
-            .map(|m| SnapshotInfo::from_manifest(m, serving))
-            .collect())
-    }
-
     /// Loads `paths` into the store as one new snapshot
     /// ([`halsohub_ingest::ingest`], which checks the key again).
     ///
@@ -204,28 +185,6 @@ impl Hub {
                 path: self.store.root().to_path_buf(),
                 error,
             })
-    }
-
-    /// The feasibility service over snapshot `id` (default: the current
-    /// one): the engine built from it, the code lists (built-in, the
-    /// snapshot's systems, then `list_files`), the store's snapshots, and
-    /// the noise secret from this hub's key; default profile and quota.
-    /// Building reads the whole snapshot: call it off async workers.
-    ///
-    /// # Errors
-    /// [`HubError`] when the snapshot, the engine or a list file fails.
-    pub fn feasibility(
-        &self,
-        id: Option<&str>,
-        list_files: &[PathBuf],
-    ) -> Result<Feasibility, HubError> {
-        let snapshot = self.snapshot(id)?;
-        let engine = engine(&snapshot)?;
-        let lists = code_lists(&engine, list_files)?;
-        let snapshots = self.snapshot_list(engine.snapshot())?;
-        Ok(Feasibility::new(engine, self.noise_secret())
-            .with_code_lists(lists)
-            .with_snapshots(snapshots))
     }
 }
 

@@ -3,10 +3,14 @@
 //! application layer (`halsohub-app`; the binary also on the server) and
 //! on no domain or persistence crate of the workspace. Dev-dependencies
 //! (tests reading a database or a store directly) are allowed.
+//!
+//! And inside every crate, modules form layers: no top-level module
+//! imports another that (directly or through others) imports it back.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
@@ -101,4 +105,155 @@ fn dev_dependencies_are_not_counted() {
         .collect();
     assert!(dev.contains(&"halsohub-state"), "{dev:?}");
     assert!(!normal_workspace_deps(bin, &workspace).contains(&"halsohub-state".to_string()));
+}
+
+/// Every crate's top-level modules (a file `src/x.rs` or a folder
+/// `src/x/`) and the sibling modules each one's non-test code names as
+/// `crate::x` (also inside `use crate::{x, y::z}`).
+fn module_imports(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let mut code: BTreeMap<String, String> = BTreeMap::new();
+    let mut stack = vec![src.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("source folder reads") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let rel = path.strip_prefix(src).expect("under src");
+            let top = rel
+                .components()
+                .next()
+                .map(|c| {
+                    c.as_os_str()
+                        .to_string_lossy()
+                        .trim_end_matches(".rs")
+                        .to_string()
+                })
+                .unwrap_or_default();
+            if top == "lib" || top == "main" || top == "bin" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("source reads");
+            // Unit tests may reach anywhere; only the module's own code counts.
+            let own = text.split("#[cfg(test)]").next().unwrap_or("");
+            let own: String = own
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            code.entry(top).or_default().push_str(&own);
+        }
+    }
+    let names: BTreeSet<String> = code.keys().cloned().collect();
+    code.iter()
+        .map(|(module, text)| {
+            let mut deps = BTreeSet::new();
+            for part in text.split("crate::").skip(1) {
+                let named: Vec<String> = if let Some(group) = part.strip_prefix('{') {
+                    // `crate::{a, b::{c, d}, e}`: the first name of each
+                    // top-level item of the group.
+                    let mut depth = 0usize;
+                    let mut items = vec![String::new()];
+                    for c in group.chars() {
+                        match c {
+                            '{' => depth += 1,
+                            '}' if depth == 0 => break,
+                            '}' => depth -= 1,
+                            ',' if depth == 0 => items.push(String::new()),
+                            _ if depth == 0 => items.last_mut().expect("one").push(c),
+                            _ => {}
+                        }
+                    }
+                    items.iter().map(|i| ident(i.trim_start())).collect()
+                } else {
+                    vec![ident(part)]
+                };
+                for name in named {
+                    if names.contains(&name) && &name != module {
+                        deps.insert(name);
+                    }
+                }
+            }
+            (module.clone(), deps)
+        })
+        .collect()
+}
+
+fn ident(text: &str) -> String {
+    text.chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect()
+}
+
+fn reaches(
+    graph: &BTreeMap<String, BTreeSet<String>>,
+    from: &str,
+    to: &str,
+    seen: &mut BTreeSet<String>,
+) -> bool {
+    graph
+        .get(from)
+        .into_iter()
+        .flatten()
+        .any(|next| next == to || (seen.insert(next.clone()) && reaches(graph, next, to, seen)))
+}
+
+#[test]
+fn no_module_imports_another_in_a_loop() {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("crates folder");
+    let mut loops = Vec::new();
+    let mut modules = 0;
+    let mut edges = 0;
+    for entry in std::fs::read_dir(crates).expect("crates folder reads") {
+        let src = entry.expect("entry").path().join("src");
+        if !src.is_dir() {
+            continue;
+        }
+        let krate = src
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let graph = module_imports(&src);
+        modules += graph.len();
+        for (module, deps) in &graph {
+            edges += deps.len();
+            for dep in deps {
+                if reaches(&graph, dep, module, &mut BTreeSet::new()) {
+                    loops.push(format!("{krate}: {module} → {dep} → … → {module}"));
+                }
+            }
+        }
+    }
+    assert!(
+        modules > 100 && edges > 100,
+        "the scan sees the modules ({modules}) and their imports ({edges})"
+    );
+    assert!(loops.is_empty(), "import loops: {loops:#?}");
+}
+
+#[test]
+fn the_module_scan_reads_grouped_imports() {
+    let dir = std::env::temp_dir().join(format!("halsohub-layers-{}", std::process::id()));
+    let src = dir.join("src");
+    std::fs::create_dir_all(src.join("b")).unwrap();
+    std::fs::write(src.join("a.rs"), "use crate::{b::{x, y}, c};\n").unwrap();
+    std::fs::write(src.join("b/mod.rs"), "// crate::a in a comment\n").unwrap();
+    std::fs::write(
+        src.join("c.rs"),
+        "fn f() { crate::b::g() }\n#[cfg(test)]\nuse crate::a;\n",
+    )
+    .unwrap();
+    let graph = module_imports(&src);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let names = |m: &str| graph[m].iter().cloned().collect::<Vec<_>>();
+    assert_eq!(names("a"), ["b", "c"]);
+    assert!(names("b").is_empty());
+    assert_eq!(names("c"), ["b"]);
 }

@@ -63,8 +63,8 @@ use rayon::prelude::*;
 pub use error::IngestError;
 pub use format::Format;
 pub use input::Encoding;
-pub use report::{FileReport, LoadReport, SkippedFile, Totals};
-pub use retry::{RetrySummary, UNIT_REASONS, open_unit_quarantine, retry_unit_quarantine};
+pub use report::{FileReport, LoadReport, RetrySummary, SkippedFile, Totals};
+pub use retry::{UNIT_REASONS, open_unit_quarantine, retry_unit_quarantine};
 
 use coding::Coder;
 use input::{RawState, Sniffed};

@@ -177,7 +177,7 @@ pub struct LoadReport {
     /// quarantined lines were read again. Its totals say how many were
     /// accepted now and how many are quarantined again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry: Option<crate::retry::RetrySummary>,
+    pub retry: Option<RetrySummary>,
 }
 
 impl LoadReport {
@@ -332,5 +332,24 @@ mod tests {
         let text = r.to_string();
         assert!(text.contains("nothing new"));
         assert!(text.contains("duplicate_row"));
+    }
+}
+
+/// What a retry re-read, stored in its load report (`retry`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetrySummary {
+    /// The quarantine reasons retried.
+    pub reasons: Vec<String>,
+    /// The lines re-read, by source file (as the store recorded it).
+    pub lines: BTreeMap<String, Vec<u64>>,
+    /// Source files with lines waiting for a retry that were not given
+    /// (their lines stay quarantined).
+    pub not_given: Vec<String>,
+}
+
+impl RetrySummary {
+    /// Lines re-read.
+    pub fn retried(&self) -> u64 {
+        self.lines.values().map(|l| l.len() as u64).sum()
     }
 }

@@ -12,36 +12,16 @@ use std::path::PathBuf;
 
 use halsohub_identity::Pseudonymiser;
 use halsohub_store::Store;
-use serde::{Deserialize, Serialize};
 
 use crate::error::IngestError;
 use crate::input::Sniffed;
 use crate::readers::FastMap;
 use crate::reject;
-use crate::report::LoadReport;
+use crate::report::{LoadReport, RetrySummary};
 use crate::{IngestOptions, Progress};
 
 /// The quarantine reasons a unit retry re-reads.
 pub const UNIT_REASONS: [&str; 1] = [reject::INCOMPATIBLE_UNIT];
-
-/// What a retry re-read, stored in its load report (`retry`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RetrySummary {
-    /// The quarantine reasons retried.
-    pub reasons: Vec<String>,
-    /// The lines re-read, by source file (as the store recorded it).
-    pub lines: BTreeMap<String, Vec<u64>>,
-    /// Source files with lines waiting for a retry that were not given
-    /// (their lines stay quarantined).
-    pub not_given: Vec<String>,
-}
-
-impl RetrySummary {
-    /// Lines re-read.
-    pub fn retried(&self) -> u64 {
-        self.lines.values().map(|l| l.len() as u64).sum()
-    }
-}
 
 /// Which lines of which files a retry reads: by SHA-256, the path the
 /// store recorded for the file and its lines.

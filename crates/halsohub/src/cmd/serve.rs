@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use halsohub_app::auth::{OidcConfig, OidcVerifier, jwks_source};
 use halsohub_app::feasibility::{Feasibility, QuotaPolicy, api_profile};
-use halsohub_app::hub::{Hub, HubError};
+use halsohub_app::hub::Hub;
 use halsohub_server::{AppState, router};
 
 use crate::cmd::db::{DatabaseArgs, open};
@@ -177,7 +177,7 @@ async fn feasibility(args: &ServeArgs, store: PathBuf, home: &Path) -> Result<Fe
     let lists = args.lists.files.clone();
     let privacy = args.privacy.clone();
     let started = std::time::Instant::now();
-    let service = tokio::task::spawn_blocking(move || -> Result<Feasibility, HubError> {
+    let service = tokio::task::spawn_blocking(move || -> Result<Feasibility> {
         let service = Hub::open(&store, &key)?
             .feasibility(None, &lists)?
             .with_profile(profile)?
