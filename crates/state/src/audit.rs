@@ -176,16 +176,10 @@ impl Db {
     /// # Errors
     /// [`StateError::Db`].
     pub async fn append_audit(&self, entries: &[NewAuditEntry]) -> Result<u64, StateError> {
-        let err = StateError::db;
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(err("starting an audit transaction"))?;
+        const DOING: &str = "appending audit entries";
+        let mut tx = self.begin(DOING).await?;
         let first = insert(&mut tx, entries).await?;
-        tx.commit()
-            .await
-            .map_err(err("committing an audit transaction"))?;
+        crate::db::commit(tx, DOING).await?;
         Ok(first)
     }
 
@@ -200,17 +194,11 @@ impl Db {
         entry: &NewQueryLogEntry,
         audit: impl FnOnce(i64) -> NewAuditEntry,
     ) -> Result<(i64, u64), StateError> {
-        let err = StateError::db;
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(err("starting a query-log transaction"))?;
+        const DOING: &str = "writing a query-log row and its audit entry";
+        let mut tx = self.begin(DOING).await?;
         let id = crate::query_log::insert(&mut tx, entry).await?;
         let index = insert(&mut tx, std::slice::from_ref(&audit(id))).await?;
-        tx.commit()
-            .await
-            .map_err(err("committing a query-log transaction"))?;
+        crate::db::commit(tx, DOING).await?;
         Ok((id, index))
     }
 

@@ -76,7 +76,20 @@ pub struct Db {
     backend: Backend,
 }
 
+/// A transaction on the state database.
+pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// Commits `tx`; `doing` names the work in the error.
+pub(crate) async fn commit(tx: Tx, doing: &'static str) -> Result<(), StateError> {
+    tx.commit().await.map_err(StateError::db(doing))
+}
+
 impl Db {
+    /// Starts a transaction; `doing` names the work in the error.
+    pub(crate) async fn begin(&self, doing: &'static str) -> Result<Tx, StateError> {
+        self.pool.begin().await.map_err(StateError::db(doing))
+    }
+
     /// Opens (creating a SQLite file if `mode=rwc`) and migrates the database
     /// at `url`.
     pub async fn connect(url: &str) -> Result<Db, StateError> {

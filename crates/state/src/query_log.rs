@@ -159,16 +159,10 @@ impl Db {
     /// Appends one query to the log and returns its id. The log is never
     /// changed afterwards.
     pub async fn append_query_log(&self, entry: &NewQueryLogEntry) -> Result<i64, StateError> {
-        let err = StateError::db;
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(err("starting a query-log transaction"))?;
+        const DOING: &str = "writing a query-log row";
+        let mut tx = self.begin(DOING).await?;
         let id = insert(&mut tx, entry).await?;
-        tx.commit()
-            .await
-            .map_err(err("committing a query-log transaction"))?;
+        crate::db::commit(tx, DOING).await?;
         Ok(id)
     }
 
