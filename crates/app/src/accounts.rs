@@ -115,15 +115,30 @@ pub async fn add_user(db: &Db, new: NewAccount, actor: &str) -> Result<User, Acc
         .iter()
         .map(|r| parse_role(r))
         .collect::<Result<_, _>>()?;
-    let user = db
-        .create_user(NewUser {
+    let user = create_recorded(
+        db,
+        NewUser {
             username: new.username,
             display_name: new.display_name.unwrap_or_default(),
             email: new.email,
             password: new.password,
             oidc_subject: new.oidc_subject,
-        })
-        .await?;
+        },
+        actor,
+    )
+    .await?;
+    if let Some(org) = new.organisation {
+        let o = db.ensure_organisation(&org).await?;
+        for r in roles {
+            grant_recorded(db, &user.id, &o.id, r, actor).await?;
+        }
+    }
+    Ok(user)
+}
+
+/// Creates a user and records it in the audit log.
+async fn create_recorded(db: &Db, new: NewUser, actor: &str) -> Result<User, AccountError> {
+    let user = db.create_user(new).await?;
     record(
         db,
         EntryKind::AccountChange,
@@ -132,21 +147,27 @@ pub async fn add_user(db: &Db, new: NewAccount, actor: &str) -> Result<User, Acc
         serde_json::json!({"change": "created", "username": user.username}),
     )
     .await?;
-    if let Some(org) = new.organisation {
-        let o = db.ensure_organisation(&org).await?;
-        for r in roles {
-            db.grant_role(&user.id, &o.id, r.as_str()).await?;
-            record(
-                db,
-                EntryKind::RoleChange,
-                actor,
-                &user.id,
-                serde_json::json!({"change": "granted", "role": r.as_str(), "organisation": o.id}),
-            )
-            .await?;
-        }
-    }
     Ok(user)
+}
+
+/// Grants a role and records it in the audit log.
+async fn grant_recorded(
+    db: &Db,
+    user_id: &str,
+    organisation_id: &str,
+    role: Role,
+    actor: &str,
+) -> Result<(), AccountError> {
+    db.grant_role(user_id, organisation_id, role.as_str())
+        .await?;
+    record(
+        db,
+        EntryKind::RoleChange,
+        actor,
+        user_id,
+        serde_json::json!({"change": "granted", "role": role.as_str(), "organisation": organisation_id}),
+    )
+    .await
 }
 
 /// A user with their roles as `role@organisation`.
@@ -191,15 +212,7 @@ pub async fn grant(
     let r = parse_role(role)?;
     let u = db.user_by_username(username).await?;
     let o = db.ensure_organisation(organisation).await?;
-    db.grant_role(&u.id, &o.id, r.as_str()).await?;
-    record(
-        db,
-        EntryKind::RoleChange,
-        actor,
-        &u.id,
-        serde_json::json!({"change": "granted", "role": r.as_str(), "organisation": o.id}),
-    )
-    .await?;
+    grant_recorded(db, &u.id, &o.id, r, actor).await?;
     Ok((r, o.name))
 }
 
@@ -524,27 +537,21 @@ pub async fn demo_accounts(db: &Db) -> Result<Vec<DemoLogin>, AccountError> {
         let user = match db.user_by_username(&username).await {
             Ok(u) => u,
             Err(StateError::NotFound { .. }) => {
-                let u = db
-                    .create_user(NewUser {
+                create_recorded(
+                    db,
+                    NewUser {
                         username: username.clone(),
                         display_name: format!("Demo {}", r.as_str().replace('_', " ")),
                         ..NewUser::default()
-                    })
-                    .await?;
-                record(
-                    db,
-                    EntryKind::AccountChange,
+                    },
                     DEMO_ACTOR,
-                    &u.id,
-                    serde_json::json!({"change": "created", "username": u.username}),
                 )
-                .await?;
-                u
+                .await?
             }
             Err(e) => return Err(e.into()),
         };
         let org = if r == Role::Applicant { &uni } else { &hub };
-        db.grant_role(&user.id, &org.id, r.as_str()).await?;
+        grant_recorded(db, &user.id, &org.id, r, DEMO_ACTOR).await?;
         let (token, secret) = db.create_api_token(&user.id, "demo", None).await?;
         record(
             db,

@@ -51,6 +51,28 @@ fn hub_with_catalogue() -> Hub {
     hub
 }
 
+/// `halsohub catalogue export` of `store` with the descriptions in `dir`
+/// and the hub's `config`, then `extra`.
+fn export_args<'a>(
+    store: &'a str,
+    dir: &'a str,
+    config: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "catalogue",
+        "export",
+        "--store",
+        store,
+        "--dir",
+        dir,
+        "--config",
+        config,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// GET `path` with an `Accept` header; status, content type and body.
 fn get(addr: SocketAddr, path: &str, accept: &str) -> (u16, String, String) {
     let mut s = TcpStream::connect(addr).unwrap();
@@ -92,18 +114,7 @@ fn a_steward_approves_and_exports_and_the_server_publishes() {
         "{shown}"
     );
     // Unapproved: exported catalogue is empty of datasets.
-    let json = hub.json(&[
-        "catalogue",
-        "export",
-        "--store",
-        store,
-        "--dir",
-        dir,
-        "--config",
-        config,
-        "--format",
-        "json",
-    ]);
+    let json = hub.json(&export_args(store, dir, config, &["--format", "json"]));
     assert_eq!(json["entries"].as_array().unwrap().len(), 0, "{json}");
 
     hub.ok(&[
@@ -120,18 +131,7 @@ fn a_steward_approves_and_exports_and_the_server_publishes() {
         "{shown}"
     );
 
-    let json = hub.json(&[
-        "catalogue",
-        "export",
-        "--store",
-        store,
-        "--dir",
-        dir,
-        "--config",
-        config,
-        "--format",
-        "json",
-    ]);
+    let json = hub.json(&export_args(store, dir, config, &["--format", "json"]));
     let entry = &json["entries"][0];
     assert_eq!(entry["approved"]["description"]["id"], "par-inpatient");
     let persons = &entry["facts"]["persons"];
@@ -140,20 +140,7 @@ fn a_steward_approves_and_exports_and_the_server_publishes() {
         persons["value"].as_u64().unwrap().is_multiple_of(5),
         "{persons}"
     );
-    let ttl = String::from_utf8(
-        hub.ok(&[
-            "catalogue",
-            "export",
-            "--store",
-            store,
-            "--dir",
-            dir,
-            "--config",
-            config,
-        ])
-        .stdout,
-    )
-    .unwrap();
+    let ttl = String::from_utf8(hub.ok(&export_args(store, dir, config, &[])).stdout).unwrap();
     assert!(
         ttl.contains("dcat:Dataset") && ttl.contains("healthdcatap:hdab"),
         "{ttl}"
@@ -265,18 +252,7 @@ fn every_source_of_the_demo_store_is_a_published_dataset() {
     sources.remove("id_changes");
     assert!(sources.len() >= 6, "{sources:?}");
 
-    let json = hub.json(&[
-        "catalogue",
-        "export",
-        "--store",
-        store,
-        "--dir",
-        dir,
-        "--config",
-        config,
-        "--format",
-        "json",
-    ]);
+    let json = hub.json(&export_args(store, dir, config, &["--format", "json"]));
     let entries = json["entries"].as_array().unwrap();
     let mut covered = std::collections::BTreeSet::new();
     for e in entries {

@@ -97,6 +97,12 @@ impl Problem {
         )
     }
 
+    /// 503: a part of the hub this server was started without (no store,
+    /// catalogue, audit key …); the detail says how to start it with one.
+    pub fn unavailable(kind: &str, title: &str, detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE, kind, title, detail)
+    }
+
     /// 500: our fault; the detail never carries internals.
     pub fn internal() -> Problem {
         Problem::new(

@@ -81,6 +81,18 @@ pub struct RoleArgs {
     db: DatabaseArgs,
 }
 
+/// Grants (or revokes) the role named in `a`, recorded as done by the
+/// operating-system user; the role and the organisation's name.
+async fn change_role(a: &RoleArgs, home: &Path, grant: bool) -> Result<(accounts::Role, String)> {
+    let db = open(&a.db, home).await?;
+    let actor = crate::cmd::count::os_user();
+    Ok(if grant {
+        accounts::grant(&db, &a.username, &a.org, &a.role, &actor).await?
+    } else {
+        accounts::revoke(&db, &a.username, &a.org, &a.role, &actor).await?
+    })
+}
+
 fn read_secret(s: &SecretArgs) -> Result<Option<String>> {
     let first_line = |text: &str| text.lines().next().unwrap_or("").to_string();
     if s.password_stdin {
@@ -151,27 +163,11 @@ pub async fn run(cmd: UserCmd, home: &Path) -> Result<()> {
             }
         }
         UserCmd::Grant(a) => {
-            let db = open(&a.db, home).await?;
-            let (r, org) = accounts::grant(
-                &db,
-                &a.username,
-                &a.org,
-                &a.role,
-                &crate::cmd::count::os_user(),
-            )
-            .await?;
+            let (r, org) = change_role(&a, home, true).await?;
             println!("granted {r} in {org} to {}", a.username);
         }
         UserCmd::Revoke(a) => {
-            let db = open(&a.db, home).await?;
-            let (r, org) = accounts::revoke(
-                &db,
-                &a.username,
-                &a.org,
-                &a.role,
-                &crate::cmd::count::os_user(),
-            )
-            .await?;
+            let (r, org) = change_role(&a, home, false).await?;
             println!("revoked {r} in {org} from {}", a.username);
         }
     }

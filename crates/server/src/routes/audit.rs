@@ -5,7 +5,7 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -44,12 +44,7 @@ impl From<AuditError> for Problem {
 
 fn log(state: &AppState) -> Result<&AuditLog, Problem> {
     state.audit.as_deref().ok_or_else(|| {
-        Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no-audit-log",
-            "No audit log",
-            "this server was started without an audit signing key; create one with `halsohub keys audit`",
-        )
+        Problem::unavailable("no-audit-log", "No audit log", "this server was started without an audit signing key; create one with `halsohub keys audit`")
     })
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -38,12 +38,7 @@ struct PageParams {
 
 fn built(state: &AppState) -> Result<&Arc<Built>, Problem> {
     state.catalogue.as_ref().ok_or_else(|| {
-        Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no-catalogue",
-            "No catalogue",
-            "this server was started without a catalogue; start it with `halsohub serve --store DIR --catalogue-dir DIR --catalogue-config FILE`",
-        )
+        Problem::unavailable("no-catalogue", "No catalogue", "this server was started without a catalogue; start it with `halsohub serve --store DIR --catalogue-dir DIR --catalogue-config FILE`")
     })
 }
 

@@ -86,12 +86,7 @@ struct CodeParams {
 
 fn service(state: &AppState) -> Result<&Arc<Feasibility>, Problem> {
     state.feasibility.as_ref().ok_or_else(|| {
-        Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no-store",
-            "No data store",
-            "this server was started without a store, so it cannot answer feasibility queries; start it with `halsohub serve --store DIR`",
-        )
+        Problem::unavailable("no-store", "No data store", "this server was started without a store, so it cannot answer feasibility queries; start it with `halsohub serve --store DIR`")
     })
 }
 

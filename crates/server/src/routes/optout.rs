@@ -9,7 +9,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -40,12 +40,7 @@ impl From<OptOutError> for Problem {
 /// The logged-in citizen.
 fn citizen(state: &AppState, caller: &Caller) -> Result<Citizen, Problem> {
     let citizens = state.citizens.as_ref().ok_or_else(|| {
-        Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no-hub-key",
-            "No hub key",
-            "this server was started without a store and key, so it cannot recognise citizens; start it with `halsohub serve --store DIR`",
-        )
+        Problem::unavailable("no-hub-key", "No hub key", "this server was started without a store and key, so it cannot recognise citizens; start it with `halsohub serve --store DIR`")
     })?;
     Ok(citizens.citizen(caller.identity_number.as_ref(), state.now())?)
 }
