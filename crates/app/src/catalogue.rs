@@ -20,12 +20,13 @@
 //! events each load wrote (completeness, plausibility, timeliness), read
 //! through `halsohub_store::columns`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use arrow::array::Array;
+use arrow::array::{Array, Float64Array};
 use chrono::{DateTime, NaiveDate, Utc};
 use halsohub_access::{OrgId, Principal, Role};
+use halsohub_codes::plausible::PlausibleRange;
 use halsohub_disclosure::{Protector, Release};
 use halsohub_state::Db;
 use halsohub_store::columns::{Columns, EventColumn, date_from_days};
@@ -257,6 +258,14 @@ pub struct LoadStats {
     pub before_birth: u64,
     /// Events checked against a death or birth date.
     pub checked_life: u64,
+    /// Events dated when the person would have been more than
+    /// [`MAX_AGE_YEARS`] years old.
+    pub over_max_age: u64,
+    /// Lab values of a known analyte (checked against its plausible range).
+    pub checked_values: u64,
+    /// Lab values outside their analyte's plausible range
+    /// ([`halsohub_codes::plausible`]).
+    pub implausible_values: u64,
     /// Days from event to load → events.
     pub lag_days: BTreeMap<i64, u64>,
 }
@@ -287,6 +296,17 @@ const OPTIONAL: [(EventColumn, VariableKind); 6] = [
     (EventColumn::Provider, VariableKind::Text),
     (EventColumn::ProviderRegion, VariableKind::Code),
 ];
+
+/// The oldest age at an event that is plausible: an event dated later is
+/// counted by the `age_over_max` check.
+pub const MAX_AGE_YEARS: u32 = 120;
+
+/// The plausible range of the analyte measured by `code` in `system`.
+fn analyte_range(system: &str, code: &str) -> Option<&'static PlausibleRange> {
+    let system = halsohub_codes::System::parse(system)?;
+    let analyte = halsohub_codes::units::analyte_for(&system, code)?;
+    halsohub_codes::plausible::plausible_range(analyte.id)
+}
 
 /// One pass over the snapshot's events: per source, records, dates,
 /// domains, systems, codes, and per load the variables present, the
@@ -336,6 +356,10 @@ pub fn scan(
         let code = c.text(EventColumn::Code)?;
         let start = c.date32(EventColumn::StartDate)?;
         let source = c.text(EventColumn::Source)?;
+        let value = c.opt_typed::<Float64Array>(EventColumn::Value.name())?;
+        // Plausible range per (system, code) dictionary key pair, once per
+        // batch.
+        let mut ranges: HashMap<(usize, usize), Option<&PlausibleRange>> = HashMap::new();
         let optional: Vec<(&'static str, Option<std::sync::Arc<dyn Array>>)> = OPTIONAL
             .iter()
             .map(|(col, _)| {
@@ -371,6 +395,19 @@ pub fn scan(
                 .or_insert(0) += 1;
             let l = s.loads.entry(load.clone()).or_default();
             l.records += 1;
+            if let Some(v) = value.filter(|v| v.is_valid(row)).map(|v| v.value(row))
+                && let (Some(sk), Some(ck)) = (system.key(row), code.key(row))
+            {
+                let range = *ranges
+                    .entry((sk, ck))
+                    .or_insert_with(|| analyte_range(sys, code.get(row).unwrap_or_default()));
+                if let Some(r) = range {
+                    l.checked_values += 1;
+                    if !r.contains(v) {
+                        l.implausible_values += 1;
+                    }
+                }
+            }
             for (name, array) in &optional {
                 if array.as_ref().is_some_and(|a| a.is_valid(row)) {
                     *l.present.entry(*name).or_insert(0) += 1;
@@ -387,6 +424,9 @@ pub fn scan(
                 }
                 if birth.is_some_and(|b| d < b) {
                     l.before_birth += 1;
+                }
+                if birth.is_some_and(|b| d.years_since(b).is_some_and(|y| y > MAX_AGE_YEARS)) {
+                    l.over_max_age += 1;
                 }
                 if death.is_some_and(|x| d > x) {
                     l.after_death += 1;
@@ -496,6 +536,23 @@ pub fn observation(
             description: "events dated before the person's birth".into(),
             checked: stats.checked_life,
             failed: stats.before_birth,
+        });
+        plausibility.push(PlausibilityObservation {
+            check: "age_over_max".into(),
+            description: format!(
+                "events dated when the person would have been over {MAX_AGE_YEARS} years old"
+            ),
+            checked: stats.checked_life,
+            failed: stats.over_max_age,
+        });
+    }
+    if stats.checked_values > 0 {
+        plausibility.push(PlausibilityObservation {
+            check: "value_out_of_range".into(),
+            description: "lab values outside their analyte's physiologically plausible range"
+                .into(),
+            checked: stats.checked_values,
+            failed: stats.implausible_values,
         });
     }
     LoadObservation {

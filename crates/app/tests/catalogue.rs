@@ -23,6 +23,12 @@ struct Fixture {
 
 impl Fixture {
     fn new(defect_rate: f64) -> Fixture {
+        Fixture::edited(defect_rate, |_| {})
+    }
+
+    /// As [`Fixture::new`], with `edit` applied to the synthetic delivery
+    /// before it is loaded.
+    fn edited(defect_rate: f64, edit: impl Fn(&Path)) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let config = halsohub_synth::Config {
@@ -32,6 +38,7 @@ impl Fixture {
             ..halsohub_synth::Config::default()
         };
         let summary = halsohub_synth::generate(&config, &data, &|_| {}).unwrap();
+        edit(&data);
         HubKey::init(&dir.path().join("hub.key")).unwrap();
         let f = Fixture { dir };
         let hub = Hub::open_for_load(&f.path("store"), &f.path("hub.key")).unwrap();
@@ -262,4 +269,80 @@ async fn a_defective_load_shows_lower_conformance_with_its_reasons() {
             "{conformance:#?}"
         );
     }
+}
+
+/// Sets every tenth lab result to 999 999 (in the row's own unit: above
+/// every analyte's plausible range); the number of such rows of a known
+/// analyte.
+fn implausible_lab_values(data: &Path) -> u64 {
+    let mut changed = 0;
+    for region in std::fs::read_dir(data).unwrap() {
+        let file = region.unwrap().path().join("lab.tsv");
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let mut out = String::new();
+        for (i, line) in text.lines().enumerate() {
+            let mut cols: Vec<&str> = line.split('\t').collect();
+            if i > 0 && i % 10 == 0 && cols.len() > 5 {
+                let known = halsohub_codes::System::parse(cols[3])
+                    .and_then(|s| halsohub_codes::units::analyte_for(&s, cols[2]))
+                    .is_some();
+                cols[4] = "999999";
+                changed += u64::from(known);
+            }
+            out.push_str(&cols.join("\t"));
+            out.push('\n');
+        }
+        std::fs::write(&file, out).unwrap();
+    }
+    changed
+}
+
+#[tokio::test]
+async fn implausible_lab_values_and_ages_are_counted_per_load() {
+    let clean = Fixture::new(0.0);
+    let changed = std::sync::atomic::AtomicU64::new(0);
+    let dirty = Fixture::edited(0.0, |data| {
+        changed.store(
+            implausible_lab_values(data),
+            std::sync::atomic::Ordering::SeqCst,
+        );
+    });
+    let changed = changed.into_inner();
+    assert!(
+        changed > 10,
+        "the edit reached lab rows of known analytes: {changed}"
+    );
+    let mut values = Vec::new();
+    for f in [&clean, &dirty] {
+        let p = f.describe("lab", &["lab"]);
+        catalogue::approve(&p, "steward", at()).unwrap();
+        let built = f.build().await;
+        let metrics = &built.detailed["lab"][0].metrics;
+        let metric = |id: &str| {
+            metrics
+                .iter()
+                .find(|m| m.id == id)
+                .unwrap_or_else(|| panic!("no {id} in {metrics:#?}"))
+                .clone()
+        };
+        let age = metric("plausibility.age_over_max");
+        assert_eq!(age.value, 1.0, "synthetic persons are younger: {age:?}");
+        values.push(metric("plausibility.value_out_of_range"));
+    }
+    assert_eq!(values[0].value, 1.0, "{:?}", values[0]);
+    assert!(values[0].passed && values[0].findings.is_empty());
+    assert!(
+        values[1].value < 1.0 && !values[1].passed,
+        "{:?}",
+        values[1]
+    );
+    assert_eq!(values[1].findings[0].reason, "value_out_of_range");
+    assert_eq!(values[1].findings[0].rows, changed, "{:?}", values[1]);
+    assert!(
+        values[1].explanation.contains("plausible range"),
+        "{:?}",
+        values[1]
+    );
 }

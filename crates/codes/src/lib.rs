@@ -30,6 +30,7 @@ mod error;
 pub mod hierarchy;
 mod normalise;
 mod pattern;
+pub mod plausible;
 mod registry;
 mod system;
 pub mod units;
