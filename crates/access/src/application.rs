@@ -260,12 +260,15 @@ impl AttachmentPolicy {
 /// Problems with the people an application or permit names (`field[i]`):
 /// each must be a user of the hub (`orgs_of` gives the organisations where
 /// a user holds any role, `None` for an unknown user) and belong to the
-/// application's `organisation`. Members from elsewhere are refused: they
-/// would hold a permit for an organisation they do not work for.
+/// application's `organisation`, or have accepted an invitation to the
+/// application (`accepted_invitees`). Other members from elsewhere are
+/// refused: they would hold a permit for an organisation they do not work
+/// for without having agreed to join.
 pub fn member_issues(
     field: &str,
     members: &[UserId],
     organisation: &OrgId,
+    accepted_invitees: &[UserId],
     orgs_of: impl Fn(&UserId) -> Option<Vec<OrgId>>,
 ) -> Vec<FieldIssue> {
     let mut issues = Vec::new();
@@ -275,10 +278,14 @@ pub fn member_issues(
                 format!("{field}[{i}]"),
                 "is not a user of this hub",
             )),
-            Some(orgs) if !orgs.contains(organisation) => issues.push(FieldIssue::new(
-                format!("{field}[{i}]"),
-                format!("is not a user of the applying organisation {organisation}"),
-            )),
+            Some(orgs) if !orgs.contains(organisation) && !accepted_invitees.contains(m) => {
+                issues.push(FieldIssue::new(
+                    format!("{field}[{i}]"),
+                    format!(
+                        "is not a user of the applying organisation {organisation} and has not accepted an invitation to this application (invite_member, then the user answers with answer_invitation)"
+                    ),
+                ));
+            }
             Some(_) => {}
         }
     }

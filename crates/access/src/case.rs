@@ -46,7 +46,7 @@ use crate::ids::{CaseId, OrgId, PermitId, UserId};
 use crate::permit::{Permit, PermitTerms, Pseudonymisation, Revocation};
 use crate::policy::{CaseParties, Target, authorize};
 use crate::role::{Action, Principal, Role};
-use crate::status::CaseStatus;
+use crate::status::{CaseStatus, InvitationStatus};
 use crate::text::{MAX_TEXT_CHARS, check_line, check_required_text};
 
 /// A reviewer's overall recommendation.
@@ -59,6 +59,22 @@ pub enum Recommendation {
     ApproveWithConditions,
     /// Should be rejected.
     Reject,
+}
+
+/// An invitation of a hub user from outside the applying organisation to
+/// join an application (and so be named in its permit).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Invitation {
+    /// The invited user.
+    pub user: UserId,
+    /// Who invited them (the applicant or a case officer).
+    pub invited_by: UserId,
+    /// When invited (the latest invitation, if sent again).
+    pub invited_at: DateTime<Utc>,
+    /// Where it stands.
+    pub status: InvitationStatus,
+    /// When answered (`None` while pending).
+    pub answered_at: Option<DateTime<Utc>>,
 }
 
 /// A legal pre-review or technical feasibility review.
@@ -240,6 +256,19 @@ pub enum Command {
         /// The staff member, or `None` to unassign.
         assignee: Option<UserId>,
     },
+    /// Invite a hub user from outside the applying organisation to join
+    /// the application (the applicant or a case officer). Once they accept,
+    /// they may be named as a member and in the permit.
+    InviteMember {
+        /// The user invited.
+        user: UserId,
+    },
+    /// The invited user's answer to their pending invitation (only they
+    /// may give it).
+    AnswerInvitation {
+        /// `true` to accept, `false` to decline.
+        accept: bool,
+    },
 }
 
 impl Command {
@@ -268,6 +297,8 @@ impl Command {
             Command::ExtendCompletion { .. } => Action::ExtendCompletion,
             Command::ExtendDecisionPeriod { .. } => Action::ExtendDecisionPeriod,
             Command::Assign { .. } => Action::Assign,
+            Command::InviteMember { .. } => Action::InviteMember,
+            Command::AnswerInvitation { .. } => Action::AnswerInvitation,
         }
     }
 }
@@ -403,6 +434,17 @@ pub enum Change {
         /// The staff member, or `None`.
         assignee: Option<UserId>,
     },
+    /// A user from outside the applying organisation was invited to join
+    /// the application.
+    MemberInvited {
+        /// The user invited.
+        user: UserId,
+    },
+    /// The invited user (the event's actor) answered their invitation.
+    InvitationAnswered {
+        /// Accepted (`true`) or declined (`false`).
+        accepted: bool,
+    },
 }
 
 impl Change {
@@ -432,6 +474,8 @@ impl Change {
             Change::CompletionExtended { .. } => "completion_extended",
             Change::DecisionPeriodExtended { .. } => "decision_period_extended",
             Change::Assigned { .. } => "assigned",
+            Change::MemberInvited { .. } => "member_invited",
+            Change::InvitationAnswered { .. } => "invitation_answered",
         }
     }
 }
@@ -557,6 +601,10 @@ pub struct CaseState {
     /// goes to them.
     #[serde(default)]
     pub information_requested_by: Option<UserId>,
+    /// Invitations of users from outside the applying organisation, one
+    /// per user (the latest), in the order first invited.
+    #[serde(default)]
+    pub invitations: Vec<Invitation>,
 }
 
 impl Default for CaseState {
@@ -592,6 +640,7 @@ impl Default for CaseState {
             legal_reviews: Vec::new(),
             technical_reviews: Vec::new(),
             information_requested_by: None,
+            invitations: Vec::new(),
         }
     }
 }
@@ -781,7 +830,50 @@ impl CaseState {
                     self.decision_extended_months.saturating_add(*months);
             }
             Change::Assigned { assignee } => self.assignee = assignee.clone(),
+            Change::MemberInvited { user } => {
+                let invitation = Invitation {
+                    user: user.clone(),
+                    invited_by: e.actor.clone(),
+                    invited_at: at,
+                    status: InvitationStatus::Pending,
+                    answered_at: None,
+                };
+                match self.invitations.iter_mut().find(|i| i.user == *user) {
+                    Some(existing) => *existing = invitation,
+                    None => self.invitations.push(invitation),
+                }
+            }
+            Change::InvitationAnswered { accepted } => {
+                if let Some(i) = self
+                    .invitations
+                    .iter_mut()
+                    .find(|i| i.user == e.actor && i.status == InvitationStatus::Pending)
+                {
+                    i.status = if *accepted {
+                        InvitationStatus::Accepted
+                    } else {
+                        InvitationStatus::Declined
+                    };
+                    i.answered_at = Some(at);
+                }
+            }
         }
+    }
+
+    /// The invitation of `user`, if any.
+    pub fn invitation(&self, user: &UserId) -> Option<&Invitation> {
+        self.invitations.iter().find(|i| i.user == *user)
+    }
+
+    /// The users who accepted an invitation to this application: they may
+    /// be named as members and in the permit although they are not users
+    /// of the applying organisation.
+    pub fn accepted_invitees(&self) -> Vec<UserId> {
+        self.invitations
+            .iter()
+            .filter(|i| i.status == InvitationStatus::Accepted)
+            .map(|i| i.user.clone())
+            .collect()
     }
 
     /// The applicant's completion deadline while the case is (or was last)
@@ -860,6 +952,10 @@ fn keep_per_reviewer(reviews: &mut Vec<Review>, review: &Review) {
 impl CaseParties for CaseState {
     fn organisation(&self) -> Option<&OrgId> {
         CaseState::organisation(self)
+    }
+
+    fn invitation(&self, user: &UserId) -> Option<InvitationStatus> {
+        CaseState::invitation(self, user).map(|i| i.status)
     }
 
     fn submitted(&self) -> bool {
@@ -1562,6 +1658,32 @@ pub fn decide_with(
                 assignee: assignee.clone(),
             }
         }
+        Command::InviteMember { user } => {
+            if state.permit.is_some() {
+                return Err(illegal(
+                    "the permit is issued; name new members with request_amendment (invite them first, before it is issued)",
+                ));
+            }
+            if state.created_by.as_ref() == Some(user) {
+                return Err(AccessError::invalid(
+                    "user",
+                    "is the applicant, already part of the application",
+                ));
+            }
+            match state.invitation(user).map(|i| i.status) {
+                Some(InvitationStatus::Pending) => {
+                    return Err(illegal(
+                        "this user's invitation is still waiting for an answer",
+                    ));
+                }
+                Some(InvitationStatus::Accepted) => {
+                    return Err(illegal("this user has already accepted an invitation"));
+                }
+                Some(InvitationStatus::Declined) | None => {}
+            }
+            Change::MemberInvited { user: user.clone() }
+        }
+        Command::AnswerInvitation { accept } => Change::InvitationAnswered { accepted: *accept },
     };
     tracing::debug!(
         case = ?state.id.map(|c| c.to_string()),

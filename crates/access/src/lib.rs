@@ -119,8 +119,8 @@ pub use application::{
 };
 pub use case::{
     AccessConfig, AmendmentRecord, CaseEvent, CaseState, Change, Command, DEFAULT_DATASETS,
-    Decision, HUB_ACTOR, Outcome, PendingAmendment, Recommendation, Review, decide, decide_with,
-    execute, overdue_events, validity_issues,
+    Decision, HUB_ACTOR, Invitation, Outcome, PendingAmendment, Recommendation, Review, decide,
+    decide_with, execute, overdue_events, validity_issues,
 };
 pub use clock::{
     ClockConfig, ClockKind, ClockStatus, Pause, applicant_deadline, completion_deadline,
@@ -142,6 +142,6 @@ pub use register::{
     PublicAmendment, PublicPermit, RegisterEntry, publication_queue, register, register_entry,
 };
 pub use role::{Action, Principal, QUERY_ROLES, Role, may_query};
-pub use status::CaseStatus;
+pub use status::{CaseStatus, InvitationStatus};
 pub use summary::{Assignment, CaseFilter, CaseSummary, ClockFilter, waiting_for, work_queue};
 pub use text::{MAX_TEXT_CHARS, MAX_TITLE_CHARS, forbidden_char, is_bidi_control, strip_controls};

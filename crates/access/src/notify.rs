@@ -60,6 +60,19 @@ pub enum NotificationKind {
         /// The deadline.
         deadline: NaiveDate,
     },
+    /// The recipient was invited to join the application (they answer
+    /// with `answer_invitation`).
+    Invited {
+        /// Who invited them.
+        by: UserId,
+    },
+    /// An invited user answered.
+    InvitationAnswered {
+        /// The invited user.
+        user: UserId,
+        /// Accepted or declined.
+        accepted: bool,
+    },
 }
 
 /// One notification for the outbox.
@@ -156,6 +169,45 @@ pub fn notifications_for_events(before: &CaseState, events: &[CaseEvent]) -> Vec
                     subject: format!("Case {case_id}: {} → {}", from.as_str(), to.as_str()),
                 });
             }
+        }
+        match &e.change {
+            Change::MemberInvited { user } => out.push(Notification {
+                key: format!("{case_id}:v{}:invited", state.version),
+                case_id,
+                to: vec![Recipient::Users(vec![user.clone()])],
+                kind: NotificationKind::Invited {
+                    by: e.actor.clone(),
+                },
+                subject: format!(
+                    "Case {case_id}: you are invited to join the application; accept or decline it"
+                ),
+            }),
+            Change::InvitationAnswered { accepted } => {
+                let mut users: Vec<UserId> = state.applicants();
+                if let Some(i) = state.invitation(&e.actor)
+                    && !users.contains(&i.invited_by)
+                {
+                    users.push(i.invited_by.clone());
+                }
+                users.retain(|u| *u != e.actor);
+                if !users.is_empty() {
+                    out.push(Notification {
+                        key: format!("{case_id}:v{}:invitation_answered", state.version),
+                        case_id,
+                        to: vec![Recipient::Users(users)],
+                        kind: NotificationKind::InvitationAnswered {
+                            user: e.actor.clone(),
+                            accepted: *accepted,
+                        },
+                        subject: format!(
+                            "Case {case_id}: {} {} the invitation",
+                            e.actor,
+                            if *accepted { "accepted" } else { "declined" }
+                        ),
+                    });
+                }
+            }
+            _ => {}
         }
         if !was_ready && state.ready_for_decision() {
             out.push(Notification {

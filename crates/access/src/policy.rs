@@ -24,6 +24,7 @@ use std::fmt;
 use crate::error::AccessError;
 use crate::ids::{OrgId, UserId};
 use crate::role::{Action, Principal, Role};
+use crate::status::InvitationStatus;
 
 /// What [`authorize`] needs to know about a case: who applies for it.
 /// [`CaseState`](crate::CaseState) implements it; the policy asks nothing
@@ -33,6 +34,11 @@ pub trait CaseParties: fmt::Debug {
     fn organisation(&self) -> Option<&OrgId>;
     /// Whether `user` created the application or is one of its members.
     fn involves(&self, user: &UserId) -> bool;
+    /// Where `user`'s invitation to join the application stands, if they
+    /// were invited.
+    fn invitation(&self, _user: &UserId) -> Option<InvitationStatus> {
+        None
+    }
     /// Whether the application was ever submitted: before that it is the
     /// applicants' own draft, invisible to staff and auditors.
     fn submitted(&self) -> bool {
@@ -65,6 +71,26 @@ pub fn authorize(
     target: Target<'_>,
 ) -> Result<Option<Role>, AccessError> {
     let forbid = |reason: String| AccessError::Forbidden { action, reason };
+    // Invited users: only they answer their invitation (whatever roles
+    // they hold), and they read the application they are invited to while
+    // the invitation is pending or accepted.
+    if let Target::Case(case) = target {
+        let invitation = principal.user_id.as_ref().and_then(|u| case.invitation(u));
+        match (action, invitation) {
+            (Action::AnswerInvitation, Some(InvitationStatus::Pending)) => {
+                return Ok(Some(Role::Applicant));
+            }
+            (Action::ViewCase, Some(InvitationStatus::Pending | InvitationStatus::Accepted)) => {
+                return Ok(Some(Role::Applicant));
+            }
+            _ => {}
+        }
+    }
+    if action == Action::AnswerInvitation {
+        return Err(forbid(
+            "only the invited user answers an invitation, once, while it is pending".into(),
+        ));
+    }
     let allowed = action.allowed_roles();
     if allowed.is_empty() {
         return Ok(None);

@@ -182,6 +182,11 @@ pub enum Action {
     ExtendDecisionPeriod,
     /// [`Command::Assign`](crate::Command::Assign)
     Assign,
+    /// [`Command::InviteMember`](crate::Command::InviteMember)
+    InviteMember,
+    /// [`Command::AnswerInvitation`](crate::Command::AnswerInvitation):
+    /// no role; only the invited user, while their invitation is pending.
+    AnswerInvitation,
     // --- queries ---
     /// Read one case: content, state, clock.
     ViewCase,
@@ -203,7 +208,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in a fixed order (for tables and tests).
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 32] = [
         Action::CreateApplication,
         Action::UpdateDraft,
         Action::Submit,
@@ -226,6 +231,8 @@ impl Action {
         Action::ExtendCompletion,
         Action::ExtendDecisionPeriod,
         Action::Assign,
+        Action::InviteMember,
+        Action::AnswerInvitation,
         Action::ViewCase,
         Action::ViewHistory,
         Action::ViewPermit,
@@ -257,6 +264,9 @@ impl Action {
             | A::Close
             | A::ExtendCompletion => &[R::CaseOfficer],
             A::ExtendDecisionPeriod => &[R::CaseOfficer, R::DecisionMaker],
+            A::InviteMember => &[R::Applicant, R::CaseOfficer],
+            // The invitation, not a role, decides (see `authorize`).
+            A::AnswerInvitation => &[],
             A::Assign => &[
                 R::CaseOfficer,
                 R::LegalReviewer,
@@ -338,6 +348,8 @@ impl Action {
             A::ExtendCompletion => "extend_completion",
             A::ExtendDecisionPeriod => "extend_decision_period",
             A::Assign => "assign",
+            A::InviteMember => "invite_member",
+            A::AnswerInvitation => "answer_invitation",
             A::ViewCase => "view_case",
             A::ViewHistory => "view_history",
             A::ViewPermit => "view_permit",

@@ -89,3 +89,15 @@ impl fmt::Display for CaseStatus {
         f.write_str(self.as_str())
     }
 }
+
+/// Where an invitation to join an application stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationStatus {
+    /// Sent, not yet answered: the user may not be named in a permit yet.
+    Pending,
+    /// Accepted: the user may be named as a member and in the permit.
+    Accepted,
+    /// Declined: the user may not be named (a new invitation may be sent).
+    Declined,
+}

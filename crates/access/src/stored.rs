@@ -36,7 +36,7 @@ pub const EVENT_FORMAT: u64 = 1;
 /// The version of [`CaseState::apply`]'s fold. Raise it whenever folding
 /// the same events gives a different state, so stored projections made by
 /// the old fold are rebuilt.
-pub const FOLD_VERSION: u64 = 2;
+pub const FOLD_VERSION: u64 = 3;
 
 /// A stored event or projection that cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -241,6 +241,34 @@ fn rows() -> Vec<Row> {
             now: "2026-01-20T09:00:00Z",
             allowed: &[CaseOfficer],
         },
+        Row {
+            action: Action::InviteMember,
+            setup: || case_after(4),
+            command: || Command::InviteMember {
+                user: user("bertil"),
+            },
+            now: "2026-01-20T09:00:00Z",
+            allowed: &[Applicant, CaseOfficer],
+        },
+        Row {
+            action: Action::AnswerInvitation,
+            setup: || {
+                let mut c = case_after(4);
+                c.run(
+                    Applicant,
+                    Command::InviteMember {
+                        user: user("bertil"),
+                    },
+                    "2026-01-20T08:00:00Z",
+                );
+                c
+            },
+            command: || Command::AnswerInvitation { accept: true },
+            now: "2026-01-20T09:00:00Z",
+            // No role answers it: only the invited user (bertil), whatever
+            // roles they hold.
+            allowed: &[],
+        },
     ]
 }
 

@@ -393,16 +393,29 @@ fn a_permit_cannot_start_before_the_decision_or_outlive_the_maximum() {
 fn members_must_be_users_of_the_applying_organisation() {
     let o = org(APPLICANT_ORG);
     let members = vec![user("anna"), user("stranger"), user("ghost")];
-    let issues = member_issues("members", &members, &o, |u| match u.as_str() {
+    let orgs_of = |u: &UserId| match u.as_str() {
         "anna" => Some(vec![org(APPLICANT_ORG)]),
         "stranger" => Some(vec![org(OTHER_ORG)]),
         _ => None,
-    });
+    };
+    let issues = member_issues("members", &members, &o, &[], orgs_of);
     assert_eq!(issues.len(), 2);
     assert_eq!(issues[0].field, "members[1]");
     assert!(issues[0].problem.contains("applying organisation"));
+    assert!(issues[0].problem.contains("invitation"));
     assert_eq!(issues[1].field, "members[2]");
     assert!(issues[1].problem.contains("not a user"));
+    // A stranger who accepted an invitation may be named; an invitation
+    // does not make an unknown id a user.
+    let issues = member_issues(
+        "members",
+        &members,
+        &o,
+        &[user("stranger"), user("ghost")],
+        orgs_of,
+    );
+    assert_eq!(issues.len(), 1);
+    assert_eq!(issues[0].field, "members[2]");
 }
 
 #[test]
@@ -703,4 +716,82 @@ proptest! {
 
 fn next_working_day(d: chrono::NaiveDate) -> chrono::NaiveDate {
     calendar::next_working_day_on_or_after(d)
+}
+
+#[test]
+fn an_invited_user_answers_their_invitation_once_and_reads_the_application() {
+    let mut c = case_after(4);
+    let bertil = Principal::user(user("bertil"));
+    // Before an invitation, bertil neither reads the case nor answers.
+    assert!(authorize(&bertil, Action::ViewCase, Target::Case(&c.state)).is_err());
+    let r = c.try_run_as(
+        &bertil,
+        Command::AnswerInvitation { accept: true },
+        "2026-01-20T09:00:00Z",
+    );
+    assert!(matches!(r, Err(AccessError::Forbidden { .. })), "{r:?}");
+
+    c.run(
+        Role::Applicant,
+        Command::InviteMember {
+            user: user("bertil"),
+        },
+        "2026-01-20T09:00:00Z",
+    );
+    let i = c.state.invitation(&user("bertil")).unwrap();
+    assert_eq!(i.status, InvitationStatus::Pending);
+    assert_eq!(i.invited_by, user("anna"));
+    // Invited again while pending: refused.
+    let r = c.try_run(
+        Role::CaseOfficer,
+        Command::InviteMember {
+            user: user("bertil"),
+        },
+        "2026-01-20T10:00:00Z",
+    );
+    assert!(
+        matches!(r, Err(AccessError::IllegalTransition { .. })),
+        "{r:?}"
+    );
+    // The invitee reads the application; someone else still does not
+    // answer for them.
+    assert!(authorize(&bertil, Action::ViewCase, Target::Case(&c.state)).is_ok());
+    let r = c.try_run(
+        Role::Applicant,
+        Command::AnswerInvitation { accept: true },
+        "2026-01-20T10:00:00Z",
+    );
+    assert!(matches!(r, Err(AccessError::Forbidden { .. })), "{r:?}");
+    // Bertil declines; a new invitation may then be sent, and accepted.
+    c.try_run_as(
+        &bertil,
+        Command::AnswerInvitation { accept: false },
+        "2026-01-20T11:00:00Z",
+    )
+    .unwrap();
+    assert_eq!(c.events.last().unwrap().role, Role::Applicant);
+    assert!(c.state.accepted_invitees().is_empty());
+    assert!(authorize(&bertil, Action::ViewCase, Target::Case(&c.state)).is_err());
+    c.run(
+        Role::CaseOfficer,
+        Command::InviteMember {
+            user: user("bertil"),
+        },
+        "2026-01-21T09:00:00Z",
+    );
+    c.try_run_as(
+        &bertil,
+        Command::AnswerInvitation { accept: true },
+        "2026-01-21T10:00:00Z",
+    )
+    .unwrap();
+    assert_eq!(c.state.accepted_invitees(), vec![user("bertil")]);
+    // Answered: not again.
+    let r = c.try_run_as(
+        &bertil,
+        Command::AnswerInvitation { accept: false },
+        "2026-01-21T11:00:00Z",
+    );
+    assert!(matches!(r, Err(AccessError::Forbidden { .. })), "{r:?}");
+    assert_eq!(CaseState::from_events(&c.events), c.state);
 }

@@ -943,6 +943,10 @@ impl<'a> CaseService<'a> {
         if let Some(a) = &s.information_requested_by {
             users.insert(a.to_string());
         }
+        for i in &s.invitations {
+            users.insert(i.user.to_string());
+            users.insert(i.invited_by.to_string());
+        }
         if let Some(p) = &s.permit {
             users.extend(p.terms.authorised_users.iter().map(ToString::to_string));
         }
@@ -1021,7 +1025,10 @@ impl<'a> CaseService<'a> {
         match command {
             Command::Submit if submitting => {
                 if let Some(c) = &current.content {
-                    issues.extend(self.member_problems("members", &c.members, &org).await?);
+                    issues.extend(
+                        self.member_problems("members", &c.members, &org, current)
+                            .await?,
+                    );
                     issues.extend(
                         self.attachment_problems(case_id, "attachments", &c.attachments)
                             .await?,
@@ -1052,13 +1059,47 @@ impl<'a> CaseService<'a> {
             }
             Command::IssuePermit { terms, .. } => {
                 issues.extend(
-                    self.member_problems("terms.authorised_users", &terms.authorised_users, &org)
-                        .await?,
+                    self.member_problems(
+                        "terms.authorised_users",
+                        &terms.authorised_users,
+                        &org,
+                        current,
+                    )
+                    .await?,
                 );
             }
             Command::RequestAmendment { amendment } => {
                 if let Some(m) = &amendment.members {
-                    issues.extend(self.member_problems("amendment.members", m, &org).await?);
+                    issues.extend(
+                        self.member_problems("amendment.members", m, &org, current)
+                            .await?,
+                    );
+                }
+            }
+            Command::InviteMember { user } => {
+                // A user of the hub, from outside the applying organisation
+                // (its own users are named directly).
+                match self.db.user(user.as_str()).await {
+                    Ok(u) if u.disabled_at.is_none() => {
+                        let in_org = self
+                            .db
+                            .memberships(&u.id)
+                            .await?
+                            .iter()
+                            .any(|m| m.organisation_id == org.as_str());
+                        if in_org {
+                            issues.push(FieldIssue::new(
+                                "user",
+                                format!(
+                                    "is a user of the applying organisation {org}; name them as a member directly, no invitation is needed"
+                                ),
+                            ));
+                        }
+                    }
+                    Ok(_) | Err(StateError::NotFound { .. }) => {
+                        issues.push(FieldIssue::new("user", "is not a user of this hub"));
+                    }
+                    Err(e) => return Err(e.into()),
                 }
             }
             Command::Assign { assignee: Some(a) } => {
@@ -1091,6 +1132,7 @@ impl<'a> CaseService<'a> {
         field: &str,
         members: &[UserId],
         org: &OrgId,
+        current: &CaseState,
     ) -> Result<Vec<FieldIssue>, CaseError> {
         let mut orgs: BTreeMap<UserId, Option<Vec<OrgId>>> = BTreeMap::new();
         for m in members {
@@ -1111,7 +1153,8 @@ impl<'a> CaseService<'a> {
             };
             orgs.insert(m.clone(), found);
         }
-        Ok(member_issues(field, members, org, |u| {
+        let accepted = current.accepted_invitees();
+        Ok(member_issues(field, members, org, &accepted, |u| {
             orgs.get(u).cloned().flatten()
         }))
     }

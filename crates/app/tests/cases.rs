@@ -12,7 +12,9 @@ use halsohub_access::{
 use std::path::Path;
 
 use halsohub_app::cases::api::{CommandRequest, LEAD_TIME_COLUMNS, ListQuery, RegisterRow};
-use halsohub_app::cases::datasets::{DatasetsError, access_config, parse_datasets, read_datasets};
+use halsohub_app::cases::datasets::{
+    DatasetsError, access_config, operator_datasets, parse_datasets, read_datasets,
+};
 use halsohub_app::cases::{Actor, CaseError, CaseService, IfMatch, Reply};
 use halsohub_state::Db;
 use halsohub_state::accounts::NewUser;
@@ -338,6 +340,30 @@ fn a_bad_datasets_file_is_refused_naming_the_file_and_the_line() {
 
     let err = read_datasets(Path::new("/no/such/datasets.txt")).unwrap_err();
     assert!(err.to_string().contains("/no/such/datasets.txt"), "{err}");
+}
+
+#[test]
+fn an_inline_datasets_list_is_comma_separated_and_checked_like_the_file() {
+    assert_eq!(
+        operator_datasets(Some("cancer_register, regional_lab"), None).unwrap(),
+        Some(vec![
+            "cancer_register".to_string(),
+            "regional_lab".to_string()
+        ])
+    );
+    assert_eq!(operator_datasets(None, None).unwrap(), None);
+    let err = operator_datasets(Some("a,,b"), None).unwrap_err();
+    assert!(
+        matches!(err, DatasetsError::InvalidListEntry { entry: 2, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("blank"), "{err}");
+    let err = operator_datasets(Some("a,b,a"), None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("entry 3") && err.contains("twice"), "{err}");
+    let err = operator_datasets(Some("a"), Some(Path::new("/etc/d.txt"))).unwrap_err();
+    assert!(matches!(err, DatasetsError::TwoLists), "{err}");
 }
 
 #[tokio::test]

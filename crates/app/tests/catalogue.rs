@@ -346,3 +346,96 @@ async fn implausible_lab_values_and_ages_are_counted_per_load() {
         values[1]
     );
 }
+
+/// With a catalogue, applications may name its published datasets and
+/// nothing else; an operator list beside it is refused.
+#[tokio::test]
+async fn with_a_catalogue_submit_accepts_its_published_datasets_only() {
+    use halsohub_access::{ApplicationContent, CaseStatus, OrgId, Principal, Role, UserId};
+    use halsohub_app::cases::api::CommandRequest;
+    use halsohub_app::cases::datasets::{DatasetsError, DatasetsSource, access_config_for};
+    use halsohub_app::cases::{Actor, CaseError, CaseService, Reply};
+    use halsohub_state::accounts::NewUser;
+
+    let f = Fixture::new(0.0);
+    let par = f.describe("par-inpatient", &["par_inpatient"]);
+    f.describe("lab", &["lab"]);
+    catalogue::approve(&par, "steward", at()).unwrap();
+    let built = f.build().await;
+    let (config, source) = access_config_for(Some(&built.catalogue), None).unwrap();
+    assert_eq!(source, DatasetsSource::Catalogue);
+    assert_eq!(config.datasets, ["par-inpatient"], "approved ones only");
+    let err = access_config_for(Some(&built.catalogue), Some(vec!["cancer_register".into()]))
+        .unwrap_err();
+    assert!(
+        matches!(&err, DatasetsError::ListBesideCatalogue { ids } if ids == &["par-inpatient"]),
+        "{err}"
+    );
+    let (fallback, source) = access_config_for(None, None).unwrap();
+    assert_eq!(source, DatasetsSource::Default);
+    assert_eq!(fallback, halsohub_access::AccessConfig::default());
+
+    let db = f.db().await;
+    let org = db.create_organisation("Uppsala universitet").await.unwrap();
+    let user = db
+        .create_user(NewUser {
+            username: "anna".into(),
+            ..NewUser::default()
+        })
+        .await
+        .unwrap();
+    db.grant_role(&user.id, &org.id, "applicant").await.unwrap();
+    let principal = Principal::user(UserId::new(&user.id).unwrap())
+        .with_role(OrgId::new(&org.id).unwrap(), Role::Applicant);
+    let actor = Actor {
+        user_id: &user.id,
+        principal: &principal,
+    };
+    let svc = CaseService::new(&db, &config);
+    let now = Utc.with_ymd_and_hms(2026, 12, 8, 9, 0, 0).unwrap();
+    let submit_naming = |dataset: &'static str| {
+        let svc = &svc;
+        let org = org.id.clone();
+        async move {
+            let content: ApplicationContent = serde_json::from_value(serde_json::json!({
+                "title": "Heart failure study",
+                "summary": "A register study.",
+                "purpose": "public_health",
+                "legal_basis": "public_task",
+                "organisation": org,
+                "members": [],
+                "datasets": [{"dataset": dataset, "variables": ["main_diagnosis"]}],
+                "cohort": {"version": 1, "criteria": [{"include": {"event": {"domain": "diagnosis",
+                    "codes": [{"system": "icd10se", "codes": ["I21"]}]}}}], "output": {"type": "count"}},
+                "period": {"from": "2015-01-01", "until": "2024-12-31"},
+                "form": "anonymised_statistics",
+                "attachments": []
+            }))
+            .unwrap();
+            let Reply::Done(created) = svc.create(actor, content, None, now).await.unwrap() else {
+                panic!("replayed")
+            };
+            let id = created.case.id.unwrap().to_string();
+            let cmd: CommandRequest =
+                serde_json::from_value(serde_json::json!({"type": "submit"})).unwrap();
+            svc.run_command(actor, &id, cmd, None, None, now).await
+        }
+    };
+    // A built-in register name is not a dataset of this hub: refused,
+    // naming the catalogue's list.
+    let err = submit_naming("patient_register_inpatient")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, CaseError::Access(halsohub_access::AccessError::Invalid { issues })
+            if issues.iter().any(|i| i.field == "datasets[0].dataset" && i.problem.contains("par-inpatient"))),
+        "{err}"
+    );
+    // The unapproved description is not either.
+    assert!(submit_naming("lab").await.is_err());
+    // The published dataset is accepted.
+    let Reply::Done(submitted) = submit_naming("par-inpatient").await.unwrap() else {
+        panic!("replayed")
+    };
+    assert_eq!(submitted.case.status, CaseStatus::Submitted);
+}

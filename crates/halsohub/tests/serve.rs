@@ -332,4 +332,27 @@ fn serve_refuses_a_bad_datasets_file_naming_the_file_and_line() {
         missing.to_str().unwrap(),
     ]);
     assert!(err.contains("no-such-datasets.txt"), "{err}");
+    // The same list given inline: the bad entry is named.
+    let err = hub.fails(&[
+        "serve",
+        "--listen",
+        &free_addr().to_string(),
+        "--datasets",
+        "cancer_register, cancer_register",
+    ]);
+    assert!(
+        err.contains("--datasets, entry 2") && err.contains("twice"),
+        "{err}"
+    );
+    // One list, not two.
+    let err = hub.fails(&[
+        "serve",
+        "--listen",
+        &free_addr().to_string(),
+        "--datasets",
+        "cancer_register",
+        "--datasets-file",
+        path.to_str().unwrap(),
+    ]);
+    assert!(err.contains("--datasets-file"), "{err}");
 }

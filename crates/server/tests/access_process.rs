@@ -972,3 +972,137 @@ async fn every_body_over_the_limit_gets_a_413_stating_the_limit() {
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
 }
+
+#[tokio::test]
+async fn a_member_from_another_organisation_is_invited_and_accepts_before_being_named() {
+    for (db, dir) in databases().await {
+        let h = hub(db, dir).await;
+        let stranger = h.ids["stranger"].clone();
+        let case = h.draft(h.content(&["applicant", "stranger"])).await;
+        let path = format!("/api/v1/applications/{case}");
+        // Named without an invitation: refused at submit, saying how to
+        // invite them.
+        let (s, v) = h.cmd(&case, "applicant", json!({"type": "submit"})).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        assert_eq!(fields(&v), vec!["members[1]"], "{v}");
+        assert!(v.to_string().contains("invite_member"), "{v}");
+        // The stranger cannot read the draft before being invited.
+        let (s, _) = h.call("GET", &path, "stranger", None).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+
+        // Only hub users from outside the organisation are invited.
+        let (s, v) = h
+            .cmd(
+                &case,
+                "applicant",
+                json!({"type": "invite_member", "user": "00000000-0000-4000-8000-000000000000"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        assert_eq!(fields(&v), vec!["user"]);
+        let (s, v) = h
+            .cmd(
+                &case,
+                "applicant",
+                json!({"type": "invite_member", "user": h.ids["bertil"]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        assert!(v.to_string().contains("directly"), "{v}");
+        let (s, v) = h
+            .cmd(
+                &case,
+                "applicant",
+                json!({"type": "invite_member", "user": stranger, "role": "x"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "unknown field: {v}");
+
+        let v = h
+            .ok(
+                &case,
+                "applicant",
+                json!({"type": "invite_member", "user": stranger}),
+            )
+            .await;
+        assert_eq!(v["events"][0]["change"]["type"], "member_invited", "{v}");
+        assert_eq!(v["case"]["invitations"][0]["status"], "pending", "{v}");
+        let (s, v) = h
+            .cmd(
+                &case,
+                "applicant",
+                json!({"type": "invite_member", "user": stranger}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "already pending: {v}");
+        // The invitee hears of it and reads the application.
+        let notes = h.db.case_notifications(&case).await.unwrap();
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.kind == "invited" && n.recipient == format!("user:{stranger}")),
+            "{notes:?}"
+        );
+        let (s, v) = h.call("GET", &path, "stranger", None).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["names"][stranger.as_str()], "stranger person", "{v}");
+        // Pending: still not a member who may be named.
+        let (s, v) = h.cmd(&case, "applicant", json!({"type": "submit"})).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        // Nobody answers for the invitee.
+        let (s, v) = h
+            .cmd(
+                &case,
+                "applicant",
+                json!({"type": "answer_invitation", "accept": true}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+
+        // The invitee accepts, with their own token.
+        let v = h
+            .ok(
+                &case,
+                "stranger",
+                json!({"type": "answer_invitation", "accept": true}),
+            )
+            .await;
+        assert_eq!(v["events"][0]["change"]["type"], "invitation_answered");
+        assert_eq!(v["events"][0]["actor"], stranger.as_str());
+        assert_eq!(v["case"]["invitations"][0]["status"], "accepted", "{v}");
+        let notes = h.db.case_notifications(&case).await.unwrap();
+        assert!(
+            notes.iter().any(|n| n.kind == "invitation_answered"
+                && n.recipient == format!("user:{}", h.ids["applicant"])),
+            "{notes:?}"
+        );
+        // Answered once only.
+        let (s, v) = h
+            .cmd(
+                &case,
+                "stranger",
+                json!({"type": "answer_invitation", "accept": false}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+        // Now the application may name them.
+        let v = h.ok(&case, "applicant", json!({"type": "submit"})).await;
+        assert_eq!(v["case"]["status"], "submitted", "{v}");
+        // The history records both steps.
+        let (_, history) = h
+            .call("GET", &format!("{path}/history"), "applicant", None)
+            .await;
+        let types: Vec<&str> = history["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event"]["change"]["type"].as_str().unwrap())
+            .collect();
+        assert!(
+            types
+                .windows(2)
+                .any(|w| w == ["member_invited", "invitation_answered"]),
+            "{types:?}"
+        );
+    }
+}

@@ -229,7 +229,14 @@ fn the_case_bodies_have_real_schemas_down_to_the_domain_objects() {
     }
     // The events name every change by its `type`.
     let change = schemas["Change"].to_string();
-    for t in ["closed_incomplete", "permit_issued", "decided", "assigned"] {
+    for t in [
+        "closed_incomplete",
+        "permit_issued",
+        "decided",
+        "assigned",
+        "member_invited",
+        "invitation_answered",
+    ] {
         assert!(
             change.contains(&format!("\"{t}\"")),
             "{t} missing in Change: {change}"
@@ -275,4 +282,15 @@ fn the_command_body_is_one_schema_per_command() {
     for ty in ["submit", "approve", "close", "withdraw", "update_draft"] {
         variant(ty);
     }
+    // Invitations: typed bodies like every other command.
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(required("invite_member")), ["type", "user"]);
+    assert_eq!(sorted(required("answer_invitation")), ["accept", "type"]);
+    assert_eq!(
+        variant("answer_invitation")["properties"]["accept"]["type"],
+        "boolean"
+    );
 }

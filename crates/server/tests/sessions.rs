@@ -544,6 +544,63 @@ async fn the_sweep_closes_an_application_left_incomplete_past_its_deadline_once(
 }
 
 #[tokio::test]
+async fn the_sweep_leaves_a_case_given_more_time_until_the_new_deadline() {
+    for (db, _dir) in databases().await {
+        let case = case_in_completeness_check(db).await;
+        case.cmd(
+            "case_officer",
+            json!({"type": "return_incomplete", "missing": [{"field": "ethics_reference", "problem": "for another study"}]}),
+        )
+        .await;
+        // Returned on Monday 2 March 2026 (last day 30 March); a case
+        // officer grants until 15 April.
+        case.cmd(
+            "case_officer",
+            json!({"type": "extend_completion", "until": "2026-04-15", "reasons": "The ethics board meets on 14 April."}),
+        )
+        .await;
+        let sweep = || async {
+            sweep_deadlines(&case.db, &AccessConfig::default(), case.now())
+                .await
+                .unwrap()
+        };
+        let set = |t: &str| {
+            *case.clock.lock().unwrap() =
+                DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc);
+        };
+        // Past the statutory deadline, within the granted time: left open.
+        set("2026-03-31T06:00:00Z");
+        assert!(sweep().await.closed.is_empty());
+        set("2026-04-15T20:00:00Z");
+        assert!(sweep().await.closed.is_empty());
+        // The day after the granted one: closed, that day in the reason; once.
+        set("2026-04-16T06:00:00Z");
+        assert_eq!(sweep().await.closed, vec![case.id.clone()]);
+        assert!(sweep().await.closed.is_empty());
+        let (_, history) = call(
+            &case.app,
+            "GET",
+            &format!("/api/v1/applications/{}/history", case.id),
+            Some(&case.tokens["applicant"]),
+            None,
+        )
+        .await;
+        let closed: Vec<&Value> = history["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["event"]["change"]["type"] == "closed_incomplete")
+            .collect();
+        assert_eq!(closed.len(), 1, "{history}");
+        assert_eq!(closed[0]["event"]["change"]["deadline"], "2026-04-15");
+        assert!(
+            closed[0]["why"].as_str().unwrap().contains("2026-04-15"),
+            "{history}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn the_deadline_sweep_queues_each_reminder_once() {
     for (db, _dir) in databases().await {
         let case = complete_case(db).await;

@@ -40,7 +40,9 @@ pub struct CommandRequest {
     /// `provide_information`, `record_legal_review`,
     /// `record_technical_review`, `approve`, `reject`, `issue_permit`,
     /// `record_delivery`, `publish`, `close`, `withdraw`,
-    /// `request_amendment`, `revoke_permit` or `update_draft`.
+    /// `request_amendment`, `revoke_permit`, `update_draft`,
+    /// `extend_completion`, `extend_decision_period`, `assign`,
+    /// `invite_member` or `answer_invitation`.
     #[serde(rename = "type")]
     pub command: String,
     /// The command's own fields (`reasons`, `missing`, `terms`, …).

@@ -39,6 +39,8 @@ fn kind_name(k: &NotificationKind) -> &'static str {
         NotificationKind::ReadyForDecision => "ready_for_decision",
         NotificationKind::DeadlineNear { .. } => "deadline_near",
         NotificationKind::Overdue { .. } => "overdue",
+        NotificationKind::Invited { .. } => "invited",
+        NotificationKind::InvitationAnswered { .. } => "invitation_answered",
     }
 }
 

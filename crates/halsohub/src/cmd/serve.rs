@@ -78,10 +78,15 @@ pub struct ServeArgs {
     pub privacy: crate::cmd::privacy::PrivacyArgs,
     #[command(flatten)]
     pub lists: crate::cmd::lists::CodeListArgs,
-    /// The datasets applications may name (until the hub has a catalogue):
-    /// one name per line (`#` comments and blank lines skipped) or a JSON
-    /// array of names. Without it, the built-in list of national registers.
-    #[arg(long, value_name = "FILE")]
+    /// The datasets applications may name when the hub has no catalogue,
+    /// comma-separated (with a catalogue, its published datasets are the
+    /// list). Without it or --datasets-file, the built-in list of national
+    /// registers.
+    #[arg(long, value_name = "NAME,...", conflicts_with_all = ["datasets_file", "catalogue_dir"])]
+    pub datasets: Option<String>,
+    /// As --datasets, from a file: one name per line (`#` comments and
+    /// blank lines skipped) or a JSON array of names.
+    #[arg(long, value_name = "FILE", conflicts_with = "catalogue_dir")]
     pub datasets_file: Option<PathBuf>,
     /// The audit log directory (tiles and signed checkpoints, servable as
     /// static files). Default: audit/ under the hub home.
@@ -154,6 +159,7 @@ impl ServeArgs {
             sweep_interval: Interval(Some(Duration::from_secs(15 * 60))),
             privacy: Default::default(),
             lists: crate::cmd::lists::CodeListArgs::default(),
+            datasets: None,
             datasets_file: None,
             audit_log: None,
             audit_key: None,
@@ -199,16 +205,15 @@ async fn feasibility(args: &ServeArgs, store: PathBuf, home: &Path) -> Result<Fe
 
 /// Runs `halsohub serve` until Ctrl-C.
 pub async fn run(args: ServeArgs, home: &Path) -> Result<()> {
-    // The access configuration first: a bad datasets file stops here,
-    // before anything is opened.
-    let access = halsohub_app::cases::datasets::access_config(args.datasets_file.as_deref())?;
+    // The operator's dataset list first: a bad list or file stops here,
+    // before anything is opened. The access configuration is decided once
+    // the catalogue (if any) is built.
+    let operator_datasets = halsohub_app::cases::datasets::operator_datasets(
+        args.datasets.as_deref(),
+        args.datasets_file.as_deref(),
+    )?;
     let db = open(&args.db, home).await?;
     let mut state = AppState::new(db);
-    state.config = Arc::new(halsohub_server::ServerConfig {
-        access,
-        max_token_lifetime: args.token_lifetime.max(),
-        ..halsohub_server::ServerConfig::default()
-    });
     if let Some(store) = args.store.clone() {
         state = state.with_feasibility(feasibility(&args, store.clone(), home).await?);
         state.citizens = Some(Arc::new(halsohub_app::optout::Citizens::open(
@@ -248,6 +253,20 @@ pub async fn run(args: ServeArgs, home: &Path) -> Result<()> {
     } else {
         eprintln!("no --store given: the feasibility endpoints will answer 503");
     }
+    let (access, source) = halsohub_app::cases::datasets::access_config_for(
+        state.catalogue.as_ref().map(|b| &b.catalogue),
+        operator_datasets,
+    )?;
+    eprintln!(
+        "applications may name {} dataset(s) ({source:?}): {}",
+        access.datasets.len(),
+        access.datasets.join(", ")
+    );
+    state.config = Arc::new(halsohub_server::ServerConfig {
+        access,
+        max_token_lifetime: args.token_lifetime.max(),
+        ..halsohub_server::ServerConfig::default()
+    });
     if let (Some(issuer), Some(jwks)) = (args.oidc_issuer, args.oidc_jwks) {
         let verifier = OidcVerifier::load(OidcConfig {
             issuer,
