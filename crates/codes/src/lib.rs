@@ -20,6 +20,9 @@
 //!   that names an analyte in one system where the store holds both;
 //!   [`crosswalk::icd10`], the ICD-10-SE ↔ ICD-10-CM / ICD-10-GM crosswalk
 //!   where the editions coincide, with the same warning for diagnoses.
+//! * [`OTHER_SYSTEMS`] — the terminologies halsohub knows by name only
+//!   (RxNorm, NDC, CVX, ICD-9-CM, ...): system id ↔ FHIR URI ↔ OMOP
+//!   vocabulary id, the one list FHIR and OMOP read.
 //! * [`units`] — written units to UCUM and the one conversion rule
 //!   ([`units::convert`]): powers of ten as exact decimal scaling, other
 //!   factors per analyte, converted then rounded to its reporting precision.
@@ -29,6 +32,7 @@ mod decimal;
 mod error;
 pub mod hierarchy;
 mod normalise;
+mod other;
 mod pattern;
 pub mod plausible;
 mod registry;
@@ -40,6 +44,7 @@ pub use error::{CodeError, CodeProblem, LoadError, UnitError};
 pub use normalise::{
     display_code, loinc_check_digit, normalise, verhoeff_check_digit, verhoeff_valid,
 };
+pub use other::{OTHER_SYSTEMS, OtherSystem, other_by_id, other_by_uri};
 pub use pattern::{Pattern, PatternError};
 pub use registry::{CodeRegistry, Entry, Lookup};
 pub use system::System;

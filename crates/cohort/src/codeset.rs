@@ -366,11 +366,12 @@ fn event_criteria(query: &Query) -> Vec<&EventCriterion> {
 ///   the snapshot also holds the other, halsohub-codes' NPU ↔ LOINC warning
 ///   ([`halsohub_codes::crosswalk::harmonisation_warnings`]), recommending
 ///   a named list that covers the analyte in both systems;
-/// * naming an ICD-10-SE diagnosis of the ICD-10 crosswalk where the
-///   snapshot also holds ICD-10-CM or ICD-10-GM codes and the criterion
-///   leaves out their counterparts, its ICD-10 warning
+/// * naming a diagnosis of the ICD-10 crosswalk in one edition
+///   (ICD-10-SE, ICD-10-CM or ICD-10-GM) where the snapshot also holds
+///   another edition and the criterion leaves out the counterparts there,
+///   its ICD-10 warning
 ///   ([`halsohub_codes::crosswalk::icd10::diagnosis_warnings`]),
-///   recommending a named list that covers both editions.
+///   recommending a named list that covers the editions.
 ///
 /// No count is involved, so nothing here passes disclosure control.
 pub fn harmonisation_warnings<'a>(

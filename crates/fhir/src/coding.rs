@@ -1,7 +1,7 @@
 //! FHIR code system URIs to halsohub's code systems, and the choice of
 //! codes from a CodeableConcept.
 
-use halsohub_codes::{CodeRegistry, Lookup, System, normalise};
+use halsohub_codes::{CodeRegistry, Lookup, System, normalise, other_by_uri};
 use serde_json::Value;
 
 use crate::reason::{self, Rejection};
@@ -43,22 +43,14 @@ impl Target {
     }
 }
 
-/// Terminologies halsohub has no rules for but names by a short id, the
-/// same id an OMOP source's vocabulary gets (`halsohub-omop`), so that one
-/// drug from a FHIR record and an OMOP table carries one system: (canonical
-/// URI, id).
-pub(crate) const NAMED_SYSTEMS: [(&str, &str); 4] = [
-    ("http://www.nlm.nih.gov/research/umls/rxnorm", "rxnorm"),
-    ("http://hl7.org/fhir/sid/ndc", "ndc"),
-    ("http://hl7.org/fhir/sid/cvx", "cvx"),
-    ("http://hl7.org/fhir/sid/icd-9-cm", "icd9cm"),
-];
-
 /// Maps a FHIR `Coding.system` URI.
 pub(crate) fn target(uri: &str) -> Target {
     let key = uri.trim().trim_end_matches('/').to_ascii_lowercase();
-    if let Some((_, id)) = NAMED_SYSTEMS.iter().find(|(u, _)| *u == key) {
-        return Target::Other((*id).to_owned());
+    // Terminologies halsohub names by a short id, the same id an OMOP
+    // source's vocabulary gets (`halsohub_codes::OTHER_SYSTEMS`), so that
+    // one drug from a FHIR record and an OMOP table carries one system.
+    if let Some(o) = other_by_uri(&key).filter(|o| o.fhir_as_id) {
+        return Target::Other(o.id.to_owned());
     }
     match System::parse(&key) {
         Some(System::Other(s)) => Target::Other(s),

@@ -3,10 +3,8 @@
 //! it back onto the same system, and the `Encounter.class` code for a care
 //! setting. Used by exports (`halsohub-export`).
 
-use halsohub_codes::System;
+use halsohub_codes::{System, other_by_id};
 use halsohub_model::Setting;
-
-use crate::coding::NAMED_SYSTEMS;
 
 /// UCUM, the system of `Quantity.system` for units.
 pub const UCUM: &str = "http://unitsofmeasure.org";
@@ -26,7 +24,12 @@ pub const CARE_SETTING_EXTENSION: &str = "urn:halsohub:fhir:StructureDefinition:
 /// is written as it is (the reader keeps unknown systems as their
 /// lower-cased URI, so it comes back unchanged).
 pub fn system_uri(system: &str) -> &str {
-    if let Some((uri, _)) = NAMED_SYSTEMS.iter().find(|(_, id)| *id == system) {
+    // A terminology the reader stores under a short id
+    // (`halsohub_codes::OTHER_SYSTEMS`): its canonical URI.
+    if let Some(uri) = other_by_id(system)
+        .filter(|o| o.fhir_as_id)
+        .and_then(|o| o.uris.first())
+    {
         return uri;
     }
     // halsohub-codes owns the URI of each of its systems.

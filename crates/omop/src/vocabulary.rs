@@ -13,6 +13,9 @@
 //! (`http://www.nlm.nih.gov/research/umls/rxnorm` → `RxNorm`).
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use halsohub_codes::{OTHER_SYSTEMS, other_by_uri};
 
 /// The system id of an OMOP concept id that could not be resolved to a
 /// vocabulary and code: the code is the concept id (`omop` + `4166590`).
@@ -47,9 +50,10 @@ const fn local(vocabulary_id: &'static str, system: &'static str) -> VocabularyM
     }
 }
 
-/// The explicit mappings. The first row for a system is the one
+/// halsohub's own systems (`halsohub_codes::System::KNOWN`) and their
+/// vocabularies. The first row for a system is the one
 /// [`vocabulary_for_system`] returns.
-pub static VOCABULARIES: &[VocabularyMapping] = &[
+const OWN: &[VocabularyMapping] = &[
     m("ICD10", "icd10se"),
     local("ICD10SE", "icd10se"),
     m("ICD10CM", "icd10cm"),
@@ -59,44 +63,18 @@ pub static VOCABULARIES: &[VocabularyMapping] = &[
     m("LOINC", "loinc"),
     local("NPU", "npu"),
     local("KVA", "kva"),
-    m("RxNorm", "rxnorm"),
-    m("RxNorm Extension", "rxnorm_extension"),
-    m("NDC", "ndc"),
-    m("CVX", "cvx"),
-    m("CPT4", "cpt4"),
-    m("HCPCS", "hcpcs"),
-    m("ICD9CM", "icd9cm"),
-    m("ICD9Proc", "icd9proc"),
-    m("ICD10PCS", "icd10pcs"),
-    m("ICDO3", "icdo3"),
-    m("OPCS4", "opcs4"),
-    m("OPS", "ops"),
-    m("UCUM", "ucum"),
-    m("dm+d", "dm_d"),
-    m("EDQM", "edqm"),
-    m("Read", "read"),
-    m("MeSH", "mesh"),
-    m("Gender", "gender"),
-    m("Race", "race"),
-    m("Ethnicity", "ethnicity"),
-    m("Visit", "visit"),
-    m("Type Concept", "type_concept"),
-    m("Cancer Modifier", "cancer_modifier"),
 ];
 
-/// FHIR system URIs (as halsohub stores codings of systems it has no id
-/// for: lower-cased) and the OMOP vocabulary they correspond to.
-static FHIR_URIS: &[(&str, &str)] = &[
-    ("http://www.nlm.nih.gov/research/umls/rxnorm", "RxNorm"),
-    ("http://hl7.org/fhir/sid/ndc", "NDC"),
-    ("http://hl7.org/fhir/sid/cvx", "CVX"),
-    ("http://www.ama-assn.org/go/cpt", "CPT4"),
-    ("http://unitsofmeasure.org", "UCUM"),
-    ("http://fhir.de/codesystem/bfarm/ops", "OPS"),
-    ("http://fhir.de/codesystem/dimdi/ops", "OPS"),
-    ("http://standardterms.edqm.eu", "EDQM"),
-    ("http://hl7.org/fhir/sid/icd-9-cm", "ICD9CM"),
-];
+/// The explicit mappings: halsohub's own systems, then the terminologies
+/// it knows by name only (`halsohub_codes::OTHER_SYSTEMS`, the list the
+/// FHIR reader shares). The first row for a system is the one
+/// [`vocabulary_for_system`] returns.
+pub static VOCABULARIES: LazyLock<Vec<VocabularyMapping>> = LazyLock::new(|| {
+    OWN.iter()
+        .copied()
+        .chain(OTHER_SYSTEMS.iter().map(|o| m(o.vocabulary, o.id)))
+        .collect()
+});
 
 /// The generic system id of a vocabulary without an explicit mapping.
 fn generic(vocabulary_id: &str) -> String {
@@ -145,12 +123,7 @@ pub fn vocabulary_for_system(system: &str) -> Option<&'static str> {
     if let Some(row) = VOCABULARIES.iter().find(|r| r.system == s) {
         return Some(row.vocabulary_id);
     }
-    let lower = s.to_ascii_lowercase();
-    let key = lower.trim_end_matches('/');
-    FHIR_URIS
-        .iter()
-        .find(|(uri, _)| *uri == key)
-        .map(|&(_, v)| v)
+    other_by_uri(s).map(|o| o.vocabulary)
 }
 
 /// The mapping row for a vocabulary id (case-insensitive).
@@ -199,7 +172,7 @@ mod tests {
 
     #[test]
     fn every_mapped_system_round_trips() {
-        for row in VOCABULARIES {
+        for row in VOCABULARIES.iter() {
             let sys = system_for_vocabulary(row.vocabulary_id);
             assert_eq!(sys.as_deref(), Some(row.system));
             let back = vocabulary_for_system(row.system);

@@ -1027,8 +1027,9 @@ proptest::proptest! {
 }
 
 /// The concept-harmonisation warnings reach the API's answer: a query that
-/// names a diagnosis in ICD-10-SE only, or a lab analyte in NPU only, on a
-/// snapshot that also holds ICD-10-CM and LOINC codes from other sources,
+/// names a diagnosis in ICD-10-SE only (or in ICD-10-CM only), or a lab
+/// analyte in NPU only, on a snapshot that also holds ICD-10-CM (or
+/// ICD-10-SE) and LOINC codes from other sources,
 /// is told which codes it leaves out and which list covers both; the list
 /// itself gets no warning, and no warning holds a number.
 #[tokio::test]
@@ -1121,6 +1122,26 @@ async fn harmonisation_warnings_reach_the_answer() {
             .query("applicant", &q(json!([{"list": "atrial_fibrillation"}])))
             .await;
         assert_eq!(v["warnings"], json!([]), "{v}");
+        // The other way round: ICD-10-CM only, where the snapshot holds
+        // ICD-10-SE too, is told the ICD-10-SE counterpart and the list.
+        let (s, v) = h
+            .query(
+                "applicant",
+                &q(json!([{"system": "icd10cm", "codes": ["I48"], "descendants": true}])),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["warnings"].as_array().map(Vec::len), Some(1), "{v}");
+        let w = v["warnings"][0].as_str().unwrap();
+        assert!(w.starts_with("ICD-10-CM I48 (with descendants)"), "{w}");
+        assert!(w.contains("ICD-10-SE I48 (equivalent)"), "{w}");
+        assert!(w.contains("Use the list `atrial_fibrillation`"), "{w}");
+        assert!(!w.contains("ICD-10-GM"), "{w}");
+        assert!(
+            !w.split_whitespace()
+                .any(|t| t.chars().all(|c| c.is_ascii_digit())),
+            "{w}"
+        );
         // The lab analyte in NPU only, where the snapshot holds LOINC too.
         let lab = json!({"version": 1,
             "criteria": [{"include": {"event": {"domain": "lab_result",

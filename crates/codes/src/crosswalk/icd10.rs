@@ -7,10 +7,10 @@
 //! [`Equivalence`] and the basis of the judgement.
 //!
 //! [`diagnosis_warnings`] is the qualitative warning for a query that names
-//! such an ICD-10-SE diagnosis while the snapshot holds ICD-10-CM or
-//! ICD-10-GM codes too and the query does not name their counterparts. It
-//! is computed from the query's code patterns and the code systems the
-//! snapshot holds, never from a count.
+//! such a diagnosis in one edition (ICD-10-SE, ICD-10-CM or ICD-10-GM)
+//! while the snapshot holds another edition too and the query does not
+//! name the counterparts there. It is computed from the query's code
+//! patterns and the code systems the snapshot holds, never from a count.
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
@@ -134,13 +134,52 @@ fn rows_for<'a>(
 /// second first.
 pub type CoveringList<'a> = dyn Fn(&[(System, String)], &[&str]) -> Option<String> + 'a;
 
+/// A counterpart a criterion leaves out: the edition, the code (with its
+/// descendants) and how it relates to the code the criterion names.
+struct Gap {
+    system: System,
+    code: String,
+    equivalence: Equivalence,
+}
+
+/// The relation read the other way (ICD-10-CM to ICD-10-SE).
+fn invert(e: Equivalence) -> Equivalence {
+    match e {
+        Equivalence::Wider => Equivalence::Narrower,
+        Equivalence::Narrower => Equivalence::Wider,
+        other => other,
+    }
+}
+
+/// The relation of `a` then `b` (ICD-10-CM to ICD-10-SE to ICD-10-GM):
+/// an equivalent step keeps the other; two steps the same way keep their
+/// direction; anything else is only related.
+fn compose(a: Equivalence, b: Equivalence) -> Equivalence {
+    match (a, b) {
+        (Equivalence::Equivalent, x) | (x, Equivalence::Equivalent) => x,
+        (x, y) if x == y => x,
+        _ => Equivalence::RelatedTo,
+    }
+}
+
 /// Warnings for a query whose criteria name diagnoses (`criteria`: per
 /// criterion, the ICD-10 patterns it names in any edition, lists expanded)
-/// when the snapshot holds codes of `held` systems: each ICD-10-SE pattern
-/// of a concept in the crosswalk, where the snapshot holds ICD-10-CM or
-/// ICD-10-GM codes too and the criterion does not cover the counterpart
-/// codes in those editions, gets a warning naming them (with the row's
-/// equivalence), and naming the editions that have no counterpart.
+/// when the snapshot holds codes of `held` systems, in every direction of
+/// the crosswalk:
+///
+/// * each ICD-10-SE pattern of a concept in the crosswalk, where the
+///   snapshot holds ICD-10-CM or ICD-10-GM codes too and the criterion
+///   does not cover the counterpart codes in those editions, gets a
+///   warning naming them (with the row's equivalence), and naming the
+///   editions that have no counterpart;
+/// * each ICD-10-CM or ICD-10-GM pattern that is (or lies within) the
+///   counterpart of a crosswalk row, where the snapshot holds ICD-10-SE or
+///   the other foreign edition and the criterion does not cover the row's
+///   ICD-10-SE code or its counterpart in the other edition, gets the same
+///   kind of warning (the relation read from the named code: ICD-10-CM
+///   `E11` is wider than ICD-10-SE `E11`, so ICD-10-SE `E11` is
+///   `narrower`; through ICD-10-SE to the other edition, two relations of
+///   the same direction keep it and mixed ones are `related`).
 ///
 /// `list_for(codes, preferred)` gives a named list that covers every code
 /// of `codes` (system and normalised code, each with its descendants),
@@ -152,81 +191,230 @@ pub fn diagnosis_warnings(
     held: &BTreeSet<System>,
     list_for: &CoveringList<'_>,
 ) -> Vec<String> {
-    let rows = icd10_crosswalk();
-    let targets: Vec<&System> = TARGETS.iter().filter(|t| held.contains(*t)).collect();
     let mut out: Vec<String> = Vec::new();
-    if targets.is_empty() {
-        return out;
-    }
     for named in criteria {
-        for (_, pattern) in named.iter().filter(|(s, _)| *s == System::Icd10Se) {
-            let mut missing: Vec<&Icd10Mapping> = Vec::new();
-            let mut none: Vec<&Icd10Mapping> = Vec::new();
-            let mut touched: Vec<&Icd10Mapping> = Vec::new();
-            for target in &targets {
-                for r in rows_for(rows, pattern, target) {
-                    touched.push(r);
-                    match &r.target {
-                        Some(code) => {
-                            // A row above the query's level (SE E11.9 judged
-                            // by E11) counts as covered when the criterion
-                            // names codes within the counterpart at all
-                            // (GM E11.9): the rows do not say which.
-                            let above = match pattern {
-                                Pattern::Exact(c) | Pattern::Prefix(c) => c.len() > r.se.len(),
-                                Pattern::Block(..) => false,
-                            };
-                            let covered = named.iter().any(|(s, p)| {
-                                s == *target && (p.covers(code) || (above && within(p, code)))
-                            });
-                            if !covered {
-                                missing.push(r);
-                            }
-                        }
-                        None => {
-                            if !named.iter().any(|(s, _)| s == *target) {
-                                none.push(r);
-                            }
-                        }
-                    }
-                }
-            }
-            if missing.is_empty() && none.is_empty() {
+        for (system, pattern) in named {
+            let found = if *system == System::Icd10Se {
+                se_gaps(named, pattern, held)
+            } else if TARGETS.contains(system) {
+                foreign_gaps(named, system, pattern, held)
+            } else {
+                None
+            };
+            let Some(found) = found else {
                 continue;
-            }
-            // The list must cover what the query names in ICD-10-SE and
-            // the counterparts it leaves out.
-            let mut cover: Vec<(System, String)> = Vec::new();
-            match pattern {
-                Pattern::Exact(c) | Pattern::Prefix(c) => cover.push((System::Icd10Se, c.clone())),
-                Pattern::Block(..) => {
-                    for r in &touched {
-                        if !cover.iter().any(|(_, c)| *c == r.se) {
-                            cover.push((System::Icd10Se, r.se.clone()));
-                        }
-                    }
-                }
-            }
-            for r in &missing {
-                if let Some(t) = &r.target
-                    && !cover.iter().any(|(s, c)| *s == r.system && c == t)
-                {
-                    cover.push((r.system.clone(), t.clone()));
-                }
-            }
-            let mut preferred: Vec<&str> = Vec::new();
-            for r in &touched {
-                if !preferred.contains(&r.concept) {
-                    preferred.push(r.concept);
-                }
-            }
-            let w = warning(pattern, &missing, &none, list_for(&cover, &preferred));
+            };
+            let w = warning(system, pattern, &found, list_for);
             if !out.contains(&w) {
                 out.push(w);
             }
         }
     }
     out
+}
+
+/// What a warning about one named pattern is made of.
+struct Found<'a> {
+    /// Counterparts left out.
+    missing: Vec<Gap>,
+    /// Editions without a counterpart of an ICD-10-SE code: (edition,
+    /// ICD-10-SE code).
+    none: Vec<(System, String)>,
+    /// The crosswalk rows the pattern touches.
+    touched: Vec<&'a Icd10Mapping>,
+    /// What the named pattern covers, in its own edition, for the list.
+    own: Vec<String>,
+}
+
+/// Does the criterion cover `code` of `system` (with its descendants)?
+/// `above`: the named code lies below the crosswalk row, so naming codes
+/// within the counterpart at all counts as covering it (the rows do not
+/// say which).
+fn covered(named: &[(System, Pattern)], system: &System, code: &str, above: bool) -> bool {
+    named
+        .iter()
+        .any(|(s, p)| s == system && (p.covers(code) || (above && within(p, code))))
+}
+
+/// The gaps of an ICD-10-SE pattern: its counterparts in the foreign
+/// editions the snapshot holds.
+fn se_gaps<'a>(
+    named: &[(System, Pattern)],
+    pattern: &Pattern,
+    held: &BTreeSet<System>,
+) -> Option<Found<'a>> {
+    let rows = icd10_crosswalk();
+    let mut found = Found {
+        missing: Vec::new(),
+        none: Vec::new(),
+        touched: Vec::new(),
+        own: Vec::new(),
+    };
+    for target in TARGETS.iter().filter(|t| held.contains(*t)) {
+        for r in rows_for(rows, pattern, target) {
+            found.touched.push(r);
+            match &r.target {
+                Some(code) => {
+                    // A row above the query's level (SE E11.9 judged by
+                    // E11) counts as covered when the criterion names
+                    // codes within the counterpart at all (GM E11.9).
+                    let above = match pattern {
+                        Pattern::Exact(c) | Pattern::Prefix(c) => c.len() > r.se.len(),
+                        Pattern::Block(..) => false,
+                    };
+                    if !covered(named, target, code, above) {
+                        found.missing.push(Gap {
+                            system: target.clone(),
+                            code: code.clone(),
+                            equivalence: r.equivalence,
+                        });
+                    }
+                }
+                None => {
+                    if !named.iter().any(|(s, _)| s == target) {
+                        found.none.push((target.clone(), r.se.clone()));
+                    }
+                }
+            }
+        }
+    }
+    if found.missing.is_empty() && found.none.is_empty() {
+        return None;
+    }
+    match pattern {
+        Pattern::Exact(c) | Pattern::Prefix(c) => found.own.push(c.clone()),
+        Pattern::Block(..) => {
+            for r in &found.touched {
+                if !found.own.contains(&r.se) {
+                    found.own.push(r.se.clone());
+                }
+            }
+        }
+    }
+    Some(found)
+}
+
+/// The rows of `source` (ICD-10-CM or ICD-10-GM) whose counterpart a
+/// pattern of that edition touches: every row whose counterpart it
+/// covers; failing that, for a code, the rows of the most specific
+/// counterpart it lies within (`above`).
+fn foreign_rows<'a>(
+    rows: &'a [Icd10Mapping],
+    pattern: &Pattern,
+    source: &System,
+) -> (Vec<&'a Icd10Mapping>, bool) {
+    let of_source = || {
+        rows.iter()
+            .filter(move |r| r.system == *source)
+            .filter_map(|r| Some((r, r.target.as_deref()?)))
+    };
+    let inside: Vec<(&Icd10Mapping, &str)> =
+        of_source().filter(|(_, t)| pattern.covers(t)).collect();
+    if !inside.is_empty() {
+        return (same_code_first(inside), false);
+    }
+    let (Pattern::Exact(c) | Pattern::Prefix(c)) = pattern else {
+        return (Vec::new(), false);
+    };
+    let containing: Vec<(&Icd10Mapping, &str)> =
+        of_source().filter(|(_, t)| c.starts_with(t)).collect();
+    let longest = containing.iter().map(|(_, t)| t.len()).max().unwrap_or(0);
+    let rows = containing
+        .into_iter()
+        .filter(|(_, t)| t.len() == longest)
+        .collect();
+    (same_code_first(rows), true)
+}
+
+/// Of rows sharing a counterpart, the one whose ICD-10-SE code is that
+/// same code where there is one: ICD-10-CM `E11` is the counterpart of
+/// ICD-10-SE `E11` and, wider, of `E14` (diabetes not specified as type 1
+/// or 2); read back, ICD-10-CM `E11` is ICD-10-SE `E11` (the crosswalk
+/// says the rest from the ICD-10-SE side).
+fn same_code_first<'a>(rows: Vec<(&'a Icd10Mapping, &str)>) -> Vec<&'a Icd10Mapping> {
+    rows.iter()
+        .filter(|(r, t)| r.se == *t || !rows.iter().any(|(x, u)| u == t && x.se == *u))
+        .map(|(r, _)| *r)
+        .collect()
+}
+
+/// The gaps of an ICD-10-CM or ICD-10-GM pattern: the ICD-10-SE codes of
+/// the rows it touches and their counterparts in the other foreign
+/// edition, where the snapshot holds them.
+fn foreign_gaps<'a>(
+    named: &[(System, Pattern)],
+    source: &System,
+    pattern: &Pattern,
+    held: &BTreeSet<System>,
+) -> Option<Found<'a>> {
+    let rows = icd10_crosswalk();
+    let (touched, above) = foreign_rows(rows, pattern, source);
+    let mut found = Found {
+        missing: Vec::new(),
+        none: Vec::new(),
+        touched: Vec::new(),
+        own: Vec::new(),
+    };
+    let others: Vec<&System> = TARGETS
+        .iter()
+        .filter(|t| *t != source && held.contains(*t))
+        .collect();
+    for r in touched {
+        found.touched.push(r);
+        let back = invert(r.equivalence);
+        if held.contains(&System::Icd10Se) && !covered(named, &System::Icd10Se, &r.se, above) {
+            found.missing.push(Gap {
+                system: System::Icd10Se,
+                code: r.se.clone(),
+                equivalence: back,
+            });
+        }
+        for other in &others {
+            for x in rows.iter().filter(|x| x.system == **other && x.se == r.se) {
+                match &x.target {
+                    Some(code) => {
+                        if !covered(named, other, code, above) {
+                            found.missing.push(Gap {
+                                system: (*other).clone(),
+                                code: code.clone(),
+                                equivalence: compose(back, x.equivalence),
+                            });
+                        }
+                    }
+                    None => {
+                        if !named.iter().any(|(s, _)| s == *other) {
+                            found.none.push(((*other).clone(), x.se.clone()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // A code within another left-out code of its edition (each with its
+    // descendants) is said by that one.
+    let all: Vec<(System, String)> = found
+        .missing
+        .iter()
+        .map(|g| (g.system.clone(), g.code.clone()))
+        .collect();
+    found.missing.retain(|g| {
+        !all.iter()
+            .any(|(s, c)| *s == g.system && *c != g.code && g.code.starts_with(c.as_str()))
+    });
+    if found.missing.is_empty() && found.none.is_empty() {
+        return None;
+    }
+    match pattern {
+        Pattern::Exact(c) | Pattern::Prefix(c) => found.own.push(c.clone()),
+        Pattern::Block(..) => {
+            for t in found.touched.iter().filter_map(|r| r.target.as_ref()) {
+                if !found.own.contains(t) {
+                    found.own.push(t.clone());
+                }
+            }
+        }
+    }
+    Some(found)
 }
 
 /// Does `p` name codes within `code` (with its descendants)?
@@ -237,46 +425,71 @@ fn within(p: &Pattern, code: &str) -> bool {
     }
 }
 
-fn pattern_label(p: &Pattern) -> String {
+fn pattern_label(system: &System, p: &Pattern) -> String {
     match p {
-        Pattern::Exact(c) => display_code(&System::Icd10Se, c),
-        Pattern::Prefix(c) => format!("{} (with descendants)", display_code(&System::Icd10Se, c)),
+        Pattern::Exact(c) => display_code(system, c),
+        Pattern::Prefix(c) => format!("{} (with descendants)", display_code(system, c)),
         Pattern::Block(a, b) => format!("{a}-{b}"),
     }
 }
 
 fn warning(
+    source: &System,
     pattern: &Pattern,
-    missing: &[&Icd10Mapping],
-    none: &[&Icd10Mapping],
-    list: Option<String>,
+    found: &Found<'_>,
+    list_for: &CoveringList<'_>,
 ) -> String {
+    // The list must cover what the query names in its edition and the
+    // counterparts it leaves out.
+    let mut cover: Vec<(System, String)> = found
+        .own
+        .iter()
+        .map(|c| (source.clone(), c.clone()))
+        .collect();
+    for g in &found.missing {
+        if !cover.iter().any(|(s, c)| *s == g.system && *c == g.code) {
+            cover.push((g.system.clone(), g.code.clone()));
+        }
+    }
+    let mut preferred: Vec<&str> = Vec::new();
+    for r in &found.touched {
+        if !preferred.contains(&r.concept) {
+            preferred.push(r.concept);
+        }
+    }
+    let list = list_for(&cover, &preferred);
     let mut editions: Vec<&str> = Vec::new();
-    for r in missing.iter().chain(none) {
-        if !editions.contains(&r.system.name()) {
-            editions.push(r.system.name());
+    for s in found
+        .missing
+        .iter()
+        .map(|g| &g.system)
+        .chain(found.none.iter().map(|(s, _)| s))
+    {
+        if !editions.contains(&s.name()) {
+            editions.push(s.name());
         }
     }
     let editions = editions.join(" and ");
     let mut head = format!(
-        "ICD-10-SE {}: this snapshot also holds {editions} codes from other sources",
-        pattern_label(pattern)
+        "{} {}: this snapshot also holds {editions} codes from other sources",
+        source.name(),
+        pattern_label(source, pattern)
     );
-    if !missing.is_empty() {
+    if !found.missing.is_empty() {
         let mut seen: Vec<(&System, &str)> = Vec::new();
-        let codes = missing
+        let codes = found
+            .missing
             .iter()
-            .filter_map(|r| {
-                let t = r.target.as_deref()?;
-                if seen.contains(&(&r.system, t)) {
+            .filter_map(|g| {
+                if seen.contains(&(&g.system, g.code.as_str())) {
                     return None;
                 }
-                seen.push((&r.system, t));
+                seen.push((&g.system, g.code.as_str()));
                 Some(format!(
                     "{} {} ({})",
-                    r.system.name(),
-                    display_code(&r.system, t),
-                    r.equivalence.label()
+                    g.system.name(),
+                    display_code(&g.system, &g.code),
+                    g.equivalence.label()
                 ))
             })
             .collect::<Vec<_>>()
@@ -286,16 +499,24 @@ fn warning(
         ));
     }
     head.push('.');
-    for r in none {
+    let mut said: Vec<&(System, String)> = Vec::new();
+    for n in &found.none {
+        if said.contains(&n) {
+            continue;
+        }
+        said.push(n);
         head.push_str(&format!(
             " {} has no counterpart of ICD-10-SE {}.",
-            r.system.name(),
-            display_code(&System::Icd10Se, &r.se)
+            n.0.name(),
+            display_code(&System::Icd10Se, &n.1)
         ));
     }
     match list {
-        Some(l) => format!("{head} Use the list `{l}`, which covers ICD-10-SE and {editions}."),
-        None if missing.is_empty() => head,
+        Some(l) => format!(
+            "{head} Use the list `{l}`, which covers {} and {editions}.",
+            source.name()
+        ),
+        None if found.missing.is_empty() => head,
         None => format!("{head} Name those codes too."),
     }
 }
@@ -420,10 +641,94 @@ mod tests {
         assert!(
             diagnosis_warnings(&q(&[(System::Icd10Se, "J18", true)]), &se_cm, &lists).is_empty()
         );
-        // Codes of other systems never warn here.
-        assert!(
-            diagnosis_warnings(&q(&[(System::Icd10Cm, "I48", true)]), &se_cm, &lists).is_empty()
+        // Codes of systems outside the crosswalk never warn here.
+        assert!(diagnosis_warnings(&q(&[(System::Atc, "A10", true)]), &se_cm, &lists).is_empty());
+    }
+
+    #[test]
+    fn a_foreign_code_where_the_snapshot_holds_se_or_the_other_edition_is_warned() {
+        let all = held(&[System::Icd10Se, System::Icd10Cm, System::Icd10Gm]);
+        let se_cm = held(&[System::Icd10Se, System::Icd10Cm]);
+        // ICD-10-CM I48: ICD-10-SE I48 (and GM I48) are its counterparts.
+        let w = diagnosis_warnings(&q(&[(System::Icd10Cm, "I48", true)]), &se_cm, &lists);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert_eq!(
+            w[0],
+            "ICD-10-CM I48 (with descendants): this snapshot also holds ICD-10-SE codes from \
+             other sources, and the query does not name their counterparts; not counted (each \
+             with its descendants): ICD-10-SE I48 (equivalent). Use the list \
+             `atrial_fibrillation`, which covers ICD-10-CM and ICD-10-SE."
         );
+        no_count(&w[0]);
+        let w = diagnosis_warnings(&q(&[(System::Icd10Cm, "I48", true)]), &all, &lists);
+        assert!(
+            w[0].contains("ICD-10-SE I48 (equivalent), ICD-10-GM I48 (equivalent)"),
+            "{w:?}"
+        );
+        // ICD-10-CM E11 is wider than ICD-10-SE E11 (so SE E11 is
+        // narrower); read back it is SE E11, not also E14 (whose row says
+        // CM E11 from the SE side); the subcategory rows are said by E11.
+        let w = diagnosis_warnings(&q(&[(System::Icd10Cm, "E11", true)]), &all, &lists);
+        assert_eq!(w.len(), 1, "{w:?}");
+        for part in [
+            "ICD-10-CM E11 (with descendants): this snapshot also holds ICD-10-SE and ICD-10-GM codes",
+            "not counted (each with its descendants): ICD-10-SE E11 (narrower), ICD-10-GM E11 (narrower).",
+            "Use the list `diabetes`, which covers ICD-10-CM and ICD-10-SE and ICD-10-GM.",
+        ] {
+            assert!(w[0].contains(part), "{part}: {}", w[0]);
+        }
+        assert!(!w[0].contains("E11.2") && !w[0].contains("E14"), "{}", w[0]);
+        // ICD-10-CM I63.9 is the counterpart of SE I63.9 and of SE I64:
+        // read back, SE I63.9 only.
+        let w = diagnosis_warnings(&q(&[(System::Icd10Cm, "I63.9", false)]), &se_cm, &lists);
+        assert!(w[0].contains("ICD-10-SE I63.9 (narrower)."), "{w:?}");
+        assert!(!w[0].contains("I64"), "{w:?}");
+        // A code below every row is judged by the nearest counterpart
+        // above it (CM I48.91 by I48.9); naming SE codes within I48.9
+        // covers it.
+        let w = diagnosis_warnings(&q(&[(System::Icd10Cm, "I48.91", false)]), &se_cm, &lists);
+        assert!(w[0].starts_with("ICD-10-CM I48.91:"), "{w:?}");
+        assert!(w[0].contains("ICD-10-SE I48.9 (equivalent)."), "{w:?}");
+        let below = q(&[
+            (System::Icd10Cm, "I48.91", false),
+            (System::Icd10Se, "I48.9", false),
+        ]);
+        // (ICD-10-SE I48.9 is still warned: CM I48.91 is only part of
+        // its counterpart CM I48.9.)
+        let w = diagnosis_warnings(&below, &se_cm, &lists);
+        assert!(
+            w.len() == 1 && w[0].starts_with("ICD-10-SE I48.9:"),
+            "{w:?}"
+        );
+        // ICD-10-GM E12: ICD-10-CM has no counterpart (and SE is not held).
+        let gm_cm = held(&[System::Icd10Gm, System::Icd10Cm]);
+        let w = diagnosis_warnings(&q(&[(System::Icd10Gm, "E10-E14", true)]), &gm_cm, &lists);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with("ICD-10-GM E10-E14: this snapshot also holds ICD-10-CM codes"),
+            "{w:?}"
+        );
+        assert!(w[0].contains("ICD-10-CM E10 (equivalent)"), "{w:?}");
+        assert!(
+            w[0].contains("ICD-10-CM has no counterpart of ICD-10-SE E12."),
+            "{w:?}"
+        );
+        assert!(
+            !w[0].contains("(each with its descendants): ICD-10-SE"),
+            "{w:?}"
+        );
+        // Every counterpart named, or the snapshot holds only the named
+        // edition: nothing.
+        let full = q(&[
+            (System::Icd10Cm, "I48", true),
+            (System::Icd10Se, "I48", true),
+            (System::Icd10Gm, "I48", true),
+        ]);
+        assert!(diagnosis_warnings(&full, &all, &lists).is_empty());
+        let cm = held(&[System::Icd10Cm]);
+        assert!(diagnosis_warnings(&q(&[(System::Icd10Cm, "I48", true)]), &cm, &lists).is_empty());
+        // A CM code outside the crosswalk: nothing.
+        assert!(diagnosis_warnings(&q(&[(System::Icd10Cm, "J18", true)]), &all, &lists).is_empty());
     }
 
     #[test]
