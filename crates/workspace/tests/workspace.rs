@@ -3,6 +3,8 @@
 //! result tables round trip, and a property test that no string panics and
 //! no non-read-only statement runs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
@@ -15,6 +17,9 @@ use halsohub_workspace::{Cancel, Limits, Workspace, WorkspaceError};
 use proptest::prelude::*;
 
 const NUMBERS: i64 = 20_000;
+
+/// A statement and the check its error must pass.
+type Case = (&'static str, fn(&WorkspaceError) -> bool);
 
 fn write_table(dir: &Path, name: &str, batch: &RecordBatch) {
     let path = Workspace::tables_dir(dir).join(format!("{name}.parquet"));
@@ -159,7 +164,7 @@ async fn write_statements_files_and_unknown_tables_are_refused_and_change_nothin
     let dir = fixture();
     let ws = open(dir.path()).await;
     let before = snapshot(dir.path());
-    let cases: &[(&str, fn(&WorkspaceError) -> bool)] = &[
+    let cases: &[Case] = &[
         (
             "INSERT INTO events VALUES ('x','y',1.0,'2020-01-01')",
             |e| matches!(e, WorkspaceError::NotReadOnly { .. }),
