@@ -307,18 +307,7 @@ fn every_source_of_the_demo_store_is_a_published_dataset() {
     let Some(shapes) = common::shared_data("dcat-shapes") else {
         return;
     };
-    let ttl = hub
-        .ok(&[
-            "catalogue",
-            "export",
-            "--store",
-            store,
-            "--dir",
-            dir,
-            "--config",
-            config,
-        ])
-        .stdout;
+    let ttl = hub.ok(&export_args(store, dir, config, &[])).stdout;
     let file = hub.path("catalogue.ttl");
     std::fs::write(&file, ttl).unwrap();
     let script =

@@ -461,15 +461,22 @@ async fn case_in_completeness_check(db: Db) -> Case {
     case
 }
 
+/// A case a case officer returned as incomplete (ethics reference
+/// missing) after the completeness check began.
+async fn returned_incomplete(db: Db) -> Case {
+    let case = case_in_completeness_check(db).await;
+    case.cmd(
+        "case_officer",
+        json!({"type": "return_incomplete", "missing": [{"field": "ethics_reference", "problem": "for another study"}]}),
+    )
+    .await;
+    case
+}
+
 #[tokio::test]
 async fn the_sweep_closes_an_application_left_incomplete_past_its_deadline_once() {
     for (db, _dir) in databases().await {
-        let case = case_in_completeness_check(db).await;
-        case.cmd(
-            "case_officer",
-            json!({"type": "return_incomplete", "missing": [{"field": "ethics_reference", "problem": "for another study"}]}),
-        )
-        .await;
+        let case = returned_incomplete(db).await;
         let sweep = || async {
             sweep_deadlines(&case.db, &AccessConfig::default(), case.now())
                 .await
@@ -546,12 +553,7 @@ async fn the_sweep_closes_an_application_left_incomplete_past_its_deadline_once(
 #[tokio::test]
 async fn the_sweep_leaves_a_case_given_more_time_until_the_new_deadline() {
     for (db, _dir) in databases().await {
-        let case = case_in_completeness_check(db).await;
-        case.cmd(
-            "case_officer",
-            json!({"type": "return_incomplete", "missing": [{"field": "ethics_reference", "problem": "for another study"}]}),
-        )
-        .await;
+        let case = returned_incomplete(db).await;
         // Returned on Monday 2 March 2026 (last day 30 March); a case
         // officer grants until 15 April.
         case.cmd(
