@@ -17,7 +17,21 @@ use halsohub_app::cases::datasets::{
 };
 use halsohub_app::cases::{Actor, CaseError, CaseService, IfMatch, Reply};
 use halsohub_state::Db;
-use halsohub_state::accounts::NewUser;
+
+/// A user holding `role` in organisation `org` (through the accounts
+/// service, as `halsohub user add` does); the user's id.
+async fn add_user(db: &Db, name: &str, org: &str, role: &str) -> String {
+    let account = halsohub_app::accounts::NewAccount {
+        username: name.into(),
+        organisation: Some(org.into()),
+        roles: vec![role.into()],
+        ..Default::default()
+    };
+    halsohub_app::accounts::add_user(db, account, "test")
+        .await
+        .unwrap()
+        .id
+}
 
 struct Fixture {
     db: Db,
@@ -38,19 +52,11 @@ async fn fixture() -> Fixture {
     let org = db.create_organisation("Uppsala universitet").await.unwrap();
     let staff = db.create_organisation("Hälsohubben").await.unwrap();
     let mut ids = Vec::new();
-    for (name, org, role) in [
-        ("anna", &org.id, "applicant"),
-        ("olle", &staff.id, "case_officer"),
+    for (name, o, role) in [
+        ("anna", &org.name, "applicant"),
+        ("olle", &staff.name, "case_officer"),
     ] {
-        let u = db
-            .create_user(NewUser {
-                username: name.into(),
-                ..NewUser::default()
-            })
-            .await
-            .unwrap();
-        db.grant_role(&u.id, org, role).await.unwrap();
-        ids.push(u.id);
+        ids.push(add_user(&db, name, o, role).await);
     }
     Fixture {
         db,

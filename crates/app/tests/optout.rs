@@ -24,7 +24,6 @@ use halsohub_app::optout::{Citizen, OptOutAction, OptOutRequest, OptOutScope, st
 use halsohub_identity::{HubKey, IdentityNumber, ParseOptions, Pseudonym, Pseudonymiser};
 use halsohub_ingest::{IngestOptions, NoProgress};
 use halsohub_state::Db;
-use halsohub_state::accounts::NewUser;
 use serde_json::json;
 
 struct Fixture {
@@ -282,21 +281,22 @@ async fn permit(db: &Db, now: DateTime<Utc>) -> String {
     let staff = db.create_organisation("Hälsohubben").await.unwrap();
     let mut ids = std::collections::HashMap::new();
     for (name, o, role) in [
-        ("anna", &org.id, "applicant"),
-        ("olle", &staff.id, "case_officer"),
-        ("lena", &staff.id, "legal_reviewer"),
-        ("dan", &staff.id, "data_steward"),
-        ("disa", &staff.id, "decision_maker"),
+        ("anna", &org.name, "applicant"),
+        ("olle", &staff.name, "case_officer"),
+        ("lena", &staff.name, "legal_reviewer"),
+        ("dan", &staff.name, "data_steward"),
+        ("disa", &staff.name, "decision_maker"),
     ] {
-        let u = db
-            .create_user(NewUser {
-                username: name.into(),
-                ..NewUser::default()
-            })
+        let account = halsohub_app::accounts::NewAccount {
+            username: name.into(),
+            organisation: Some(o.clone()),
+            roles: vec![role.into()],
+            ..Default::default()
+        };
+        let user = halsohub_app::accounts::add_user(db, account, "test")
             .await
             .unwrap();
-        db.grant_role(&u.id, o, role).await.unwrap();
-        ids.insert(name, u.id);
+        ids.insert(name, user.id);
     }
     let config = AccessConfig::default();
     let svc = CaseService::new(db, &config);

@@ -153,19 +153,7 @@ pub struct StoredExtract {
 
 /// Whether `sorted` (16-byte records in ascending order) holds `person`.
 fn holds(sorted: &[u8], person: &[u8; 16]) -> bool {
-    let (mut lo, mut hi) = (0, sorted.len() / 16);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        match sorted.get(mid * 16..mid * 16 + 16) {
-            Some(m) => match m.cmp(&person[..]) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return true,
-            },
-            None => return false,
-        }
-    }
-    false
+    sorted.as_chunks::<16>().0.binary_search(person).is_ok()
 }
 
 fn check(r: &NewOptOut) -> Result<(), StateError> {
