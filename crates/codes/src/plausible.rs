@@ -8,8 +8,8 @@
 //! source and load (the Kahn framework's "plausibility: atemporal"
 //! dimension, as the OHDSI Data Quality Dashboard's
 //! `plausibleValueLow`/`plausibleValueHigh` checks do); nothing is dropped
-//! or changed because of it. The bounds are the hub's defaults, chosen
-//! from the extremes reported in clinical chemistry (e.g. HbA1c 20 % ≈ 195
+//! or changed because of it. The bounds are fixed here (the project's own
+//! choice, not a published table), chosen from the extremes reported in clinical chemistry (e.g. HbA1c 20 % ≈ 195
 //! mmol/mol, creatinine in anuric renal failure > 2 000 µmol/L, CRP in
 //! septic shock > 500 mg/L); each is listed in `docs/formats.md`.
 
